@@ -1,0 +1,1 @@
+"""Kirana credit: WhatsApp ordering and retailer credit operations."""

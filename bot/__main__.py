@@ -1,0 +1,112 @@
+"""`python -m bot <command>`: the command line of the service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+
+from bot.settings import Settings, SettingsError, load_settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.run import run
+
+    return run(settings)
+
+
+def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from db.migrate import migrate_url
+
+    if not settings.database_url:
+        print("error: DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    applied = asyncio.run(migrate_url(settings.database_url))
+    print("applied: " + ", ".join(applied) if applied else "nothing to apply")
+    return 0
+
+
+def _cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from db.pool import connect
+    from db.seed import seed_demo
+
+    if not settings.database_url:
+        print("error: DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    url = settings.database_url
+
+    async def go() -> bool:
+        conn = await connect(url)
+        try:
+            return await seed_demo(conn)
+        finally:
+            await conn.close()
+
+    print(
+        "demo data loaded"
+        if asyncio.run(go())
+        else "database already has retailers; nothing loaded"
+    )
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from arq.worker import run_worker
+
+    from jobs.worker import WorkerSettings
+
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    return 0
+
+
+def _cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "handlers.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=settings.port,
+        access_log=False,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="WhatsApp ordering and retailer credit operations."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    commands: list[tuple[str, str, Command]] = [
+        ("run", "start everything locally (embedded servers when no URLs are set)", _cmd_run),
+        ("web", "serve the web app (Procfile: web)", _cmd_web),
+        ("worker", "run the arq worker: schedules and outbox (Procfile: worker)", _cmd_worker),
+        ("migrate", "apply pending database migrations (Procfile: release)", _cmd_migrate),
+        ("seed", "load demo data into an empty database", _cmd_seed),
+    ]
+    for name, help_text, func in commands:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        if name == "web":
+            p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a web service listens on all
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result: int = args.func(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""The one deps object, built by the same function for the web app's lifespan and the worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+from arq.connections import ArqRedis
+
+from bot.clock import Clock, SystemClock
+from bot.messages import Renderer
+from bot.settings import Settings
+from db.pool import create_pool
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: ArqRedis
+    http: httpx.AsyncClient
+    clock: Clock
+    renderer: Renderer
+
+
+def redis_client(url: str) -> ArqRedis:
+    """An arq Redis client that connects lazily, so a Redis outage shows in /health, not at boot."""
+    return ArqRedis.from_url(url, socket_connect_timeout=2, socket_timeout=5)  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def open_deps(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    pool_size: int = 10,
+) -> AsyncIterator[Deps]:
+    """Open the pool, Redis client and HTTP client; close them on exit."""
+    if not settings.database_url or not settings.redis_url:
+        raise RuntimeError("DATABASE_URL and REDIS_URL must be set (the run command sets them)")
+    pool = await create_pool(settings.database_url, max_size=pool_size)
+    redis = redis_client(settings.redis_url)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+    try:
+        yield Deps(
+            settings=settings,
+            pool=pool,
+            redis=redis,
+            http=http,
+            clock=clock or SystemClock(),
+            renderer=Renderer(),
+        )
+    finally:
+        await http.aclose()
+        await redis.aclose()
+        await pool.close()

@@ -1,0 +1,81 @@
+"""Every message a person reads is a Jinja template, one file per message and language.
+
+Domain code returns `Reply(template, vars)`; only this module turns it into text.
+Templates live in `templates/<lang>/<name>.txt`; Jinja runs with StrictUndefined, so a missing
+variable is an error, not a blank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from bot.money import format_inr
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+LANGUAGES = ("en", "hi")
+DEFAULT_LANGUAGE = "en"
+# WhatsApp's limit for one message body.
+MAX_MESSAGE_CHARS = 1600
+
+HI_MONTHS = (
+    "जनवरी", "फ़रवरी", "मार्च", "अप्रैल", "मई", "जून",
+    "जुलाई", "अगस्त", "सितंबर", "अक्टूबर", "नवंबर", "दिसंबर",
+)  # fmt: skip
+EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message to render: template name and its variables (amounts in paise)."""
+
+    template: str
+    vars: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _date_filter(value: date | datetime | str, lang: str = DEFAULT_LANGUAGE) -> str:
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        value = value.date()
+    months = HI_MONTHS if lang == "hi" else EN_MONTHS
+    return f"{value.day} {months[value.month - 1]} {value.year}"
+
+
+class Renderer:
+    """Renders Replies in a retailer's language, falling back to English."""
+
+    def __init__(self, templates_dir: Path = TEMPLATES_DIR) -> None:
+        self.templates_dir = templates_dir
+        self.env = Environment(
+            loader=FileSystemLoader(str(templates_dir)),
+            undefined=StrictUndefined,
+            autoescape=False,  # noqa: S701 - plain-text WhatsApp messages, not HTML
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.env.filters["inr"] = format_inr
+        self.env.filters["day"] = _date_filter
+
+    def names(self) -> list[str]:
+        """Every template name that exists in English."""
+        return sorted(p.stem for p in (self.templates_dir / "en").glob("*.txt"))
+
+    def render(self, reply: Reply, lang: str = DEFAULT_LANGUAGE) -> str:
+        lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+        template = self.env.get_template(f"{lang}/{reply.template}.txt")
+        text = template.render(lang=lang, **reply.vars).strip()
+        if len(text) > MAX_MESSAGE_CHARS:
+            # A long list (catalogue, cart) must never break delivery; cut at a line.
+            text = text[: MAX_MESSAGE_CHARS - 2].rsplit("\n", 1)[0] + "\n…"
+        return text
+
+    def render_all(self, replies: list[Reply], lang: str = DEFAULT_LANGUAGE) -> str:
+        """Several replies as one message, separated by a blank line."""
+        return "\n\n".join(self.render(r, lang) for r in replies)

@@ -1,0 +1,68 @@
+"""Exact money: integer paise inside, Decimal rupees at the API edge, `₹1,25,000` for people."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import NewType
+
+from babel.numbers import format_decimal
+
+Paise = NewType("Paise", int)
+
+# Larger than any order or limit a distributor would type (₹1,000 crore), small enough for BIGINT.
+MAX_RUPEES = Decimal("10000000000")
+
+
+class InvalidAmount(ValueError):
+    """An amount that is not a positive rupee value with at most 2 decimals."""
+
+
+def parse_rupees(value: object, *, allow_zero: bool = False) -> Paise:
+    """Parse a JSON number or string of rupees into paise; never through float.
+
+    Accepts `1250`, `"1250.5"`, `"1,250.50"`; refuses negatives, zero (unless allowed), more than
+    2 decimals, booleans, NaN and absurd sizes.
+    """
+    if isinstance(value, bool) or value is None:
+        raise InvalidAmount("amount is required and must be a number")
+    if isinstance(value, float):
+        # JSON numbers arrive as float; their shortest repr is what the client wrote.
+        text = repr(value)
+    elif isinstance(value, int | Decimal):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(",", "").removeprefix("₹").removeprefix("Rs.").strip()
+    else:
+        raise InvalidAmount("amount must be a number")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise InvalidAmount(f"{value!r} is not a number") from None
+    if not amount.is_finite():
+        raise InvalidAmount("amount must be a finite number")
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(Decimal("0.01")):
+        raise InvalidAmount("amount can have at most 2 decimals")
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise InvalidAmount("amount must be positive")
+    if amount > MAX_RUPEES:
+        raise InvalidAmount("amount is too large")
+    return Paise(int(amount * 100))
+
+
+def to_rupees(paise: int) -> Decimal:
+    """Paise to a Decimal of rupees with 2 places, for JSON."""
+    return (Decimal(paise) / 100).quantize(Decimal("0.01"))
+
+
+def rupees_json(paise: int) -> str:
+    """Rupees as a JSON string (`"1250.50"`): exact, unlike a float."""
+    return str(to_rupees(paise))
+
+
+def format_inr(paise: int) -> str:
+    """`₹1,25,000` (Indian grouping by Babel's en_IN locale); paise shown only when present."""
+    sign = "-" if paise < 0 else ""
+    rupees = to_rupees(abs(paise))
+    pattern = "#,##,##0" if paise % 100 == 0 else "#,##,##0.00"
+    return f"{sign}₹{format_decimal(rupees, format=pattern, locale='en_IN')}"

@@ -1,0 +1,152 @@
+"""`python -m bot run`: everything a laptop needs, in one command.
+
+With DATABASE_URL / REDIS_URL unset it starts embedded PostgreSQL and Valkey under the data folder,
+applies migrations, loads demo data once, then runs the web app and an arq worker as child
+processes. Ctrl+C stops all of it; children also die with this process if it is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bot.settings import Settings
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: deliver SIGTERM to the child when the run process dies, even by SIGKILL."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def local_auth_token(data_dir: Path) -> str:
+    """Without Twilio settings, a token kept in the data folder signs the local chat's webhooks."""
+    path = data_dir / "local_auth_token"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(16)
+    path.write_text(token)
+    path.chmod(0o600)
+    return token
+
+
+def local_environment(settings: Settings, database_url: str, redis_url: str) -> dict[str, str]:
+    """The environment the child processes get: URLs filled in, local defaults for the rest."""
+    env = dict(os.environ)
+    env["DATABASE_URL"] = database_url
+    env["REDIS_URL"] = redis_url
+    data_dir = Path(settings.data_dir)
+    if not settings.twilio_auth_token:
+        env["TWILIO_AUTH_TOKEN"] = local_auth_token(data_dir)
+    if not settings.public_base_url:
+        env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{settings.port}"
+    if not settings.admin_numbers and not settings.twilio_account_sid:
+        from db.seed import DEMO_ADMIN
+
+        env["ADMIN_NUMBERS"] = DEMO_ADMIN
+    if not settings.admin_api_token:
+        env.setdefault("ADMIN_API_TOKEN", local_admin_token(data_dir))
+    return env
+
+
+def local_admin_token(data_dir: Path) -> str:
+    path = data_dir / "local_admin_token"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    path.write_text(token)
+    path.chmod(0o600)
+    return token
+
+
+async def _prepare_database(database_url: str, seed: bool) -> None:
+    from db.migrate import migrate
+    from db.pool import connect
+    from db.seed import seed_demo
+
+    conn = await connect(database_url)
+    try:
+        applied = await migrate(conn)
+        if applied:
+            print(f"  migrations applied: {', '.join(applied)}")
+        if seed and await seed_demo(conn):
+            print("  demo data loaded (retailers, credit accounts, catalogue)")
+    finally:
+        await conn.close()
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run(settings: Settings) -> int:
+    # Ctrl+C and a plain `kill` both stop everything cleanly (a background shell may ignore SIGINT).
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    data_dir = Path(settings.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    embedded_pg = None
+    embedded_redis = None
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        database_url = settings.database_url
+        if not database_url:
+            from bot.embedded import APP_DATABASE, ensure_database, start_postgres
+
+            print(f"Starting embedded PostgreSQL in {data_dir / 'pg'} ...")
+            embedded_pg = start_postgres(data_dir / "pg")
+            database_url = asyncio.run(ensure_database(embedded_pg.get_uri(), APP_DATABASE))
+        redis_url = settings.redis_url
+        if not redis_url:
+            from bot.embedded import start_redis
+
+            print(f"Starting embedded Valkey in {data_dir / 'valkey'} ...")
+            embedded_redis = start_redis(data_dir / "valkey")
+            redis_url = embedded_redis.url
+
+        asyncio.run(_prepare_database(database_url, seed=not settings.database_url))
+        env = local_environment(settings, database_url, redis_url)
+        web = [sys.executable, "-m", "bot", "web"]
+        worker = [sys.executable, "-m", "bot", "worker"]
+        for cmd in (web, worker):
+            children.append(subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent))  # noqa: S603
+        base = env["PUBLIC_BASE_URL"]
+        print(f"\nServing on {base} (an arq worker runs beside it). Try:")
+        print(f"  curl {base}/health")
+        print("  .venv/bin/python -m bot chat --as +919800000001    # chat as a demo retailer")
+        print("  .venv/bin/python -m bot chat --admin               # chat as the demo admin")
+        if not settings.admin_api_token:
+            print(f"  admin API token: {data_dir / 'local_admin_token'}")
+        print("Press Ctrl+C to stop.\n")
+        while all(c.poll() is None for c in children):
+            time.sleep(0.5)
+        failed = [c for c in children if c.returncode not in (None, 0)]
+        return 1 if failed else 0
+    except KeyboardInterrupt:
+        print("\nStopping ...")
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if embedded_redis is not None:
+            embedded_redis.stop()
+        if embedded_pg is not None:
+            embedded_pg.cleanup()

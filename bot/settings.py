@@ -1,0 +1,116 @@
+"""One settings object, read once from the environment and validated at start."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.phone import InvalidPhone, normalize_phone
+
+DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """DESIGN section 8. Every external address is a setting so tests can point at fakes."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_api_url: str = DEFAULT_TWILIO_API_URL
+    whatsapp_templates: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    public_base_url: str | None = None
+    admin_api_token: str | None = None
+    admin_numbers: Annotated[tuple[str, ...], NoDecode] = ()
+    business_tz: str = "Asia/Kolkata"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # Outbox sender: messages per second per sender number.
+    send_rate_per_second: float = Field(default=10.0, gt=0)
+    # Unpaid amount (paise) on overdue debits below which credit is not stopped (DESIGN 3).
+    overdue_tolerance_paise: int = Field(default=100_00, ge=0)
+    # Largest request body the web app accepts, in bytes.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    arq_queue_name: str = "arq:queue"
+    data_dir: str = ".data"
+
+    @field_validator("business_tz")
+    @classmethod
+    def _zone_exists(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("admin_numbers", mode="before")
+    @classmethod
+    def _split_numbers(cls, value: Any) -> tuple[str, ...]:
+        if value is None or value == "":
+            return ()
+        items = value.split(",") if isinstance(value, str) else list(value)
+        out = []
+        for item in items:
+            if not str(item).strip():
+                continue
+            try:
+                out.append(normalize_phone(str(item)))
+            except InvalidPhone as exc:
+                raise ValueError(f"not a phone number: {item!r}") from exc
+        return tuple(out)
+
+    @field_validator("whatsapp_templates", mode="before")
+    @classmethod
+    def _parse_templates(cls, value: Any) -> dict[str, str]:
+        if value is None or value == "":
+            return {}
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError("must be a JSON object of kind -> Content SID") from exc
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ValueError("must be a JSON object of kind -> Content SID")
+        return dict(value)
+
+    @field_validator("twilio_api_url", "public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.business_tz)
+
+    @property
+    def twilio_enabled(self) -> bool:
+        """With no Twilio credentials the sender prints messages instead of sending them."""
+        return bool(
+            self.twilio_account_sid and self.twilio_auth_token and self.twilio_whatsapp_from
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the environment; raise SettingsError naming the bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name}: {msg}")
+        raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,1 @@
+"""PostgreSQL: migrations, pool, queries and the ledger's transaction scripts."""

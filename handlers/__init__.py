@@ -1,0 +1,1 @@
+"""The Starlette app and its routes."""

@@ -1,0 +1,56 @@
+"""The Starlette application: routes are a plain list, shared objects come from the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+
+from bot.clock import Clock
+from bot.deps import Deps, open_deps
+from bot.settings import Settings
+from handlers import admin, health, status, whatsapp
+from handlers.errors import ApiError, BodySizeLimit, api_error_handler, http_error_handler
+
+log = logging.getLogger(__name__)
+
+
+def all_routes() -> list[BaseRoute]:
+    return [*health.routes, *whatsapp.routes, *status.routes, *admin.routes]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    deps_factory: Callable[[], AbstractAsyncContextManager[Deps]] | None = None,
+) -> Starlette:
+    """Build the app; `deps_factory` lets tests share one Deps across apps."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        factory = deps_factory or (lambda: open_deps(settings, clock=clock))
+        async with factory() as deps:
+            yield {"deps": deps}
+
+    return Starlette(
+        routes=all_routes(),
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler},
+        lifespan=lifespan,
+    )
+
+
+def app_from_env() -> Starlette:
+    """uvicorn factory: `uvicorn --factory handlers.app:app_from_env`."""
+    from bot.logs import setup_logging
+    from bot.settings import load_settings
+
+    setup_logging()
+    return create_app(load_settings())

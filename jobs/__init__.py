@@ -1,0 +1,1 @@
+"""arq worker, cron schedules, job functions and the outbox sender."""

@@ -1,0 +1,49 @@
+"""arq WorkerSettings: deps are opened once in `on_startup` and shared through `ctx`."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any, ClassVar
+
+from arq.connections import RedisSettings
+
+from bot.deps import open_deps
+from bot.logs import setup_logging
+from bot.settings import load_settings
+
+settings = load_settings()
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    setup_logging()
+    stack = AsyncExitStack()
+    ctx["stack"] = stack
+    ctx["deps"] = await stack.enter_async_context(open_deps(settings, pool_size=5))
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    await ctx["stack"].aclose()
+
+
+async def run_named_job(ctx: dict[str, Any], name: str, as_of: str | None = None) -> dict[str, int]:
+    """Run one named job now (admin API / `run <job>` enqueue this)."""
+    from datetime import date
+
+    from bot.clock import business_date
+    from jobs.registry import JOBS
+
+    deps = ctx["deps"]
+    day = date.fromisoformat(as_of) if as_of else business_date(deps.clock.now(), deps.settings.tz)
+    return await JOBS[name](deps, day)
+
+
+class WorkerSettings:
+    functions: ClassVar[list[Any]] = [run_named_job]
+    cron_jobs: ClassVar[list[Any]] = []
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379")
+    queue_name = settings.arq_queue_name
+    timezone = settings.tz
+    max_tries = 5
+    handle_signals = True
