@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import os
 import secrets
 import signal
@@ -58,6 +59,21 @@ def local_environment(settings: Settings, database_url: str, redis_url: str) -> 
     if not settings.admin_api_token:
         env.setdefault("ADMIN_API_TOKEN", local_admin_token(data_dir))
     return env
+
+
+def write_run_info(data_dir: Path, env: dict[str, str]) -> None:
+    """`.data/run.json`: where the running service is, for `python -m bot chat` and scripts."""
+    info = {
+        "base_url": env["PUBLIC_BASE_URL"],
+        "database_url": env["DATABASE_URL"],
+        "redis_url": env["REDIS_URL"],
+        "auth_token": env.get("TWILIO_AUTH_TOKEN", ""),
+        "admin_numbers": env.get("ADMIN_NUMBERS", ""),
+        "admin_api_token": env.get("ADMIN_API_TOKEN", ""),
+    }
+    path = data_dir / "run.json"
+    path.write_text(json.dumps(info, indent=2))
+    path.chmod(0o600)
 
 
 def local_admin_token(data_dir: Path) -> str:
@@ -118,6 +134,7 @@ def run(settings: Settings) -> int:
 
         asyncio.run(_prepare_database(database_url, seed=not settings.database_url))
         env = local_environment(settings, database_url, redis_url)
+        write_run_info(data_dir, env)
         web = [sys.executable, "-m", "bot", "web"]
         worker = [sys.executable, "-m", "bot", "worker"]
         for cmd in (web, worker):

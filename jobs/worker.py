@@ -10,6 +10,7 @@ from arq.connections import RedisSettings
 from bot.deps import open_deps
 from bot.logs import setup_logging
 from bot.settings import load_settings
+from jobs.schedule import cron_jobs
 
 settings = load_settings()
 
@@ -39,7 +40,7 @@ async def run_named_job(ctx: dict[str, Any], name: str, as_of: str | None = None
 
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [run_named_job]
-    cron_jobs: ClassVar[list[Any]] = []
+    cron_jobs: ClassVar[list[Any]] = cron_jobs
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379")
