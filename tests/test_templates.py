@@ -1,0 +1,61 @@
+"""Every template renders in English and Hindi from sample data, within WhatsApp's limit."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2 import UndefinedError
+
+import tests
+from bot.messages import LANGUAGES, MAX_MESSAGE_CHARS, TEMPLATES_DIR, Renderer, Reply
+
+
+def _samples() -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for info in pkgutil.iter_modules(tests.__path__):
+        if info.name.startswith("samples_"):
+            merged.update(importlib.import_module(f"tests.{info.name}").SAMPLES)
+    return merged
+
+
+SAMPLES = _samples()
+NAMES = sorted({p.stem for lang in LANGUAGES for p in (TEMPLATES_DIR / lang).glob("*.txt")})
+
+
+def test_every_template_exists_in_both_languages() -> None:
+    for name in NAMES:
+        for lang in LANGUAGES:
+            assert (TEMPLATES_DIR / lang / f"{name}.txt").exists(), f"{lang}/{name}.txt missing"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_template_has_sample_data(name: str) -> None:
+    assert name in SAMPLES, f"add sample variables for {name!r} to a tests/samples_*.py"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("name", NAMES)
+def test_renders(name: str, lang: str) -> None:
+    text = Renderer().render(Reply(name, SAMPLES.get(name, {})), lang)
+    assert text.strip()
+    assert len(text) <= MAX_MESSAGE_CHARS
+    assert "{{" not in text and "{%" not in text
+    if lang == "hi" and not name.startswith("admin_"):
+        # Hindi templates are written in Devanagari, not copied English.
+        assert any("\u0900" <= ch <= "\u097f" for ch in text), f"hi/{name} has no Hindi text"
+
+
+def test_missing_variable_is_an_error(tmp_path: Path) -> None:
+    for lang in LANGUAGES:
+        (tmp_path / lang).mkdir()
+        (tmp_path / lang / "x.txt").write_text("Hello {{ name }}, you owe {{ amount | inr }}")
+    renderer = Renderer(tmp_path)
+    assert renderer.render(Reply("x", {"name": "Ramesh", "amount": 12500000})) == (
+        "Hello Ramesh, you owe ₹1,25,000"
+    )
+    with pytest.raises(UndefinedError):
+        renderer.render(Reply("x", {"name": "Ramesh"}))
