@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
+from db.pool import Conn
 
 SYSTEM = "SYSTEM"
 
@@ -25,7 +25,7 @@ class AuditEntry:
 
 
 async def insert_audit(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     retailer_id: int | None,
     action: str,
@@ -54,7 +54,7 @@ async def insert_audit(
 
 
 async def get_audit(
-    conn: asyncpg.Connection, *, retailer_id: int | None = None, limit: int = 100
+    conn: Conn, *, retailer_id: int | None = None, limit: int = 100
 ) -> list[AuditEntry]:
     """Newest first, optionally for one retailer."""
     rows = await conn.fetch(

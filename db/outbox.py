@@ -12,9 +12,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import asyncpg
-
 from bot.messages import Renderer, Reply
+from db.pool import Conn
 
 # Business-initiated kinds, each mappable to an approved WhatsApp template (DESIGN section 7).
 KINDS = (
@@ -44,7 +43,7 @@ def _jsonable(value: Any) -> Any:
 
 
 async def enqueue(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     kind: str,
     reply: Reply,

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import asyncpg
+import asyncpg.pool
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -29,3 +30,7 @@ async def connect(database_url: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(database_url)
     await _init_connection(conn)
     return conn
+
+
+# What query functions take: a plain connection or one acquired from the pool.
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy

@@ -1,0 +1,141 @@
+"""The scheduled jobs. Each is a sweep over "due and not yet done", so a rerun does nothing twice:
+outbox dedupe keys make each message once-only, and rows are marked in the same transaction."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta
+
+from bot.clock import business_date
+from bot.deps import Deps
+from bot.insights import compute_insights, insights_vars
+from bot.messages import Reply
+from bot.reminders import ReminderPolicy, plan_reminder
+from db import sweeps
+from db.outbox import enqueue
+from jobs.registry import register
+
+log = logging.getLogger(__name__)
+
+REMINDER_POLICY = ReminderPolicy()
+# A checkout untouched this long is "abandoned" and gets one follow-up.
+FOLLOW_UP_AFTER = timedelta(hours=2)
+
+
+def _effective_now(deps: Deps, as_of: date, at: time) -> datetime:
+    """`now` for a run as of `as_of`: the real clock on that day, else `at` o'clock of that day."""
+    now = deps.clock.now()
+    if business_date(now, deps.settings.tz) == as_of:
+        return now
+    return datetime.combine(as_of, at, tzinfo=deps.settings.tz)
+
+
+@register("payment_reminders")
+async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
+    """One reminder per retailer per day, listing all its due items."""
+    now = _effective_now(deps, as_of, time(10, 0))
+    horizon = as_of + timedelta(days=REMINDER_POLICY.days_before_due)
+    queued = skipped = 0
+    async with deps.pool.acquire() as conn:
+        targets = await sweeps.get_reminder_targets(conn, horizon=horizon, tz=deps.settings.tz)
+    for target in targets:
+        plan = plan_reminder(target.debits, as_of, REMINDER_POLICY)
+        if plan is None:
+            continue
+        reply = Reply(
+            "payment_reminder",
+            {
+                "name": target.name,
+                "stage": plan.stage.value,
+                "items": [
+                    {
+                        "transaction_id": i.transaction_id,
+                        "order_id": i.order_id,
+                        "unpaid": i.unpaid,
+                        "due_date": i.due_date.isoformat(),
+                        "days_overdue": i.days_overdue,
+                    }
+                    for i in plan.items
+                ],
+                "total_due": plan.total_due,
+            },
+        )
+        async with deps.pool.acquire() as conn, conn.transaction():
+            row = await enqueue(
+                conn,
+                kind="payment_reminder",
+                reply=reply,
+                to_phone=target.phone,
+                language=target.language,
+                dedupe_key=f"payment_reminder:{target.retailer_id}:{as_of.isoformat()}",
+                now=now,
+                retailer_id=target.retailer_id,
+                renderer=deps.renderer,
+            )
+            if row is None:
+                skipped += 1
+                continue
+            await sweeps.mark_reminded(conn, [i.transaction_id for i in plan.items], now)
+            queued += 1
+    return {"queued": queued, "already_sent": skipped, "candidates": len(targets)}
+
+
+@register("expire_pending_orders")
+async def expire_pending_orders(deps: Deps, as_of: date) -> dict[str, int]:
+    """Pending orders expire 24 h after creation; this sweep marks them (by the real clock)."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        expired = await sweeps.expire_pending_orders(conn, deps.clock.now())
+    return {"expired": len(expired)}
+
+
+@register("pending_order_follow_up")
+async def pending_order_follow_up(deps: Deps, as_of: date) -> dict[str, int]:
+    """One nudge per abandoned checkout, while it can still be confirmed."""
+    now = deps.clock.now()
+    queued = 0
+    async with deps.pool.acquire() as conn, conn.transaction():
+        targets = await sweeps.lock_follow_up_targets(conn, now=now, idle=FOLLOW_UP_AFTER)
+        for t in targets:
+            reply = Reply(
+                "pending_order_follow_up",
+                {
+                    "name": t.name,
+                    "pending_order_id": t.pending_order_id,
+                    "total": t.total,
+                    "item_count": t.item_count,
+                    "expires_at": t.expires_at.astimezone(deps.settings.tz).isoformat(),
+                },
+            )
+            row = await enqueue(
+                conn,
+                kind="pending_order_follow_up",
+                reply=reply,
+                to_phone=t.phone,
+                language=t.language,
+                dedupe_key=f"pending_order_follow_up:{t.pending_order_id}",
+                now=now,
+                retailer_id=t.retailer_id,
+                renderer=deps.renderer,
+            )
+            await sweeps.mark_followed_up(conn, t.pending_order_id, now)
+            queued += row is not None
+    return {"queued": queued}
+
+
+@register("regenerate_insights")
+async def regenerate_insights(deps: Deps, as_of: date) -> dict[str, int]:
+    """Recompute every retailer's buying pattern as of the day (stored, not sent)."""
+    now = deps.clock.now()
+    since = datetime.combine(as_of - timedelta(days=120), time(0), tzinfo=deps.settings.tz)
+    async with deps.pool.acquire() as conn:
+        orders = await sweeps.get_recent_orders_by_retailer(conn, since=since, tz=deps.settings.tz)
+        retailer_ids = await sweeps.get_retailer_ids(conn)
+        async with conn.transaction():
+            for rid in retailer_ids:
+                data = compute_insights(orders.get(rid, []), as_of)
+                await sweeps.upsert_insights(conn, rid, as_of, data, now)
+    return {"retailers": len(retailer_ids)}
+
+
+def insights_reply(name: str, data: dict[str, object]) -> Reply:
+    return Reply("insights", insights_vars(name, dict(data)))

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from bot.reminders import (
+    OpenDebit,
+    ReminderPolicy,
+    Stage,
+    latest_point,
+    plan_reminder,
+    reminder_owed,
+    stage_for,
+)
+
+ORDERED = date(2026, 1, 1)
+DUE = ORDERED + timedelta(days=15)  # default terms
+
+
+def day(n: int) -> date:
+    """Day n of the debit's life (day 0 = order date)."""
+    return ORDERED + timedelta(days=n)
+
+
+@pytest.mark.parametrize(
+    "n, stage",
+    [(12, Stage.DUE_SOON), (14, Stage.DUE_SOON), (15, Stage.DUE_TODAY), (16, Stage.OVERDUE),
+     (28, Stage.OVERDUE), (29, Stage.ESCALATING), (90, Stage.ESCALATING)],
+)  # fmt: skip
+def test_stage(n: int, stage: Stage) -> None:
+    assert stage_for(DUE, day(n)) == stage
+
+
+@pytest.mark.parametrize(
+    "n, point",
+    [(11, None), (12, 12), (13, 12), (15, 15), (16, 16), (17, 16), (18, 18), (21, 18), (22, 22),
+     (28, 22), (29, 29), (35, 29), (36, 36), (43, 43)],
+)  # fmt: skip
+def test_latest_point(n: int, point: int | None) -> None:
+    assert latest_point(DUE, day(n)) == (day(point) if point is not None else None)
+
+
+@pytest.mark.parametrize(
+    "today, last, owed",
+    [
+        (11, None, False),  # too early
+        (12, None, True),  # day 12: due soon
+        (12, 12, False),  # already reminded today
+        (13, 12, False),  # nothing new on day 13
+        (15, 12, True),  # due today
+        (16, 15, True),  # first day overdue
+        (17, 16, False),
+        (20, 12, True),  # missed days 15, 16, 18: caught up once
+        (29, 22, True),  # escalating
+        (30, 29, False),
+    ],
+)
+def test_reminder_owed(today: int, last: int | None, owed: bool) -> None:
+    debit = OpenDebit(1, 10, 5000_00, DUE, day(last) if last is not None else None)
+    assert reminder_owed(debit, day(today)) is owed
+
+
+def test_paid_debit_is_never_owed() -> None:
+    assert not reminder_owed(OpenDebit(1, None, 0, DUE, None), day(20))
+
+
+def test_one_plan_lists_every_due_item_with_the_worst_stage() -> None:
+    debits = [
+        OpenDebit(2, 20, 300_00, DUE + timedelta(days=2), None),  # due in 2 days (horizon)
+        OpenDebit(1, 10, 1000_00, DUE - timedelta(days=5), day(15)),  # 5 days overdue
+        OpenDebit(3, 30, 700_00, DUE + timedelta(days=10), None),  # not yet in horizon
+    ]
+    plan = plan_reminder(debits, day(15))
+    assert plan is not None
+    assert [i.transaction_id for i in plan.items] == [1, 2]
+    assert plan.stage == Stage.OVERDUE
+    assert plan.total_due == 1300_00
+    assert plan.items[0].days_overdue == 5
+
+
+def test_no_plan_when_nothing_owed() -> None:
+    assert plan_reminder([OpenDebit(1, 1, 100_00, DUE, day(15))], day(15)) is None
+    assert plan_reminder([], day(15)) is None
+
+
+def test_policy_is_configurable() -> None:
+    policy = ReminderPolicy(days_before_due=1, overdue_days=(2,), escalate_from=5, escalate_every=5)
+    assert latest_point(DUE, day(14), policy) == day(14)
+    assert latest_point(DUE, day(19), policy) == day(17)
+    assert latest_point(DUE, day(25), policy) == day(25)
