@@ -1,0 +1,285 @@
+"""Credit decisions (DESIGN section 3), pure: order verdicts, aging, guardrails and at-risk.
+
+Everything here takes plain values (paise ints, dates) and returns plain values, so it is tested
+as tables. The ledger operations in `db/ledger.py` load the facts, call these and persist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from bot.money import format_inr
+
+
+class PaymentMode(StrEnum):
+    CREDIT = "CREDIT"
+    COD = "COD"
+
+
+class CreditStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    BLOCKED = "BLOCKED"
+
+
+# Refusal codes of the order verdict (DESIGN section 3); PRODUCT_UNAVAILABLE comes from placement.
+INVALID_AMOUNT = "INVALID_AMOUNT"
+CREDIT_PAUSED = "CREDIT_PAUSED"
+CREDIT_BLOCKED = "CREDIT_BLOCKED"
+ORDER_VALUE_EXCEEDED = "ORDER_VALUE_EXCEEDED"
+CREDIT_LIMIT_EXCEEDED = "CREDIT_LIMIT_EXCEEDED"
+OVERDUE_OUTSTANDING = "OVERDUE_OUTSTANDING"
+PRODUCT_UNAVAILABLE = "PRODUCT_UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class CreditFacts:
+    """What a verdict needs about one retailer's credit, loaded in one query."""
+
+    status: CreditStatus
+    credit_limit: int  # paise
+    outstanding: int  # paise
+    max_order_value: int
+    max_outstanding_days: int
+    payment_terms_days: int
+    overdue_unpaid: int  # unpaid paise on debits open longer than max_outstanding_days
+
+    @property
+    def available(self) -> int:
+        return max(0, self.credit_limit - self.outstanding)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    code: str | None
+    message: str  # one English sentence a retailer understands (API); chat uses templates by code
+    available: int  # paise
+
+
+def validate_order_placement(
+    facts: CreditFacts, amount: int, mode: PaymentMode, *, tolerance: int
+) -> Verdict:
+    """May this retailer place an order of `amount` paise paid by `mode`? Refusals say why.
+
+    Checks run in DESIGN's order: amount, then (CREDIT only) status, order value, limit, overdue.
+    Overdue below `tolerance` paise does not stop credit.
+    """
+    available = facts.available
+
+    def refuse(code: str, message: str) -> Verdict:
+        return Verdict(allowed=False, code=code, message=message, available=available)
+
+    if amount <= 0:
+        return refuse(
+            INVALID_AMOUNT, "The order amount must be a positive amount with at most 2 decimals."
+        )
+    if mode == PaymentMode.COD:
+        return Verdict(
+            allowed=True, code=None, message="Cash on delivery is available.", available=available
+        )
+    if facts.status == CreditStatus.PAUSED:
+        return refuse(
+            CREDIT_PAUSED,
+            "Credit is paused on your account; you can still order with cash on delivery.",
+        )
+    if facts.status == CreditStatus.BLOCKED:
+        return refuse(
+            CREDIT_BLOCKED,
+            "Credit is blocked on your account; you can still order with cash on delivery.",
+        )
+    if amount > facts.max_order_value:
+        return refuse(
+            ORDER_VALUE_EXCEEDED,
+            f"This order of {format_inr(amount)} is above your largest credit order of "
+            f"{format_inr(facts.max_order_value)}.",
+        )
+    if facts.outstanding + amount > facts.credit_limit:
+        return refuse(
+            CREDIT_LIMIT_EXCEEDED,
+            f"This order of {format_inr(amount)} is more than your available credit of "
+            f"{format_inr(available)}.",
+        )
+    if overdue_blocks_credit(facts.overdue_unpaid, tolerance):
+        return refuse(
+            OVERDUE_OUTSTANDING,
+            f"{format_inr(facts.overdue_unpaid)} has been unpaid for more than "
+            f"{facts.max_outstanding_days} days; please pay it to order on credit again.",
+        )
+    return Verdict(
+        allowed=True,
+        code=None,
+        message=f"Credit is available: {format_inr(available)}.",
+        available=available,
+    )
+
+
+# --- overdue and aging ---------------------------------------------------------------------
+
+
+def overdue_blocks_credit(overdue_unpaid: int, tolerance: int) -> bool:
+    """Unpaid paise on too-old debits stop credit unless below the tolerance."""
+    return overdue_unpaid > 0 and overdue_unpaid >= tolerance
+
+
+def is_beyond_max_days(debit_date: date, today: date, max_outstanding_days: int) -> bool:
+    """A debit has stayed unpaid for more than `max_outstanding_days` counted from its date.
+
+    With 30 days, a debit of day 0 is still fine on day 30 and stops credit on day 31.
+    """
+    return (today - debit_date).days > max_outstanding_days
+
+
+def days_past_due(due_date: date, today: date) -> int:
+    """0 until the due date has passed; 1 the day after it."""
+    return max(0, (today - due_date).days)
+
+
+class Bucket(StrEnum):
+    CURRENT = "current"
+    D1_30 = "1_30"
+    D31_60 = "31_60"
+    D61_90 = "61_90"
+    D90_PLUS = "90_plus"
+
+
+BUCKETS: tuple[Bucket, ...] = tuple(Bucket)
+
+
+def aging_bucket(due_date: date, today: date) -> Bucket:
+    """The aging bucket of an open debit's unpaid part by its days past due."""
+    days = days_past_due(due_date, today)
+    if days == 0:
+        return Bucket.CURRENT
+    if days <= 30:
+        return Bucket.D1_30
+    if days <= 60:
+        return Bucket.D31_60
+    if days <= 90:
+        return Bucket.D61_90
+    return Bucket.D90_PLUS
+
+
+@dataclass(frozen=True)
+class OpenDebit:
+    """An open debit's unpaid part as aging sees it."""
+
+    retailer_id: int
+    due_date: date
+    unpaid: int
+
+
+@dataclass(frozen=True)
+class BucketTotal:
+    amount: int
+    retailers: int
+
+
+def age_debits(debits: Iterable[OpenDebit], today: date) -> dict[Bucket, BucketTotal]:
+    """Sum unpaid parts per bucket, with how many retailers have something in each.
+
+    The amounts always add up to the total unpaid, to the paisa.
+    """
+    amounts = dict.fromkeys(BUCKETS, 0)
+    retailers: dict[Bucket, set[int]] = {b: set() for b in BUCKETS}
+    for d in debits:
+        if d.unpaid <= 0:
+            continue
+        b = aging_bucket(d.due_date, today)
+        amounts[b] += d.unpaid
+        retailers[b].add(d.retailer_id)
+    return {b: BucketTotal(amounts[b], len(retailers[b])) for b in BUCKETS}
+
+
+def utilisation_percent(outstanding: int, credit_limit: int) -> float:
+    """Outstanding as a percentage of the limit, 1 decimal; 100 when owing on a zero limit."""
+    if credit_limit <= 0:
+        return 100.0 if outstanding > 0 else 0.0
+    return round(outstanding * 100 / credit_limit, 1)
+
+
+# --- guardrails -----------------------------------------------------------------------------
+
+SYSTEM = "SYSTEM"
+
+
+class GuardrailAction(StrEnum):
+    PAUSE = "PAUSE"
+    RESUME = "RESUME"
+    NONE = "NONE"
+
+
+def guardrail_action(
+    status: CreditStatus, paused_by: str | None, overdue_unpaid: int, tolerance: int
+) -> GuardrailAction:
+    """What the daily evaluation does to one account.
+
+    An ACTIVE account overdue beyond its days (above the tolerance) is paused by SYSTEM; an account
+    the SYSTEM paused is resumed once that overdue is cleared. An admin's pause and a block are
+    never lifted by the system.
+    """
+    blocks = overdue_blocks_credit(overdue_unpaid, tolerance)
+    if status == CreditStatus.ACTIVE and blocks:
+        return GuardrailAction.PAUSE
+    if status == CreditStatus.PAUSED and paused_by == SYSTEM and not blocks:
+        return GuardrailAction.RESUME
+    return GuardrailAction.NONE
+
+
+def auto_pause_reason(overdue_unpaid: int, max_outstanding_days: int) -> str:
+    """The recorded reason of a SYSTEM pause."""
+    return f"{format_inr(overdue_unpaid)} unpaid for more than {max_outstanding_days} days"
+
+
+# --- at-risk --------------------------------------------------------------------------------
+
+HIGH_UTILISATION_PERCENT = 80
+REPEATED_REMINDERS = 2
+
+
+class RiskReason(StrEnum):
+    OVERDUE_BEYOND_LIMIT = "OVERDUE_BEYOND_LIMIT"  # would be paused by the next evaluation
+    OVERDUE = "OVERDUE"  # past the due date, not yet beyond the allowed days
+    HIGH_UTILISATION = "HIGH_UTILISATION"
+    REPEATED_REMINDERS = "REPEATED_REMINDERS"
+
+
+@dataclass(frozen=True)
+class RiskFacts:
+    retailer_id: int
+    status: CreditStatus
+    credit_limit: int
+    outstanding: int
+    overdue_amount: int  # unpaid paise past due
+    max_days_past_due: int
+    beyond_limit_unpaid: int  # unpaid paise on debits older than max_outstanding_days
+    max_reminders: int  # highest reminder count among open debits
+
+
+def risk_reasons(facts: RiskFacts, tolerance: int) -> tuple[RiskReason, ...]:
+    """Why an ACTIVE retailer is at risk (empty when not, or when already paused or blocked)."""
+    if facts.status != CreditStatus.ACTIVE or facts.outstanding <= 0:
+        return ()
+    reasons: list[RiskReason] = []
+    if overdue_blocks_credit(facts.beyond_limit_unpaid, tolerance):
+        reasons.append(RiskReason.OVERDUE_BEYOND_LIMIT)
+    elif facts.overdue_amount > 0:
+        reasons.append(RiskReason.OVERDUE)
+    if utilisation_percent(facts.outstanding, facts.credit_limit) >= HIGH_UTILISATION_PERCENT:
+        reasons.append(RiskReason.HIGH_UTILISATION)
+    if facts.max_reminders >= REPEATED_REMINDERS:
+        reasons.append(RiskReason.REPEATED_REMINDERS)
+    return tuple(reasons)
+
+
+def risk_rank_key(facts: RiskFacts, reasons: tuple[RiskReason, ...]) -> tuple[int, int, int, int]:
+    """Sort key, most at risk first: about to be paused, then days past due, overdue, utilisation."""
+    return (
+        0 if RiskReason.OVERDUE_BEYOND_LIMIT in reasons else 1,
+        -facts.max_days_past_due,
+        -facts.overdue_amount,
+        -int(utilisation_percent(facts.outstanding, facts.credit_limit) * 10),
+    )
