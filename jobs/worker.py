@@ -27,15 +27,13 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 async def run_named_job(ctx: dict[str, Any], name: str, as_of: str | None = None) -> dict[str, int]:
-    """Run one named job now (admin API / `run <job>` enqueue this)."""
+    """Run one named job in the worker (for callers that enqueue rather than run inline)."""
     from datetime import date
 
-    from bot.clock import business_date
-    from jobs.registry import JOBS
+    from jobs.runner import run_job_now
 
-    deps = ctx["deps"]
-    day = date.fromisoformat(as_of) if as_of else business_date(deps.clock.now(), deps.settings.tz)
-    return await JOBS[name](deps, day)
+    result = await run_job_now(ctx["deps"], name, date.fromisoformat(as_of) if as_of else None)
+    return result.counts
 
 
 class WorkerSettings:
