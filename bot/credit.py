@@ -283,3 +283,14 @@ def risk_rank_key(facts: RiskFacts, reasons: tuple[RiskReason, ...]) -> tuple[in
         -facts.overdue_amount,
         -int(utilisation_percent(facts.outstanding, facts.credit_limit) * 10),
     )
+
+
+# --- adjustments ----------------------------------------------------------------------------
+
+
+class Direction(StrEnum):
+    DEBIT = "DEBIT"  # adds to what is owed
+    CREDIT = "CREDIT"  # takes off what is owed
+
+
+ADJUSTMENT_REASONS = ("return", "dispute", "discount", "correction")

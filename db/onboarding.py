@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
 from bot.messages import LANGUAGES
 from bot.phone import InvalidPhone, normalize_phone
 from db.audit import insert_audit
 from db.ledger import Conflict, Unprocessable
+from db.pool import Conn
 
 DEFAULT_MAX_ORDER_VALUE = 50_000_00
 DEFAULT_MAX_OUTSTANDING_DAYS = 30
@@ -92,9 +91,7 @@ def validate_product(new: NewProduct) -> NewProduct:
     )
 
 
-async def create_retailer(
-    conn: asyncpg.Connection, new: NewRetailer, *, performed_by: str, now: datetime
-) -> int:
+async def create_retailer(conn: Conn, new: NewRetailer, *, performed_by: str, now: datetime) -> int:
     """Insert a retailer and its credit account; Conflict when the phone is registered."""
     new = validate_retailer(new)
     async with conn.transaction():
@@ -138,7 +135,7 @@ async def create_retailer(
     return retailer_id
 
 
-async def create_product(conn: asyncpg.Connection, new: NewProduct, *, now: datetime) -> int:
+async def create_product(conn: Conn, new: NewProduct, *, now: datetime) -> int:
     """Insert a catalogue product; Conflict when the SKU exists."""
     new = validate_product(new)
     product_id: int | None = await conn.fetchval(

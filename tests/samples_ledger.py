@@ -1,0 +1,18 @@
+"""Sample variables for the ledger's templates (credit pause and resume, failed order, test)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SAMPLES: dict[str, dict[str, Any]] = {
+    "credit_paused": {"name": "Ramesh", "reason": "₹22,000 unpaid for more than 30 days"},
+    "credit_resumed": {"name": "Ramesh", "available": 7_800_000},
+    "order_failed": {
+        "name": "Ramesh",
+        "order_id": 1042,
+        "reason": "out of stock at the warehouse",
+        "total": 90_000,
+        "reversed": 90_000,
+    },
+    "test_message": {"message": "Hello from the distributor"},
+}
