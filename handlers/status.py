@@ -1,7 +1,80 @@
-"""Routes to be filled in by their issue."""
+"""POST /webhooks/twilio/status: Twilio's delivery status callbacks for outbox messages.
+
+Parse the form, check `X-Twilio-Signature` against the public URL (403 when wrong), then move the
+row forward in one conditional UPDATE: a status never moves backwards, a repeated callback changes
+nothing, a failure keeps Twilio's ErrorCode. An unknown MessageSid is ignored (200, logged).
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import logging
 
-routes: list[BaseRoute] = []
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.deps import Deps
+from bot.phone import mask_phone
+from bot.sending import twilio_status
+from bot.twilio_edge import signature_valid
+from db.outbox_queries import apply_status_callback
+from handlers.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+PATH = "/webhooks/twilio/status"
+
+
+def signed_url(deps: Deps, request: Request) -> str:
+    """The URL Twilio signed: the configured public base URL + this path (+ query, if any)."""
+    base = deps.settings.public_base_url or str(request.base_url).rstrip("/")
+    query = request.url.query
+    return f"{base}{request.url.path}" + (f"?{query}" if query else "")
+
+
+async def status_callback(request: Request) -> Response:
+    deps: Deps = request.state.deps
+    try:
+        form = await request.form()
+    except Exception:  # python-multipart raises several kinds on a malformed body
+        raise ApiError(400, "BAD_REQUEST", "the body is not a valid form") from None
+    fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    token = deps.settings.twilio_auth_token or ""
+    if not signature_valid(
+        token, signed_url(deps, request), fields, request.headers.get("X-Twilio-Signature")
+    ):
+        log.warning("status callback with a bad or missing signature refused")
+        raise ApiError(403, "FORBIDDEN", "invalid Twilio signature")
+    values = dict(fields)
+    sid = values.get("MessageSid", "").strip()
+    raw_status = values.get("MessageStatus", "").strip()
+    if not sid or not raw_status:
+        raise ApiError(400, "BAD_REQUEST", "MessageSid and MessageStatus are required")
+    status = twilio_status(raw_status)
+    if status is None:
+        log.info("status callback for %s: status %r not tracked", sid, raw_status[:32])
+        return Response(status_code=204)
+    error_code = values.get("ErrorCode", "").strip() or None
+    error_message = values.get("ErrorMessage", "").strip() or None
+    async with deps.pool.acquire() as conn:
+        result = await apply_status_callback(
+            conn,
+            twilio_sid=sid,
+            status=status,
+            error_code=error_code,
+            error_message=error_message,
+            now=deps.clock.now(),
+        )
+    if not result.found:
+        log.info(
+            "status callback for unknown message %s (%s to %s) ignored",
+            sid,
+            raw_status[:32],
+            mask_phone(values.get("To")),
+        )
+    elif result.changed:
+        log.info("outbox #%s is now %s", result.id, result.status)
+    return Response(status_code=204)
+
+
+routes: list[BaseRoute] = [Route(PATH, status_callback, methods=["POST"])]

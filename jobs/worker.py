@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from contextlib import AsyncExitStack
 from typing import Any, ClassVar
 
@@ -20,9 +22,19 @@ async def startup(ctx: dict[str, Any]) -> None:
     stack = AsyncExitStack()
     ctx["stack"] = stack
     ctx["deps"] = await stack.enter_async_context(open_deps(settings, pool_size=5))
+    # The outbox sender runs beside the jobs for the worker's whole life.
+    from jobs.outbox_sender import run_sender
+
+    ctx["sender_stop"] = asyncio.Event()
+    ctx["sender"] = asyncio.create_task(run_sender(ctx["deps"], ctx["sender_stop"]))
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "sender" in ctx:
+        ctx["sender_stop"].set()
+        # On timeout wait_for cancels it; its leased rows return to the queue when the lease ends.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ctx["sender"], timeout=20)
     await ctx["stack"].aclose()
 
 

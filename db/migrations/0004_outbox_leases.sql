@@ -1,0 +1,3 @@
+-- The outbox sender leases rows (status SENDING, lease end in next_attempt_at) and sweeps expired
+-- leases back to QUEUED every second; this keeps that sweep off a scan of the whole history.
+CREATE INDEX outbox_messages_lease_idx ON outbox_messages (next_attempt_at) WHERE status = 'SENDING';

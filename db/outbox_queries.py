@@ -1,0 +1,272 @@
+"""Queries of the outbox sender and the status callback. The caller owns the transaction.
+
+A claimed row is SENDING with a lease: its `next_attempt_at` holds the lease's end, and
+`attempts` counts the claim. If the sender dies, `requeue_expired_leases` puts the row back in the
+queue; a sender that finishes late finds its claim gone (`attempts` moved on) and records nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from bot.sending import OutboxStatus, Recipient, statuses_below
+from db.pool import Conn
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    retailer_id: int | None
+    to_phone: str
+    kind: str
+    language: str
+    template: str
+    body: str
+    variables: Any
+    status: str
+    twilio_sid: str | None
+    error_code: str | None
+    error_message: str | None
+    attempts: int
+    next_attempt_at: datetime
+    dedupe_key: str
+    created_at: datetime
+    sent_at: datetime | None
+    updated_at: datetime
+
+
+_COLUMNS = """id, retailer_id, to_phone, kind, language, template, body, variables, status,
+    twilio_sid, error_code, error_message, attempts, next_attempt_at, dedupe_key, created_at,
+    sent_at, updated_at"""
+
+
+def _row(record: asyncpg.Record) -> OutboxRow:
+    return OutboxRow(**dict(record))
+
+
+async def requeue_expired_leases(conn: Conn, now: datetime) -> int:
+    """SENDING rows whose lease ended (their sender died) go back to QUEUED; return how many."""
+    result: str = await conn.execute(
+        """UPDATE outbox_messages
+           SET status = 'QUEUED', next_attempt_at = $1, updated_at = $1
+           WHERE status = 'SENDING' AND next_attempt_at <= $1""",
+        now,
+    )
+    return int(result.split()[-1])
+
+
+async def claim_due(
+    conn: Conn, *, now: datetime, lease_until: datetime, limit: int
+) -> list[OutboxRow]:
+    """Lease up to `limit` due QUEUED rows (oldest first) to this sender; others skip them."""
+    records = await conn.fetch(
+        f"""WITH due AS (
+               SELECT id FROM outbox_messages
+               WHERE status = 'QUEUED' AND next_attempt_at <= $1
+               ORDER BY next_attempt_at, id
+               LIMIT $3
+               FOR UPDATE SKIP LOCKED
+           )
+           UPDATE outbox_messages o
+           SET status = 'SENDING', attempts = o.attempts + 1, next_attempt_at = $2, updated_at = $1
+           FROM due WHERE o.id = due.id
+           RETURNING {", ".join("o." + c.strip() for c in _COLUMNS.split(","))}""",
+        now,
+        lease_until,
+        limit,
+    )
+    return sorted((_row(r) for r in records), key=lambda r: (r.next_attempt_at, r.id))
+
+
+async def release_claims(conn: Conn, claims: Sequence[OutboxRow], now: datetime) -> int:
+    """Give back claimed rows that were not tried (the sender is stopping)."""
+    if not claims:
+        return 0
+    result: str = await conn.execute(
+        """UPDATE outbox_messages o
+           SET status = 'QUEUED', attempts = o.attempts - 1, next_attempt_at = $3, updated_at = $3
+           FROM unnest($1::bigint[], $2::int[]) AS c(id, attempts)
+           WHERE o.id = c.id AND o.status = 'SENDING' AND o.attempts = c.attempts""",
+        [c.id for c in claims],
+        [c.attempts for c in claims],
+        now,
+    )
+    return int(result.split()[-1])
+
+
+async def get_recipient(conn: Conn, row: OutboxRow) -> Recipient:
+    """What decides how to send `row`, read just before sending it.
+
+    The window opens with the recipient's last inbound message: `retailers.last_inbound_at`, or
+    for a number that is not a retailer (an admin, a test message) its latest inbound message.
+    For a payment reminder, `still_due` is whether any debit it lists (by `transaction_id`) is
+    still open, or, when it lists none, whether the retailer owes anything at all.
+    """
+    record = await conn.fetchrow(
+        """SELECT r.id AS retailer_id, r.opted_out, r.last_inbound_at, a.outstanding,
+                  (SELECT max(received_at) FROM inbound_messages m WHERE m.phone = $2)
+                      AS last_message_at
+           FROM (SELECT 1) AS one
+           LEFT JOIN retailers r ON r.id = $1 OR ($1::bigint IS NULL AND r.phone = $2)
+           LEFT JOIN credit_accounts a ON a.retailer_id = r.id""",
+        row.retailer_id,
+        row.to_phone,
+    )
+    assert record is not None
+    seen = [t for t in (record["last_inbound_at"], record["last_message_at"]) if t is not None]
+    still_due: bool | None = None
+    if row.kind == "payment_reminder" and record["retailer_id"] is not None:
+        ids = _transaction_ids(row.variables)
+        if ids:
+            still_due = bool(
+                await conn.fetchval(
+                    """SELECT EXISTS (SELECT 1 FROM credit_transactions
+                       WHERE id = any($1::bigint[]) AND retailer_id = $2
+                         AND status IN ('OPEN', 'PARTIAL'))""",
+                    ids,
+                    record["retailer_id"],
+                )
+            )
+        elif record["outstanding"] is not None:
+            still_due = record["outstanding"] > 0
+    return Recipient(
+        last_inbound_at=max(seen) if seen else None,
+        opted_out=bool(record["opted_out"]),
+        still_due=still_due,
+    )
+
+
+def _transaction_ids(variables: Any) -> list[int]:
+    items = variables.get("items") if isinstance(variables, dict) else None
+    ids: list[int] = []
+    for item in items if isinstance(items, list) else []:
+        tid = item.get("transaction_id") if isinstance(item, dict) else None
+        if isinstance(tid, int) and not isinstance(tid, bool):
+            ids.append(tid)
+    return ids
+
+
+async def mark_accepted(
+    conn: Conn,
+    claim: OutboxRow,
+    *,
+    twilio_sid: str | None,
+    status: OutboxStatus,
+    content_sid: str | None,
+    now: datetime,
+    note: str | None = None,
+) -> bool:
+    """Record Twilio's acceptance of our claim; False when the claim was lost meanwhile."""
+    result: str = await conn.execute(
+        """UPDATE outbox_messages
+           SET status = $3, twilio_sid = $4, content_sid = $5, sent_at = $6, updated_at = $6,
+               error_code = NULL, error_message = $7
+           WHERE id = $1 AND status = 'SENDING' AND attempts = $2""",
+        claim.id,
+        claim.attempts,
+        status.value,
+        twilio_sid,
+        content_sid,
+        now,
+        note,
+    )
+    return result.endswith(" 1")
+
+
+async def mark_unsent(
+    conn: Conn,
+    claim: OutboxRow,
+    *,
+    status: OutboxStatus,
+    error_code: str,
+    error_message: str,
+    now: datetime,
+    next_attempt_at: datetime | None = None,
+) -> bool:
+    """Record a claim that did not reach the recipient: re-queued, held or failed."""
+    result: str = await conn.execute(
+        """UPDATE outbox_messages
+           SET status = $3, error_code = $4, error_message = $5,
+               next_attempt_at = coalesce($6, next_attempt_at), updated_at = $7
+           WHERE id = $1 AND status = 'SENDING' AND attempts = $2""",
+        claim.id,
+        claim.attempts,
+        status.value,
+        error_code,
+        error_message[:1000],
+        next_attempt_at,
+        now,
+    )
+    return result.endswith(" 1")
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """What a status callback did to its row."""
+
+    found: bool
+    changed: bool
+    id: int | None = None
+    status: str | None = None
+
+
+async def apply_status_callback(
+    conn: Conn,
+    *,
+    twilio_sid: str,
+    status: OutboxStatus,
+    error_code: str | None,
+    error_message: str | None,
+    now: datetime,
+) -> StatusUpdate:
+    """Move the row with `twilio_sid` forward to `status`, never backwards (one conditional UPDATE,
+    so two callbacks racing cannot undo each other). Failures keep their error code."""
+    failed = status in (OutboxStatus.FAILED, OutboxStatus.UNDELIVERED)
+    record = await conn.fetchrow(
+        """UPDATE outbox_messages
+           SET status = $2, updated_at = $5,
+               error_code = CASE WHEN $6 THEN coalesce($3, error_code) ELSE error_code END,
+               error_message = CASE WHEN $6 THEN coalesce($4, error_message)
+                                    ELSE error_message END
+           WHERE twilio_sid = $1 AND status = any($7::text[])
+           RETURNING id, status""",
+        twilio_sid,
+        status.value,
+        error_code,
+        error_message,
+        now,
+        failed,
+        list(statuses_below(status)),
+    )
+    if record is not None:
+        return StatusUpdate(found=True, changed=True, id=record["id"], status=record["status"])
+    existing = await conn.fetchrow(
+        "SELECT id, status FROM outbox_messages WHERE twilio_sid = $1", twilio_sid
+    )
+    if existing is None:
+        return StatusUpdate(found=False, changed=False)
+    return StatusUpdate(found=True, changed=False, id=existing["id"], status=existing["status"])
+
+
+async def get_outbox_row(conn: Conn, row_id: int) -> OutboxRow | None:
+    record = await conn.fetchrow(f"SELECT {_COLUMNS} FROM outbox_messages WHERE id = $1", row_id)
+    return _row(record) if record is not None else None
+
+
+async def list_outbox(
+    conn: Conn, *, to_phone: str | None = None, limit: int = 100
+) -> list[OutboxRow]:
+    """Newest first, optionally for one number."""
+    records = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM outbox_messages
+            WHERE ($1::text IS NULL OR to_phone = $1)
+            ORDER BY created_at DESC, id DESC LIMIT $2""",
+        to_phone,
+        limit,
+    )
+    return [_row(r) for r in records]

@@ -1,0 +1,276 @@
+"""The sender's pure decisions, as tables: payload, retries, status order, rate limit."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.sending import (
+    MAX_ATTEMPTS,
+    MISSING_VARIABLE,
+    NO_TEMPLATE,
+    NOTHING_DUE,
+    OPTED_OUT,
+    RANK,
+    Accepted,
+    FreeForm,
+    Hold,
+    OutboxStatus,
+    Permanent,
+    Recipient,
+    Retry,
+    Skip,
+    Templated,
+    TokenBucket,
+    advance_status,
+    after_failure,
+    backoff_seconds,
+    classify_response,
+    classify_transport_error,
+    content_variables,
+    in_window,
+    plan_send,
+    statuses_below,
+    twilio_status,
+)
+from tests.samples_jobs import SAMPLES as JOB_SAMPLES
+
+NOW = datetime(2026, 1, 15, 6, 30, tzinfo=UTC)
+S = OutboxStatus
+
+
+@pytest.mark.parametrize(
+    "last_inbound, inside",
+    [
+        (None, False),
+        (NOW - timedelta(minutes=1), True),
+        (NOW - timedelta(hours=23, minutes=59), True),
+        (NOW - timedelta(hours=24), False),
+        (NOW - timedelta(days=3), False),
+    ],
+)
+def test_window(last_inbound: datetime | None, inside: bool) -> None:
+    assert in_window(last_inbound, NOW) is inside
+
+
+REMINDER_VARS = {
+    "name": "Ramesh",
+    "stage": "overdue",
+    "items": [
+        {"order_id": 7, "unpaid": 1850000, "due_date": "2026-01-20", "days_overdue": 0},
+        {"order_id": 5, "unpaid": 25050, "due_date": "2026-01-10", "days_overdue": 5},
+    ],
+    "total_due": 1875050,
+}
+TEMPLATES = {"payment_reminder": "HXen", "payment_reminder:hi": "HXhi", "credit_paused": "HXp"}
+INSIDE = Recipient(last_inbound_at=NOW - timedelta(hours=2))
+OUTSIDE = Recipient(last_inbound_at=NOW - timedelta(days=2))
+
+
+@pytest.mark.parametrize(
+    "kind, lang, variables, recipient, templates, expected",
+    [
+        # Inside the window: the rendered body, whatever is configured.
+        ("payment_reminder", "en", REMINDER_VARS, INSIDE, TEMPLATES, FreeForm("BODY")),
+        ("credit_paused", "en", {}, INSIDE, {}, FreeForm("BODY")),
+        # Outside: the kind's Content SID (a language-specific one first) with numbered variables.
+        (
+            "payment_reminder", "en", REMINDER_VARS, OUTSIDE, TEMPLATES,
+            Templated("HXen", {"1": "Ramesh", "2": "₹18,750.50", "3": "10 Jan 2026"}),
+        ),
+        (
+            "payment_reminder", "hi", REMINDER_VARS, OUTSIDE, TEMPLATES,
+            Templated("HXhi", {"1": "Ramesh", "2": "₹18,750.50", "3": "10 जनवरी 2026"}),
+        ),
+        (
+            "credit_paused", "hi", {"name": "Sunita", "reason": "overdue"}, OUTSIDE, TEMPLATES,
+            Templated("HXp", {"1": "Sunita", "2": "overdue"}),
+        ),
+        (
+            "pending_order_follow_up", "en", JOB_SAMPLES["pending_order_follow_up"], OUTSIDE,
+            {"pending_order_follow_up": "HXf"},
+            Templated("HXf", {"1": "Ramesh", "2": "3", "3": "₹4,520"}),
+        ),
+        (
+            "insights", "en", JOB_SAMPLES["insights"], Recipient(None), {"insights": "HXi"},
+            Templated("HXi", {"1": "Ramesh", "2": "6", "3": "₹1,25,000"}),
+        ),
+        # No Content SID: held, not sent to fail at Twilio with 63016.
+        ("order_failed", "en", {}, OUTSIDE, TEMPLATES, NO_TEMPLATE),
+        ("payment_reminder", "en", REMINDER_VARS, Recipient(None), {}, NO_TEMPLATE),
+        # A variable the template needs is missing: held, naming it.
+        ("credit_paused", "en", {"name": "Sunita"}, OUTSIDE, TEMPLATES, MISSING_VARIABLE),
+        # Opted out: no reminders, but account notices still go.
+        ("payment_reminder", "en", REMINDER_VARS,
+         Recipient(NOW, opted_out=True), TEMPLATES, OPTED_OUT),
+        ("credit_paused", "en", {}, Recipient(NOW, opted_out=True), {}, FreeForm("BODY")),
+        # Paid meanwhile: the reminder is dropped; unknown (None) means send.
+        ("payment_reminder", "en", REMINDER_VARS,
+         Recipient(NOW, still_due=False), {}, NOTHING_DUE),
+        ("payment_reminder", "en", REMINDER_VARS,
+         Recipient(NOW, still_due=True), {}, FreeForm("BODY")),
+    ],
+)  # fmt: skip
+def test_plan_send(
+    kind: str,
+    lang: str,
+    variables: dict[str, Any],
+    recipient: Recipient,
+    templates: dict[str, str],
+    expected: object,
+) -> None:
+    plan = plan_send(
+        kind=kind,
+        language=lang,
+        body="BODY",
+        variables=variables,
+        recipient=recipient,
+        now=NOW,
+        templates=templates,
+    )
+    if isinstance(expected, str):
+        assert isinstance(plan, Hold | Skip)
+        assert plan.code == expected
+    else:
+        assert plan == expected
+
+
+def test_hold_message_names_kind_and_setting() -> None:
+    plan = plan_send(
+        kind="order_failed", language="en", body="x", variables={},
+        recipient=OUTSIDE, now=NOW, templates={},
+    )  # fmt: skip
+    assert isinstance(plan, Hold)
+    assert "order_failed" in plan.message and "WHATSAPP_TEMPLATES" in plan.message
+
+
+def test_content_variables_json_is_a_numbered_string_object() -> None:
+    plan = Templated("HX1", content_variables("test_message", {"message": "नमस्ते"}, "hi"))
+    assert json.loads(plan.variables_json) == {"1": "नमस्ते"}
+
+
+@pytest.mark.parametrize(
+    "status_code, payload, retry_after, expected",
+    [
+        (201, {"sid": "SM1", "status": "queued"}, None, Accepted("SM1", S.ACCEPTED)),
+        (201, {"sid": "SM1", "status": "sent"}, None, Accepted("SM1", S.SENT)),
+        (200, {"sid": "SM1"}, None, Accepted("SM1", S.ACCEPTED)),
+        (429, {"code": 20429, "message": "Too Many Requests"}, "7",
+         Retry("20429", "Too Many Requests", 7.0)),
+        (503, None, None, Retry("HTTP_503", "HTTP 503")),
+        (500, {"code": 20500, "message": "Internal"}, None, Retry("20500", "Internal")),
+        (401, {"code": 20003, "message": "Authenticate"}, None, Retry("20003", "Authenticate")),
+        (400, {"code": 21211, "message": "Invalid 'To' Phone Number"}, None,
+         Permanent("21211", "Invalid 'To' Phone Number")),
+        (400, {"code": 63016, "message": "outside window"}, None,
+         Permanent("63016", "outside window")),
+        (404, "not json", None, Permanent("HTTP_404", "HTTP 404")),
+    ],
+)  # fmt: skip
+def test_classify_response(
+    status_code: int, payload: object, retry_after: str | None, expected: object
+) -> None:
+    assert classify_response(status_code, payload, retry_after) == expected
+
+
+def test_transport_errors_retry() -> None:
+    assert classify_transport_error("ReadTimeout").code == "NETWORK_ERROR"
+
+
+@pytest.mark.parametrize(
+    "attempt, seconds",
+    [(1, 30), (2, 60), (3, 120), (4, 240), (6, 960), (7, 1800), (20, 1800)],
+)
+def test_backoff_doubles_to_a_cap(attempt: int, seconds: float) -> None:
+    assert backoff_seconds(attempt) == seconds
+    assert seconds <= backoff_seconds(attempt, jitter=0.99) < seconds * 1.5
+
+
+def test_after_failure_requeues_then_gives_up() -> None:
+    retry = Retry("20429", "Too Many Requests")
+    first = after_failure(retry, 1, NOW)
+    assert first.status == S.QUEUED and first.next_attempt_at == NOW + timedelta(seconds=30)
+    slow = after_failure(Retry("20429", "x", retry_after=300), 1, NOW)
+    assert slow.next_attempt_at == NOW + timedelta(seconds=300)
+    last = after_failure(retry, MAX_ATTEMPTS, NOW)
+    assert last.status == S.FAILED and last.next_attempt_at is None
+    assert f"after {MAX_ATTEMPTS} attempts" in last.error_message
+
+
+@pytest.mark.parametrize(
+    "raw, status",
+    [
+        ("queued", S.ACCEPTED),
+        ("accepted", S.ACCEPTED),
+        ("sending", S.ACCEPTED),
+        ("sent", S.SENT),
+        ("delivered", S.DELIVERED),
+        ("read", S.READ),
+        ("failed", S.FAILED),
+        ("undelivered", S.UNDELIVERED),
+        ("Delivered", S.DELIVERED),
+        ("received", None),
+        ("", None),
+    ],
+)
+def test_twilio_status_mapping(raw: str, status: OutboxStatus | None) -> None:
+    assert twilio_status(raw) == status
+
+
+# (current, incoming) -> new status, or None (ignored). Never backwards; equal ranks never replace
+# each other; a late failure never undoes a delivery.
+@pytest.mark.parametrize(
+    "current, incoming, result",
+    [
+        (S.ACCEPTED, S.SENT, S.SENT),
+        (S.ACCEPTED, S.DELIVERED, S.DELIVERED),
+        (S.SENT, S.DELIVERED, S.DELIVERED),
+        (S.DELIVERED, S.READ, S.READ),
+        (S.DELIVERED, S.SENT, None),
+        (S.READ, S.DELIVERED, None),
+        (S.READ, S.SENT, None),
+        (S.SENT, S.ACCEPTED, None),
+        (S.SENT, S.SENT, None),
+        (S.SENT, S.FAILED, S.FAILED),
+        (S.ACCEPTED, S.UNDELIVERED, S.UNDELIVERED),
+        (S.DELIVERED, S.FAILED, None),
+        (S.READ, S.UNDELIVERED, None),
+        (S.FAILED, S.UNDELIVERED, None),
+        (S.UNDELIVERED, S.FAILED, None),
+        (S.FAILED, S.SENT, None),
+        (S.FAILED, S.DELIVERED, S.DELIVERED),
+        (S.UNDELIVERED, S.READ, S.READ),
+    ],
+)
+def test_status_never_moves_backwards(
+    current: OutboxStatus, incoming: OutboxStatus, result: OutboxStatus | None
+) -> None:
+    assert advance_status(current, incoming) == result
+    # The SQL guard (statuses_below) agrees with the pure rule.
+    assert (current.value in statuses_below(incoming)) == (result is not None)
+
+
+def test_every_status_is_ranked() -> None:
+    assert set(RANK) == set(OutboxStatus)
+
+
+def test_token_bucket_spaces_sends_at_the_rate() -> None:
+    bucket = TokenBucket(rate=10)
+    waits = [bucket.reserve(100.0) for _ in range(4)]
+    assert waits == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    # After a quiet second the debt is paid and one send is free again, but no burst builds up.
+    assert bucket.reserve(101.5) == 0.0
+    assert bucket.reserve(101.5) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("rate, n, seconds", [(10, 11, 1.0), (2, 5, 2.0), (50, 51, 1.0)])
+def test_token_bucket_rate(rate: float, n: int, seconds: float) -> None:
+    bucket = TokenBucket(rate=rate)
+    last = 0.0
+    for _ in range(n):
+        last = bucket.reserve(0.0)
+    # The n-th send at rate r waits (n - 1) / r: never more than `rate` in any second.
+    assert last == pytest.approx(seconds)
