@@ -268,7 +268,8 @@ def risk_reasons(facts: RiskFacts, tolerance: int) -> tuple[RiskReason, ...]:
         reasons.append(RiskReason.OVERDUE_BEYOND_LIMIT)
     elif facts.overdue_amount > 0:
         reasons.append(RiskReason.OVERDUE)
-    if utilisation_percent(facts.outstanding, facts.credit_limit) >= HIGH_UTILISATION_PERCENT:
+    if facts.outstanding * 100 >= facts.credit_limit * HIGH_UTILISATION_PERCENT:
+        # exact: 79.99999% is not 80%
         reasons.append(RiskReason.HIGH_UTILISATION)
     if facts.max_reminders >= REPEATED_REMINDERS:
         reasons.append(RiskReason.REPEATED_REMINDERS)
