@@ -1,16 +1,311 @@
-"""Admin text commands from whitelisted numbers (DESIGN section 5). Filled in by the outbox issue."""
+"""Admin text commands from whitelisted numbers (DESIGN section 5).
+
+The WhatsApp webhook calls `handle_admin_text` inside its transaction for a number in
+ADMIN_NUMBERS. The text is parsed purely (`bot.admin_commands`); a wrong argument gets a one-line
+usage reply before anything is touched. Each change runs through the same ledger operations as the
+admin API (`db.ledger`), with `performed_by` = the admin's E.164 number so the audit entry names
+them, inside a savepoint: a refusal (LedgerError) rolls back only that command and becomes a
+one-line reply, while the webhook still stores the inbound message and its reply.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from typing import Any
 
-import asyncpg
-
+from bot import admin_commands as ac
+from bot.clock import business_date
 from bot.deps import Deps
+from bot.messages import Reply
+from bot.phone import mask_phone
+from db import ledger
+from db.admin_queries import get_retailer_label
+from db.credit_queries import (
+    AtRiskList,
+    CreditProfile,
+    RiskDashboard,
+    get_at_risk,
+    get_credit_profile,
+    get_risk_dashboard,
+)
+from db.pool import Conn
+
+log = logging.getLogger(__name__)
+
+# Admins are staff; their replies are in English (both languages exist as templates).
+ADMIN_LANGUAGE = "en"
+AT_RISK_SHOWN = 10
+PROFILE_DEBITS_SHOWN = 5
+
+
+class NotAnAdmin(PermissionError):
+    """`handle_admin_text` was called for a number that is not in ADMIN_NUMBERS."""
 
 
 async def handle_admin_text(
-    deps: Deps, conn: asyncpg.Connection, admin_phone: str, text: str, now: datetime
+    deps: Deps, conn: Conn, admin_phone: str, text: str, now: datetime
 ) -> str:
     """Run one admin command inside the webhook's transaction; return the reply text."""
-    return "Admin commands are not available yet."
+    if admin_phone not in deps.settings.admin_numbers:
+        # The webhook routes only whitelisted numbers here; anything else is a bug, never a
+        # way in.
+        raise NotAnAdmin(mask_phone(admin_phone))
+    from jobs.registry import JOB_NAMES
+
+    parsed = ac.parse_command(text, JOB_NAMES)
+    reply = await run_admin_command(deps, conn, admin_phone, parsed, now)
+    log.info("admin %s: %s -> %s", mask_phone(admin_phone), type(parsed).__name__, reply.template)
+    return deps.renderer.render(reply, ADMIN_LANGUAGE)
+
+
+async def run_admin_command(
+    deps: Deps, conn: Conn, admin_phone: str, parsed: ac.Parsed, now: datetime
+) -> Reply:
+    """Execute a parsed command; every outcome, refusals included, is a Reply."""
+    if isinstance(parsed, ac.Usage):
+        return Reply("admin_usage", {"usage": parsed.usage, "problem": parsed.problem})
+    if isinstance(parsed, ac.Unknown):
+        return Reply("admin_unknown", {"word": parsed.word})
+    if isinstance(parsed, ac.Help):
+        from jobs.registry import JOB_NAMES
+
+        return Reply("admin_help", {"jobs": list(JOB_NAMES)})
+    if isinstance(parsed, ac.Run):
+        return await _run_job(deps, parsed)
+    try:
+        async with conn.transaction():  # a savepoint inside the webhook's transaction
+            return await _execute(deps, conn, admin_phone, parsed, now)
+    except ledger.LedgerError as exc:
+        return Reply("admin_error", {"code": exc.code, "message": exc.message})
+    except _RetailerNotFound as exc:
+        return Reply("admin_not_found", {"ref": exc.ref})
+
+
+class _RetailerNotFound(Exception):
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+
+
+async def _retailer_id(conn: Conn, ref: str) -> int:
+    rid = await ledger.resolve_retailer(conn, ref)
+    if rid is None:
+        raise _RetailerNotFound(ref)
+    return rid
+
+
+async def _execute(
+    deps: Deps, conn: Conn, admin_phone: str, cmd: ac.Command, now: datetime
+) -> Reply:
+    tz = deps.settings.tz
+    today = business_date(now, tz)
+    by = admin_phone
+    match cmd:
+        case ac.Risk():
+            return _risk_reply(await get_risk_dashboard(conn, today))
+        case ac.AtRisk():
+            at_risk = await get_at_risk(
+                conn, today, tolerance=deps.settings.overdue_tolerance_paise, limit=AT_RISK_SHOWN
+            )
+            return _at_risk_reply(at_risk)
+        case ac.Profile(retailer=ref):
+            profile = await get_credit_profile(conn, await _retailer_id(conn, ref), today)
+            if profile is None:
+                raise _RetailerNotFound(ref)
+            return _profile_reply(profile, tz)
+        case ac.Pause(retailer=ref, reason=reason):
+            rid = await _retailer_id(conn, ref)
+            change = await ledger.pause_credit(conn, rid, reason=reason, performed_by=by, now=now)
+            label = await get_retailer_label(conn, rid)
+            return Reply("admin_paused", {**label.vars(), "reason": change.reason or reason})
+        case ac.Unpause(retailer=ref, reason=reason):
+            rid = await _retailer_id(conn, ref)
+            await ledger.unpause_credit(conn, rid, performed_by=by, now=now, reason=reason)
+            label = await get_retailer_label(conn, rid)
+            return Reply("admin_unpaused", {**label.vars(), "available": label.available})
+        case ac.Paid(retailer=ref, amount=amount, reference=reference):
+            rid = await _retailer_id(conn, ref)
+            paid = await ledger.record_payment(
+                conn, amount=amount, performed_by=by, now=now, tz=tz, retailer_id=rid,
+                reference=reference,
+            )  # fmt: skip
+            label = await get_retailer_label(conn, rid)
+            return Reply(
+                "admin_paid",
+                {
+                    **label.vars(),
+                    "amount": paid.amount,
+                    "reference": paid.reference,
+                    "cleared": len(paid.allocations),
+                    "outstanding_before": paid.outstanding_before,
+                    "outstanding_after": paid.outstanding_after,
+                },
+            )
+        case ac.Adjust(retailer=ref, direction=direction, amount=amount, reason=reason, note=note):
+            rid = await _retailer_id(conn, ref)
+            adjusted = await ledger.adjust(
+                conn, rid, direction=direction, amount=amount, reason=reason, performed_by=by,
+                now=now, tz=tz, notes=note,
+            )  # fmt: skip
+            label = await get_retailer_label(conn, rid)
+            return Reply(
+                "admin_adjusted",
+                {
+                    **label.vars(),
+                    "direction": adjusted.direction.value,
+                    "amount": adjusted.amount,
+                    "reason": adjusted.reason,
+                    "outstanding_before": adjusted.outstanding_before,
+                    "outstanding_after": adjusted.outstanding_after,
+                },
+            )
+        case ac.Limit() | ac.MaxOrder() | ac.Days():
+            rid = await _retailer_id(conn, cmd.retailer)
+            fields: dict[str, int] = (
+                {"credit_limit": cmd.amount}
+                if isinstance(cmd, ac.Limit)
+                else {"max_order_value": cmd.amount}
+                if isinstance(cmd, ac.MaxOrder)
+                else {"max_outstanding_days": cmd.days}
+            )
+            rails = await ledger.set_guardrails(conn, rid, performed_by=by, now=now, **fields)
+            label = await get_retailer_label(conn, rid)
+            return Reply(
+                "admin_guardrails",
+                {
+                    **label.vars(),
+                    "credit_limit": rails.credit_limit,
+                    "max_order_value": rails.max_order_value,
+                    "max_outstanding_days": rails.max_outstanding_days,
+                    "payment_terms_days": rails.payment_terms_days,
+                },
+            )
+        case ac.Fail(order_id=order_id, reason=reason):
+            failed = await ledger.fail_order(
+                conn, order_id, reason=reason, performed_by=by, now=now, tz=tz
+            )
+            label = await get_retailer_label(conn, failed.retailer_id)
+            return Reply(
+                "admin_order_failed",
+                {
+                    **label.vars(),
+                    "order_id": failed.order_id,
+                    "reason": failed.reason,
+                    "reversed": failed.reversed_amount,
+                },
+            )
+    raise AssertionError(f"unhandled admin command {cmd!r}")
+
+
+async def _run_job(deps: Deps, cmd: ac.Run) -> Reply:
+    """`run <job> [date]`: the job runs now with its own connections, as the admin API runs it."""
+    from jobs.runner import UnknownJob, run_job_now
+
+    try:
+        result = await run_job_now(deps, cmd.job, cmd.as_of)
+    except UnknownJob:
+        return Reply("admin_usage", {"usage": ac.USAGE["run"], "problem": "job"})
+    except Exception as exc:  # the run is recorded with its error; the admin gets one line
+        log.exception("admin run %s failed", cmd.job)
+        return Reply("admin_error", {"code": "JOB_FAILED", "message": type(exc).__name__})
+    counts = [{"name": k, "value": v} for k, v in result.counts.items()]
+    return Reply("admin_job_run", {"job": result.job, "as_of": result.as_of, "counts": counts})
+
+
+# --- reply variables -------------------------------------------------------------------------
+
+
+def _risk_reply(d: RiskDashboard) -> Reply:
+    counts: Mapping[Any, int] = d.status_counts
+    return Reply(
+        "admin_risk",
+        {
+            "as_of": d.as_of,
+            "buckets": [
+                {"name": str(b.value), "amount": t.amount, "retailers": t.retailers}
+                for b, t in d.buckets.items()
+            ],
+            "total_outstanding": d.total_outstanding,
+            "total_limit": d.total_limit,
+            "available": d.available,
+            "utilisation": d.utilisation,
+            "retailers": d.retailers,
+            "active": _count(counts, "ACTIVE"),
+            "paused": _count(counts, "PAUSED"),
+            "blocked": _count(counts, "BLOCKED"),
+        },
+    )
+
+
+def _count(counts: Mapping[Any, int], status: str) -> int:
+    return sum(v for k, v in counts.items() if str(getattr(k, "value", k)) == status)
+
+
+def _at_risk_reply(at_risk: AtRiskList) -> Reply:
+    return Reply(
+        "admin_atrisk",
+        {
+            "total": at_risk.total,
+            "retailers": [
+                {
+                    "id": r.retailer_id,
+                    "name": r.name,
+                    "shop_name": r.shop_name,
+                    "phone": r.phone,
+                    "outstanding": r.outstanding,
+                    "credit_limit": r.credit_limit,
+                    "utilisation": r.utilisation,
+                    "overdue_amount": r.overdue_amount,
+                    "max_days_past_due": r.max_days_past_due,
+                    "reasons": [str(reason.value) for reason in r.reasons],
+                }
+                for r in at_risk.retailers
+            ],
+        },
+    )
+
+
+def _profile_reply(p: CreditProfile, tz: tzinfo) -> Reply:
+    last = p.recent_payments[0] if p.recent_payments else None
+    return Reply(
+        "admin_profile",
+        {
+            "id": p.retailer_id,
+            "name": p.name,
+            "shop_name": p.shop_name,
+            "phone": p.phone,
+            "status": str(p.status.value),
+            "reason": p.status_reason,
+            "paused_by": p.paused_by,
+            "credit_limit": p.credit_limit,
+            "outstanding": p.outstanding,
+            "available": p.available,
+            "utilisation": p.utilisation,
+            "overdue_amount": p.overdue_amount,
+            "max_order_value": p.max_order_value,
+            "max_outstanding_days": p.max_outstanding_days,
+            "payment_terms_days": p.payment_terms_days,
+            "open_debit_count": p.open_debit_count,
+            "open_debits": [
+                {
+                    "transaction_id": d.transaction_id,
+                    "order_id": d.order_id,
+                    "outstanding": d.outstanding,
+                    "due_date": d.due_date,
+                    "days_overdue": d.days_overdue,
+                }
+                for d in p.open_debits[:PROFILE_DEBITS_SHOWN]
+            ],
+            "last_payment": (
+                {
+                    "amount": last.amount,
+                    "at": business_date(last.created_at, tz),
+                    "reference": last.reference,
+                }
+                if last
+                else None
+            ),
+            "opted_out": p.opted_out,
+        },
+    )

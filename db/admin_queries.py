@@ -1,0 +1,41 @@
+"""Small reads for the admin chat's replies. The caller owns the transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from db.pool import Conn
+
+
+@dataclass(frozen=True)
+class RetailerLabel:
+    """How an admin reply names a retailer, with the credit figures it quotes."""
+
+    id: int
+    name: str
+    shop_name: str
+    phone: str
+    credit_limit: int
+    outstanding: int
+
+    @property
+    def available(self) -> int:
+        return max(0, self.credit_limit - self.outstanding)
+
+    def vars(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "shop_name": self.shop_name}
+
+
+async def get_retailer_label(conn: Conn, retailer_id: int) -> RetailerLabel:
+    record = await conn.fetchrow(
+        """SELECT r.id, r.name, r.shop_name, r.phone,
+                  coalesce(ca.credit_limit, 0) AS credit_limit,
+                  coalesce(ca.outstanding, 0) AS outstanding
+           FROM retailers r LEFT JOIN credit_accounts ca ON ca.retailer_id = r.id
+           WHERE r.id = $1""",
+        retailer_id,
+    )
+    if record is None:
+        raise LookupError(f"no retailer {retailer_id}")
+    return RetailerLabel(**dict(record))
