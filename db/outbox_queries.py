@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
-from bot.sending import OutboxStatus, Recipient, statuses_below
+from bot.sending import NO_TEMPLATE, OutboxStatus, Recipient, statuses_below
 from db.pool import Conn
 
 
@@ -56,6 +56,35 @@ async def requeue_expired_leases(conn: Conn, now: datetime) -> int:
            SET status = 'QUEUED', next_attempt_at = $1, updated_at = $1
            WHERE status = 'SENDING' AND next_attempt_at <= $1""",
         now,
+    )
+    return int(result.split()[-1])
+
+
+async def release_held(
+    conn: Conn,
+    now: datetime,
+    *,
+    template_kinds: Sequence[str],
+    window: timedelta,
+    max_age: timedelta,
+) -> int:
+    """HELD rows (no Content SID) that became sendable go back to the queue: the recipient wrote
+    in since (the 24-hour window is open) or the kind now has a template. Only rows younger than
+    `max_age`, so an old notice is not delivered days late."""
+    result: str = await conn.execute(
+        """UPDATE outbox_messages o
+           SET status = 'QUEUED', next_attempt_at = $1, updated_at = $1
+           WHERE o.status = 'HELD' AND o.error_code = $5 AND o.created_at > $4
+             AND (o.kind = any($2::text[]) OR o.kind || ':' || o.language = any($2::text[])
+                  OR EXISTS (SELECT 1 FROM retailers r
+                             WHERE r.id = o.retailer_id AND r.last_inbound_at > $3)
+                  OR EXISTS (SELECT 1 FROM inbound_messages m
+                             WHERE m.phone = o.to_phone AND m.received_at > $3))""",
+        now,
+        list(template_kinds),
+        now - window,
+        now - max_age,
+        NO_TEMPLATE,
     )
     return int(result.split()[-1])
 

@@ -27,6 +27,7 @@ from bot.deps import Deps
 from bot.phone import mask_phone
 from bot.sending import (
     MAX_ATTEMPTS,
+    WINDOW,
     Accepted,
     FreeForm,
     Hold,
@@ -48,6 +49,7 @@ from db.outbox_queries import (
     mark_accepted,
     mark_unsent,
     release_claims,
+    release_held,
     requeue_expired_leases,
 )
 from db.pool import Conn
@@ -58,6 +60,9 @@ log = logging.getLogger(__name__)
 # so a lease never runs out under a row being sent (which would let another sender send it too).
 LEASE = timedelta(minutes=2)
 POLL_SECONDS = 1.0
+# A HELD row (no Content SID) is sent after all if the recipient writes in, or a template is
+# configured, within this long of it being queued; later it stays HELD (too stale to deliver).
+HELD_RELEASE_AGE = timedelta(hours=24)
 TWILIO_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
@@ -230,6 +235,13 @@ async def deliver_due(
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
             counts["requeued"] = await requeue_expired_leases(conn, now)
+            counts["released"] = await release_held(
+                conn,
+                now,
+                template_kinds=list(deps.settings.whatsapp_templates),
+                window=WINDOW,
+                max_age=HELD_RELEASE_AGE,
+            )
             claims = await claim_due(
                 conn, now=now, lease_until=now + LEASE, limit=claim_limit(deps, limit)
             )
@@ -239,7 +251,7 @@ async def deliver_due(
             if (stop is not None and stop.is_set()) or (
                 time.monotonic() - started > LEASE.total_seconds() / 2
             ):
-                counts["released"] = await release_claims(conn, claims[i:], deps.clock.now())
+                counts["given_back"] = await release_claims(conn, claims[i:], deps.clock.now())
                 break
             counts[await _deliver_one(deps, conn, row, bucket)] += 1
     return {k: v for k, v in counts.items() if v or k == "claimed"}

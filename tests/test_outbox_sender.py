@@ -457,6 +457,53 @@ async def test_stopping_mid_round_gives_rows_back(
 
     twilio.mock(side_effect=stop_after_first)
     counts = await deliver_due(deps, stop=stop)
-    assert (counts["sent"], counts["released"]) == (1, 2)
+    assert (counts["sent"], counts["given_back"]) == (1, 2)
     rows = await db.fetch("SELECT status, attempts FROM outbox_messages ORDER BY id")
     assert [tuple(r) for r in rows] == [("ACCEPTED", 1), ("QUEUED", 0), ("QUEUED", 0)]
+
+
+async def test_held_row_is_sent_when_the_retailer_writes_in(
+    deps: Deps, db: asyncpg.Pool, clock: FixedClock, twilio: respx.Route
+) -> None:
+    rid = await add_retailer(db, last_inbound_at=None)
+    row_id = await queue(db, clock.now(), retailer_id=rid, body="Credit paused")
+    await deliver_due(deps)
+    assert (await row(db, row_id))["status"] == "HELD"
+
+    clock.advance(hours=3)
+    await db.execute("UPDATE retailers SET last_inbound_at = $1", clock.now())
+    twilio.mock(return_value=created())
+    counts = await deliver_due(deps)
+    assert (counts["released"], counts["sent"]) == (1, 1)
+    assert form(twilio.calls.last.request)["Body"] == "Credit paused"
+    assert (await row(db, row_id))["status"] == "ACCEPTED"
+
+
+async def test_held_row_is_sent_once_a_template_is_configured(
+    deps: Deps, db: asyncpg.Pool, clock: FixedClock, twilio: respx.Route
+) -> None:
+    rid = await add_retailer(db, last_inbound_at=None)
+    row_id = await queue(db, clock.now(), retailer_id=rid, language="hi")
+    await deliver_due(deps)
+    assert (await row(db, row_id))["status"] == "HELD"
+
+    # A Hindi template for another kind does not release it; one for this kind and language does.
+    other = with_settings(deps, whatsapp_templates={"credit_resumed:hi": "HXr"})
+    assert (await deliver_due(other)).get("released", 0) == 0
+    configured = with_settings(deps, whatsapp_templates={"credit_paused:hi": "HXp"})
+    twilio.mock(return_value=created())
+    assert (await deliver_due(configured))["sent"] == 1
+    assert form(twilio.calls.last.request)["ContentSid"] == "HXp"
+
+
+async def test_stale_held_row_stays_held(
+    deps: Deps, db: asyncpg.Pool, clock: FixedClock, twilio: respx.Route
+) -> None:
+    rid = await add_retailer(db, last_inbound_at=None)
+    row_id = await queue(db, clock.now(), retailer_id=rid)
+    await deliver_due(deps)
+    clock.advance(days=2)
+    await db.execute("UPDATE retailers SET last_inbound_at = $1", clock.now())
+    await deliver_due(deps)
+    assert (await row(db, row_id))["status"] == "HELD"
+    assert twilio.call_count == 0
