@@ -165,6 +165,7 @@ class Retailer:
     shop_name: str
     language: str
     opted_out: bool
+    phone: str = ""
 
 
 @dataclass(frozen=True)
@@ -1071,11 +1072,18 @@ def _confirm(t: _Turn) -> None:
         t.conv = replace(t.conv, stage=Stage.PAYMENT)
         t.say("choose_payment", **_payment_vars(t))
         return
+    before = len(t.conv.cart)
     lines, total = _drop_unavailable(t)
     if not lines:
         t.effects.append(CancelPendingOrder(pid))
         t.conv = replace(t.conv, stage=Stage.CART, pending_id=None, mode=None)
         t.say("cart_empty")
+        return
+    if len(t.conv.cart) < before:
+        # The total the retailer agreed to no longer holds: show the new one, choose again.
+        t.conv = replace(t.conv, stage=Stage.PAYMENT, mode=None)
+        t.effects.append(UpdatePendingOrder(pid, lines, total, None))
+        _payment_options(t)
         return
     if mode == PaymentMode.CREDIT:
         allowed, code, _ = _credit_verdict(t, total)

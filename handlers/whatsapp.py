@@ -1,7 +1,357 @@
-"""Routes to be filled in by their issue."""
+"""POST /webhooks/twilio/whatsapp: retailers (and whitelisted admins) writing to the bot.
+
+Parse the form, verify Twilio's signature, then in one transaction: claim the MessageSid (a
+redelivery gets the stored reply), lock the conversation, load the facts, `checkout.step`, apply
+its effects, store the reply. The answer is TwiML. Business rules live in `bot.checkout`.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from urllib.parse import parse_qsl
 
-routes: list[BaseRoute] = []
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot import checkout
+from bot.checkout import (
+    CancelPendingOrder,
+    CompletePendingOrder,
+    Conversation,
+    Decision,
+    Effect,
+    ExpirePendingOrder,
+    Facts,
+    Inbound,
+    OpenPendingOrder,
+    Placement,
+    PlaceOrder,
+    SetLanguage,
+    SetOptOut,
+    UpdatePendingOrder,
+)
+from bot.clock import business_date
+from bot.deps import Deps
+from bot.messages import MAX_MESSAGE_CHARS, Reply
+from bot.phone import InvalidPhone, Phone, mask_phone, normalize_phone
+from bot.twilio_edge import signature_valid
+from db import catalogue, conversations, pending_orders
+from db.ledger import OrderLine, get_credit_facts, place_order
+from db.pool import Conn
+from handlers.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+PATH = "/webhooks/twilio/whatsapp"
+_SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
+# Characters XML 1.0 cannot carry at all (a retailer's text may be echoed back in a hint).
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+# --- edge: form, identity, signature -----------------------------------------------------------
+
+
+async def read_form(request: Request) -> list[tuple[str, str]]:
+    """Every posted field in order (all of them count for the signature); 400 when malformed."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise ApiError(400, "BAD_REQUEST", "body must be application/x-www-form-urlencoded")
+    raw = await request.body()
+    try:
+        return parse_qsl(
+            raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw), errors="strict"
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "BAD_REQUEST", "body is not a valid form") from None
+
+
+def _first(fields: Sequence[tuple[str, str]], name: str) -> str:
+    return next((v for k, v in fields if k == name), "")
+
+
+def _sender(fields: Sequence[tuple[str, str]]) -> Phone:
+    raw = _first(fields, "From")
+    if not raw:
+        raise ApiError(400, "BAD_REQUEST", "From is required")
+    try:
+        return normalize_phone(raw)
+    except InvalidPhone:
+        raise ApiError(400, "BAD_REQUEST", "From is not a phone number") from None
+
+
+def _message_sid(fields: Sequence[tuple[str, str]]) -> str:
+    sid = _first(fields, "MessageSid") or _first(fields, "SmsMessageSid")
+    if not _SID.match(sid):
+        raise ApiError(400, "BAD_REQUEST", "MessageSid is required")
+    return sid
+
+
+def signed_url(deps: Deps, request: Request) -> str:
+    """The URL Twilio signed: the configured public address (behind a proxy) + path + query."""
+    base = deps.settings.public_base_url
+    if not base:
+        return str(request.url)
+    query = request.url.query
+    return base + request.url.path + (f"?{query}" if query else "")
+
+
+def _verify(deps: Deps, request: Request, fields: Sequence[tuple[str, str]]) -> None:
+    token = deps.settings.twilio_auth_token
+    signature = request.headers.get("x-twilio-signature")
+    if not token or not signature_valid(token, signed_url(deps, request), fields, signature):
+        raise ApiError(403, "FORBIDDEN", "invalid Twilio signature")
+
+
+# --- TwiML -------------------------------------------------------------------------------------
+
+
+def _xml(text: str) -> str:
+    text = _XML_INVALID.sub("", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def twiml(messages: Sequence[str]) -> str:
+    body = "".join(f"<Message>{_xml(m)}</Message>" for m in messages if m)
+    return f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>'
+
+
+def pack(texts: Sequence[str], limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Join replies into as few WhatsApp messages as fit (blank line between), each <= limit."""
+    out: list[str] = []
+    for text in texts:
+        for piece in _split_long(text, limit):
+            if out and len(out[-1]) + 2 + len(piece) <= limit:
+                out[-1] += "\n\n" + piece
+            else:
+                out.append(piece)
+    return out
+
+
+def _split_long(text: str, limit: int) -> list[str]:
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut if cut > 0 else limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip("\n")
+    pieces.append(text)
+    return [p for p in pieces if p]
+
+
+# --- the route ---------------------------------------------------------------------------------
+
+
+async def inbound_whatsapp(request: Request) -> Response:
+    deps: Deps = request.state.deps
+    started = time.perf_counter()
+    fields = await read_form(request)
+    phone = _sender(fields)
+    sid = _message_sid(fields)
+    _verify(deps, request, fields)
+    now = deps.clock.now()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        xml, outcome = await handle_message(deps, conn, fields, phone, sid, now)
+    log.info(
+        "whatsapp %s from %s: %s (%.1f ms)",
+        sid,
+        mask_phone(phone),
+        outcome,
+        (time.perf_counter() - started) * 1000,
+    )
+    return Response(xml, media_type="text/xml; charset=utf-8")
+
+
+async def handle_message(
+    deps: Deps,
+    conn: Conn,
+    fields: Sequence[tuple[str, str]],
+    phone: Phone,
+    sid: str,
+    now: datetime,
+) -> tuple[str, str]:
+    """TwiML for one inbound message and a word for the log; runs inside the caller's transaction."""
+    body = _first(fields, "Body")
+    payload = dict(fields)
+    is_admin = phone in deps.settings.admin_numbers
+    retailer = None if is_admin else await conversations.get_retailer_by_phone(conn, phone)
+    if not is_admin and retailer is None:
+        # Unknown numbers leave no trace: nothing is claimed or created.
+        texts = [deps.renderer.render(checkout.not_registered(), lang) for lang in ("en", "hi")]
+        return twiml(pack(texts)), "not registered"
+
+    claimed = await conversations.claim_message(
+        conn,
+        message_sid=sid,
+        phone=phone,
+        retailer_id=retailer.id if retailer else None,
+        body=body,
+        payload=payload,
+        received_at=now,
+    )
+    if not claimed:
+        stored = await conversations.get_stored_reply(conn, sid)
+        return stored or twiml([]), "redelivery"
+
+    if retailer is None:  # an admin
+        from handlers.admin_chat import handle_admin_text
+
+        text = await handle_admin_text(deps, conn, phone, body, now)
+        xml = twiml(pack([text]))
+        await conversations.store_reply(conn, sid, xml, now)
+        return xml, "admin command"
+
+    stored_conv = await conversations.lock_conversation(conn, phone, retailer.id, now)
+    conv = Conversation.from_stored(stored_conv.stage, stored_conv.data)
+    inbound = Inbound(
+        text=body,
+        received_at=now,
+        num_media=_int(_first(fields, "NumMedia")),
+        button=_first(fields, "ButtonPayload") or _first(fields, "ButtonText"),
+    )
+    facts = await load_facts(deps, conn, retailer, conv, inbound, now)
+    decision = checkout.step(conv, inbound, facts)
+    decision = await apply_effects(deps, conn, decision, facts, now)
+    await conversations.save_conversation(
+        conn, phone, decision.conversation.stage.value, decision.conversation.to_data(), now
+    )
+    texts = [deps.renderer.render(r, decision.language) for r in decision.replies]
+    xml = twiml(pack(texts))
+    await conversations.store_reply(conn, sid, xml, now)
+    return xml, f"{conv.stage.value} -> {decision.conversation.stage.value}"
+
+
+def _int(value: str) -> int:
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return 0
+
+
+async def load_facts(
+    deps: Deps,
+    conn: Conn,
+    retailer: checkout.Retailer,
+    conv: Conversation,
+    inbound: Inbound,
+    now: datetime,
+) -> Facts:
+    """What `step` needs, read in the transaction that holds the conversation lock."""
+    tz = deps.settings.tz
+    history = (
+        await pending_orders.get_history(conn, retailer.id, tz)
+        if checkout.needs_history(inbound)
+        else None
+    )
+    referred = {c.product_id for c in conv.cart} | set(conv.numbers) | set(conv.choices)
+    if conv.asking is not None:
+        referred.add(conv.asking)
+    if history:
+        referred |= {c.product_id for c in history.last_order}
+    products = await catalogue.get_catalogue(conn, referred)
+    pending = (
+        await pending_orders.get_pending_order(conn, conv.pending_id, retailer.id)
+        if conv.pending_id is not None
+        else None
+    )
+    return Facts(
+        retailer=retailer,
+        credit=await get_credit_facts(conn, retailer.id, business_date(now, tz)),
+        products={p.id: p for p in products},
+        catalogue=tuple(p.id for p in products if p.active),
+        pending=pending,
+        history=history,
+        tolerance=deps.settings.overdue_tolerance_paise,
+        tz=tz,
+    )
+
+
+async def apply_effects(
+    deps: Deps, conn: Conn, decision: Decision, facts: Facts, now: datetime
+) -> Decision:
+    """Carry out the decision's effects; placing an order adds the ledger's answer to it."""
+    conv = decision.conversation
+    replies: list[Reply] = list(decision.replies)
+    queue: list[Effect] = list(decision.effects)
+    opted_out: bool | None = None
+    language: str | None = None
+    retailer_id = facts.retailer.id
+    while queue:
+        effect = queue.pop(0)
+        if isinstance(effect, OpenPendingOrder):
+            pending_id = await pending_orders.insert_pending_order(
+                conn,
+                retailer_id=retailer_id,
+                lines=effect.lines,
+                total=effect.total,
+                expires_at=effect.expires_at,
+                now=now,
+            )
+            conv = checkout.attach_pending(conv, pending_id)
+        elif isinstance(effect, UpdatePendingOrder):
+            await pending_orders.update_pending_order(
+                conn,
+                effect.pending_id,
+                lines=effect.lines,
+                total=effect.total,
+                payment_mode=effect.payment_mode,
+                now=now,
+            )
+        elif isinstance(effect, CancelPendingOrder):
+            await pending_orders.set_pending_status(conn, effect.pending_id, "CANCELLED", now)
+        elif isinstance(effect, ExpirePendingOrder):
+            await pending_orders.set_pending_status(conn, effect.pending_id, "EXPIRED", now)
+        elif isinstance(effect, CompletePendingOrder):
+            await pending_orders.set_pending_status(conn, effect.pending_id, "COMPLETED", now)
+        elif isinstance(effect, PlaceOrder):
+            placement = await _place(deps, conn, effect, facts, now)
+            after = checkout.after_placement(conv, placement, facts, now)
+            conv = after.conversation
+            replies.extend(after.replies)
+            queue.extend(after.effects)
+        elif isinstance(effect, SetOptOut):
+            opted_out = effect.opted_out
+        elif isinstance(effect, SetLanguage):
+            language = effect.language
+    # Last, after any credit-account lock the ledger took (the ledger's lock order).
+    await conversations.record_inbound(
+        conn, retailer_id, now, opted_out=opted_out, language=language
+    )
+    return replace(decision, conversation=conv, replies=tuple(replies), effects=())
+
+
+async def _place(
+    deps: Deps, conn: Conn, effect: PlaceOrder, facts: Facts, now: datetime
+) -> Placement:
+    result = await place_order(
+        conn,
+        retailer_id=facts.retailer.id,
+        lines=[OrderLine(i.product_id, i.quantity) for i in effect.items],
+        mode=effect.mode,
+        now=now,
+        tz=deps.settings.tz,
+        tolerance=deps.settings.overdue_tolerance_paise,
+        performed_by=facts.retailer.phone,
+        pending_order_id=effect.pending_id,
+    )
+    order = result.order
+    if order is None:
+        return Placement(False, result.verdict.code, result.verdict.available)
+    return Placement(
+        allowed=True,
+        code=None,
+        available=result.verdict.available,
+        order_id=order.order_id,
+        total=order.total,
+        mode=order.payment_mode,
+        due_date=order.due_date,
+        items=tuple((i.name, i.quantity, i.line_total) for i in order.items),
+    )
+
+
+routes: list[BaseRoute] = [Route(PATH, inbound_whatsapp, methods=["POST"])]
