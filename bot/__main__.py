@@ -53,6 +53,40 @@ def _cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from bot.clock import SystemClock
+    from bot.importer import import_csv
+    from db.pool import connect
+
+    if not settings.database_url:
+        print("error: DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    url = settings.database_url
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+
+    async def go() -> int:
+        conn = await connect(url)
+        try:
+            result = await import_csv(conn, args.kind, text, now=SystemClock().now())
+        finally:
+            await conn.close()
+        for error in result.errors:
+            print(f"{args.file}: {error}", file=sys.stderr)
+        if not result.ok:
+            print(f"nothing imported: {len(result.errors)} error(s)", file=sys.stderr)
+            return 1
+        print(f"imported {result.imported} {args.kind}")
+        return 0
+
+    return asyncio.run(go())
+
+
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from arq.worker import run_worker
 
@@ -87,12 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
         ("worker", "run the arq worker: schedules and outbox (Procfile: worker)", _cmd_worker),
         ("migrate", "apply pending database migrations (Procfile: release)", _cmd_migrate),
         ("seed", "load demo data into an empty database", _cmd_seed),
+        ("import", "import retailers or products from a CSV file (all or nothing)", _cmd_import),
     ]
     for name, help_text, func in commands:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(func=func)
         if name == "web":
             p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a web service listens on all
+        if name == "import":
+            p.add_argument("kind", choices=["retailers", "products"])
+            p.add_argument("file", help="CSV file with a header row (see bot/importer.py)")
     return parser
 
 

@@ -1,0 +1,266 @@
+"""CSV import of retailers and products (`python -m bot import retailers|products FILE.csv`).
+
+Every row is validated first and every error reported with its line number; only a file with no
+errors is written, in one transaction (all or nothing). Amounts are rupees, as in the admin API.
+
+retailers: phone, name, shop_name?, language?, credit_limit, max_order_value?,
+           max_outstanding_days?, payment_terms_days?
+products:  sku, name, category, price, unit?
+(camelCase headers such as `shopName` and `creditLimit` work too.)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from bot.money import InvalidAmount, parse_rupees
+from db.ledger import LedgerError
+from db.onboarding import (
+    NewProduct,
+    NewRetailer,
+    create_product,
+    create_retailer,
+    validate_product,
+    validate_retailer,
+)
+from db.pool import Conn
+
+KINDS = ("retailers", "products")
+MAX_ROWS = 100_000
+PERFORMED_BY = "import"
+
+RETAILER_COLUMNS = {"phone", "name", "credit_limit"}
+PRODUCT_COLUMNS = {"sku", "name", "category", "price"}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class Parsed(Generic[T]):
+    rows: list[tuple[int, T]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name.strip()).lower().replace(" ", "_")
+
+
+class _RowProblem(ValueError):
+    pass
+
+
+def _rows(text: str, required: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise _RowProblem("line 1: the file is empty") from None
+    names = [_snake(h) for h in header]
+    missing = sorted(required - set(names))
+    if missing:
+        raise _RowProblem(f"line 1: missing column(s): {', '.join(missing)}")
+    for values in reader:
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(names):
+            yield reader.line_num, {"__error__": f"expected {len(names)} fields, got {len(values)}"}
+            continue
+        yield reader.line_num, {n: v.strip() for n, v in zip(names, values, strict=True)}
+
+
+def _rupees(row: dict[str, str], name: str, *, allow_zero: bool = False) -> int:
+    try:
+        return parse_rupees(row.get(name, ""), allow_zero=allow_zero)
+    except InvalidAmount as exc:
+        raise _RowProblem(f"{name}: {exc}") from None
+
+
+def _whole(row: dict[str, str], name: str) -> int | None:
+    value = row.get(name, "")
+    if not value:
+        return None
+    if not value.isdigit():
+        raise _RowProblem(f"{name}: {value!r} is not a whole number of days")
+    return int(value)
+
+
+def _retailer(row: dict[str, str]) -> NewRetailer:
+    optional: dict[str, Any] = {}
+    if row.get("max_order_value"):
+        optional["max_order_value"] = _rupees(row, "max_order_value")
+    for name in ("max_outstanding_days", "payment_terms_days"):
+        days = _whole(row, name)
+        if days is not None:
+            optional[name] = days
+    return validate_retailer(
+        NewRetailer(
+            phone=row["phone"],
+            name=row["name"],
+            shop_name=row.get("shop_name", ""),
+            language=row.get("language") or "en",
+            credit_limit=_rupees(row, "credit_limit", allow_zero=True),
+            **optional,
+        )
+    )
+
+
+def _product(row: dict[str, str]) -> NewProduct:
+    return validate_product(
+        NewProduct(
+            sku=row["sku"],
+            name=row["name"],
+            category=row["category"],
+            price=_rupees(row, "price"),
+            unit=row.get("unit") or "pc",
+        )
+    )
+
+
+def _parse(
+    text: str, required: set[str], build: Callable[[dict[str, str]], T], key: Callable[[T], str]
+) -> Parsed[T]:
+    parsed: Parsed[T] = Parsed()
+    seen: dict[str, int] = {}
+    try:
+        for line, row in _rows(text, required):
+            if len(parsed.rows) + len(parsed.errors) >= MAX_ROWS:
+                parsed.errors.append(RowError(line, f"more than {MAX_ROWS} rows"))
+                break
+            if "__error__" in row:
+                parsed.errors.append(RowError(line, row["__error__"]))
+                continue
+            try:
+                item = build(row)
+            except _RowProblem as exc:
+                parsed.errors.append(RowError(line, str(exc)))
+                continue
+            except LedgerError as exc:
+                parsed.errors.append(RowError(line, exc.message))
+                continue
+            k = key(item)
+            if k in seen:
+                parsed.errors.append(RowError(line, f"{k} repeats line {seen[k]}"))
+                continue
+            seen[k] = line
+            parsed.rows.append((line, item))
+    except _RowProblem as exc:
+        parsed.errors.append(RowError(1, str(exc).removeprefix("line 1: ")))
+    except csv.Error as exc:
+        parsed.errors.append(RowError(0, f"not a readable CSV file: {exc}"))
+    return parsed
+
+
+def parse_retailers(text: str) -> Parsed[NewRetailer]:
+    """Validate every row of a retailers CSV; phones come out in E.164."""
+    return _parse(text, RETAILER_COLUMNS, _retailer, lambda r: r.phone)
+
+
+def parse_products(text: str) -> Parsed[NewProduct]:
+    """Validate every row of a products CSV."""
+    return _parse(text, PRODUCT_COLUMNS, _product, lambda p: p.sku)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    kind: str
+    imported: int
+    errors: tuple[RowError, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class _Abort(Exception):
+    def __init__(self, error: RowError) -> None:
+        self.error = error
+
+
+async def _write_all(
+    conn: Conn, rows: list[tuple[int, T]], write: Callable[[T], Awaitable[None]]
+) -> RowError | None:
+    """Write every row in one transaction; on a refusal (a phone or SKU taken meanwhile) keep
+    nothing and say which line."""
+    try:
+        async with conn.transaction():
+            for line, item in rows:
+                try:
+                    await write(item)
+                except LedgerError as exc:
+                    raise _Abort(RowError(line, exc.message)) from None
+    except _Abort as abort:
+        return abort.error
+    return None
+
+
+async def import_csv(conn: Conn, kind: str, text: str, *, now: datetime) -> ImportResult:
+    """Validate the whole file, then write it in one transaction, or nothing when any row is bad
+    (including a phone or SKU that is already in the database)."""
+    if kind == "retailers":
+        retailers = parse_retailers(text)
+        errors = list(retailers.errors)
+        if retailers.rows:
+            taken = {
+                r["phone"]
+                for r in await conn.fetch(
+                    "SELECT phone FROM retailers WHERE phone = any($1::text[])",
+                    [r.phone for _, r in retailers.rows],
+                )
+            }
+            errors += [
+                RowError(line, f"phone {r.phone} is already registered")
+                for line, r in retailers.rows
+                if r.phone in taken
+            ]
+        if errors:
+            return ImportResult(kind, 0, tuple(sorted(errors, key=lambda e: e.line)))
+
+        async def add_retailer(r: NewRetailer) -> None:
+            await create_retailer(conn, r, performed_by=PERFORMED_BY, now=now)
+
+        failed = await _write_all(conn, retailers.rows, add_retailer)
+        if failed:
+            return ImportResult(kind, 0, (failed,))
+        return ImportResult(kind, len(retailers.rows), ())
+    if kind == "products":
+        products = parse_products(text)
+        errors = list(products.errors)
+        if products.rows:
+            taken = {
+                r["sku"]
+                for r in await conn.fetch(
+                    "SELECT sku FROM products WHERE sku = any($1::text[])",
+                    [p.sku for _, p in products.rows],
+                )
+            }
+            errors += [
+                RowError(line, f"SKU {p.sku} already exists")
+                for line, p in products.rows
+                if p.sku in taken
+            ]
+        if errors:
+            return ImportResult(kind, 0, tuple(sorted(errors, key=lambda e: e.line)))
+
+        async def add_product(p: NewProduct) -> None:
+            await create_product(conn, p, now=now)
+
+        failed = await _write_all(conn, products.rows, add_product)
+        if failed:
+            return ImportResult(kind, 0, (failed,))
+        return ImportResult(kind, len(products.rows), ())
+    raise ValueError(f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
