@@ -96,6 +96,12 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.chat import main as chat_main
+
+    return chat_main(args, settings)
+
+
 def _cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -122,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("migrate", "apply pending database migrations (Procfile: release)", _cmd_migrate),
         ("seed", "load demo data into an empty database", _cmd_seed),
         ("import", "import retailers or products from a CSV file (all or nothing)", _cmd_import),
+        (
+            "chat",
+            "chat with the local bot as a retailer (--as PHONE) or admin (--admin)",
+            _cmd_chat,
+        ),
     ]
     for name, help_text, func in commands:
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -131,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "import":
             p.add_argument("kind", choices=["retailers", "products"])
             p.add_argument("file", help="CSV file with a header row (see bot/importer.py)")
+        if name == "chat":
+            from bot.chat import add_arguments
+
+            add_arguments(p)
     return parser
 
 
