@@ -1,0 +1,125 @@
+"""`python -m bot run` on a machine with nothing configured: embedded servers, demo data once,
+a clean stop, and a start after `kill -9` that still works."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "REDIS_URL", "TWILIO_", "ADMIN_", "PUBLIC_BASE_URL"))
+    }
+    env.update({"DATA_DIR": str(data_dir), "PORT": str(port), "LOG_LEVEL": "WARNING"})
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # A file, not a pipe: a pipe nobody reads fills up and blocks the processes writing to it.
+    with open(data_dir.parent / "run.log", "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> float:
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        if proc.poll() is not None:
+            pytest.fail(f"run exited with {proc.returncode}")
+        try:
+            r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            if r.status_code == 200:
+                return time.monotonic() - began
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail("no 200 from /health within a minute")
+
+
+def servers_of(data_dir: Path) -> list[psutil.Process]:
+    """PostgreSQL and Valkey processes whose command line names this data folder."""
+    found = []
+    for p in psutil.process_iter(["name", "cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if str(data_dir) in cmd and ("postgres" in cmd or "valkey" in cmd):
+            found.append(p)
+    return found
+
+
+def count_retailers(data_dir: Path) -> int:
+    info = json.loads((data_dir / "run.json").read_text())
+    out = subprocess.run(
+        [sys.executable, "-c",
+         "import asyncio, asyncpg, sys\n"
+         "async def m():\n"
+         "    c = await asyncpg.connect(sys.argv[1])\n"
+         "    print(await c.fetchval('SELECT count(*) FROM retailers'))\n"
+         "    await c.close()\n"
+         "asyncio.run(m())", info["database_url"]],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    return int(out.stdout.strip())
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> None:
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+
+
+@pytest.mark.timeout(240)
+def test_run_starts_stops_and_survives_kill_9(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+
+    proc = start(data_dir, port)
+    try:
+        assert wait_healthy(port, proc) < 60
+        first = count_retailers(data_dir)
+        assert first >= 5
+    finally:
+        stop(proc)  # Ctrl+C
+    time.sleep(1)
+    assert servers_of(data_dir) == [], "Ctrl+C left a server running"
+
+    # A second start keeps the data and does not load the demo twice.
+    proc = start(data_dir, port)
+    try:
+        wait_healthy(port, proc)
+        assert count_retailers(data_dir) == first
+    finally:
+        proc.kill()  # kill -9: nothing is cleaned up
+        proc.wait(timeout=30)
+
+    # The next start still works (stale pid files, an orphaned server) and stops cleanly.
+    proc = start(data_dir, port)
+    try:
+        wait_healthy(port, proc)
+        assert count_retailers(data_dir) == first
+    finally:
+        stop(proc, signal.SIGTERM)
+    time.sleep(1)
+    assert servers_of(data_dir) == [], (tmp_path / "run.log").read_text()[-3000:]
