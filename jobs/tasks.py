@@ -139,3 +139,40 @@ async def regenerate_insights(deps: Deps, as_of: date) -> dict[str, int]:
 
 def insights_reply(name: str, data: dict[str, object]) -> Reply:
     return Reply("insights", insights_vars(name, dict(data)))
+
+
+@register("auto_pause")
+async def auto_pause(deps: Deps, as_of: date) -> dict[str, int]:
+    """Apply the guardrails: SYSTEM-pause accounts overdue beyond their days (each with its
+    notice queued in the same transaction) and resume SYSTEM-paused ones whose overdue is
+    cleared. A second run the same day finds nothing to do."""
+    from db.ledger import evaluate_guardrails
+
+    now = _effective_now(deps, as_of, time(11, 0))
+    async with deps.pool.acquire() as conn:
+        run = await evaluate_guardrails(
+            conn, today=as_of, now=now, tolerance=deps.settings.overdue_tolerance_paise
+        )
+    return {"checked": run.checked, "paused": len(run.paused), "resumed": len(run.resumed)}
+
+
+@register("evaluate_guardrails")
+async def evaluate_guardrails_job(deps: Deps, as_of: date) -> dict[str, int]:
+    """The early-morning risk refresh: the aging buckets and the at-risk list as of the day,
+    recorded in the run's counts (read-only; pausing is the 11:00 `auto_pause`, after the
+    10:00 reminders have given retailers their chance)."""
+    from bot.credit import Bucket
+    from db.credit_queries import get_at_risk, get_risk_dashboard
+
+    async with deps.pool.acquire() as conn:
+        dashboard = await get_risk_dashboard(conn, as_of)
+        at_risk = await get_at_risk(
+            conn, as_of, tolerance=deps.settings.overdue_tolerance_paise, limit=1
+        )
+    counts = {f"bucket_{b.value}_paise": dashboard.buckets[b].amount for b in Bucket}
+    counts.update(
+        retailers=dashboard.retailers,
+        outstanding_paise=dashboard.total_outstanding,
+        at_risk=at_risk.total,
+    )
+    return counts

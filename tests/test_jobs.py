@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -300,7 +301,10 @@ async def test_cron_job_runs_in_a_real_worker_once_per_slot(
     await add_debit(deps.pool, rid, 700_00, ORDERED)
     slot = at_ist(ORDERED + timedelta(days=12), 10)
     clock.current = slot
-    job_id = f"cron:payment_reminders:{int(slot.timestamp() * 1000)}"
+    # arq keys jobs by id across queues; a random millisecond keeps reruns of the suite apart
+    # (the slot itself is read to the second).
+    millis = int(slot.timestamp()) * 1000 + secrets.randbelow(1000)
+    job_id = f"cron:payment_reminders:{millis}"
     redis = deps.redis
     # Two workers enqueueing the same slot: arq keeps one job for one id.
     assert await redis.enqueue_job("cron:payment_reminders", _job_id=job_id, _queue_name=queue_name)
@@ -335,10 +339,51 @@ async def test_failed_cron_run_is_retried(
     # arq holds a cron slot's in-progress key for a while after a retry, to stop a second worker
     # from starting the same slot; the same task registered as a plain function retries at once.
     probe = func(CRON_TASKS["expire_pending_orders"], name="retry_probe", max_tries=5)
-    job_id = f"retry_probe:{int(clock.now().timestamp() * 1000)}"
+    job_id = f"retry_probe:{queue_name}"
     await deps.redis.enqueue_job("retry_probe", _job_id=job_id, _queue_name=queue_name)
     worker = await run_worker(deps, deps.redis, queue_name, [probe])
     assert len(calls) == 2
     assert worker.jobs_retried == 1 and worker.jobs_complete == 1
     run = await deps.pool.fetchrow("SELECT * FROM job_runs")
     assert run["attempts"] == 2 and run["error"] is None and run["finished_at"] is not None
+
+
+# --- guardrails ---------------------------------------------------------------------------------
+
+
+async def test_auto_pause_job_pauses_once_and_queues_the_notice(
+    deps: Deps, clock: FixedClock
+) -> None:
+    overdue = await add_retailer(deps.pool, "+919811100011")
+    await add_debit(deps.pool, overdue, 5_000_00, ORDERED)
+    fine = await add_retailer(deps.pool, "+919811100012")
+    await add_debit(deps.pool, fine, 5_000_00, ORDERED + timedelta(days=20))
+    # Day 31 after the order: beyond 30 days outstanding.
+    clock.current = at_ist(ORDERED + timedelta(days=31), 11)
+    first = await run_job_now(deps, "auto_pause")
+    assert first.counts["paused"] == 1
+    second = await run_job_now(deps, "auto_pause")
+    assert second.counts["paused"] == 0
+    statuses = dict(await deps.pool.fetch("SELECT id, credit_status FROM retailers"))
+    assert statuses == {overdue: "PAUSED", fine: "ACTIVE"}
+    row = await deps.pool.fetchrow(
+        "SELECT paused_by, credit_pause_reason FROM retailers WHERE id = $1", overdue
+    )
+    assert row["paused_by"] == "SYSTEM"
+    notices = await deps.pool.fetch("SELECT * FROM outbox_messages WHERE kind = 'credit_paused'")
+    assert len(notices) == 1 and notices[0]["retailer_id"] == overdue
+    audit = await deps.pool.fetch(
+        "SELECT * FROM audit_log WHERE retailer_id = $1 AND performed_by = 'SYSTEM'", overdue
+    )
+    assert len(audit) == 1
+
+
+async def test_evaluate_guardrails_job_reports_risk(deps: Deps, clock: FixedClock) -> None:
+    rid = await add_retailer(deps.pool)
+    await add_debit(deps.pool, rid, 3_000_00, ORDERED)
+    clock.current = at_ist(ORDERED + timedelta(days=20), 4)
+    counts = (await run_job_now(deps, "evaluate_guardrails")).counts
+    assert counts["outstanding_paise"] == 3_000_00
+    assert counts["bucket_1_30_paise"] == 3_000_00
+    assert counts["at_risk"] == 1
+    assert await deps.pool.fetchval("SELECT credit_status FROM retailers") == "ACTIVE"
