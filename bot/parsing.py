@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 # A retailer may paste a long list, but WhatsApp itself stops at 1,600 characters.
 MAX_INPUT_CHARS = 1600
@@ -281,14 +282,14 @@ class Named:
     category: str
 
 
-def _token_matches(query_token: str, product_tokens: Sequence[str]) -> int:
-    """2 for an exact token, 1 for a prefix or a close spelling ("magi" ~ "maggi"), else 0."""
+def _token_matches(query_token: str, product_tokens: Sequence[str], *, fuzzy: bool) -> int:
+    """2 for an exact token, 1 for a prefix or (when `fuzzy`) a close spelling, else 0."""
     best = 0
     for t in product_tokens:
         if t == query_token:
             return 2
         prefix = len(query_token) >= 2 and t.startswith(query_token)
-        if prefix or (len(query_token) >= 4 and _similar(query_token, t)):
+        if prefix or (fuzzy and len(query_token) >= 4 and _similar(query_token, t)):
             best = 1
     return best
 
@@ -297,19 +298,26 @@ def _similar(a: str, b: str) -> bool:
     return difflib.SequenceMatcher(None, a, b).ratio() >= 0.8
 
 
+@lru_cache(maxsize=4096)
+def _product_tokens(name: str, sku: str, category: str) -> tuple[str, ...]:
+    return (*tokens(name), *tokens(sku.replace("-", " ")), *tokens(category))
+
+
 def match_products(query: str, products: Iterable[Named]) -> list[int]:
     """Ids of the products that best match `query`: every query word must match the name, the
-    SKU or the category; exact words outrank prefixes and near spellings."""
+    SKU or the category; exact words outrank prefixes. Near spellings ("magi" for "maggi") are
+    tried only when nothing matches as typed (they cost more)."""
     q = tokens(query)
     if not q:
         return []
-    scored: list[tuple[int, int]] = []
-    for p in products:
-        name_tokens = tokens(p.name) + tokens(p.sku.replace("-", " ")) + tokens(p.category)
-        scores = [_token_matches(t, name_tokens) for t in q]
-        if all(scores):
-            scored.append((sum(scores), p.id))
-    if not scored:
-        return []
-    top = max(s for s, _ in scored)
-    return [pid for s, pid in scored if s == top]
+    prepared = [(p.id, _product_tokens(p.name, p.sku, p.category)) for p in products]
+    for fuzzy in (False, True):
+        scored: list[tuple[int, int]] = []
+        for pid, product_tokens in prepared:
+            scores = [_token_matches(t, product_tokens, fuzzy=fuzzy) for t in q]
+            if all(scores):
+                scored.append((sum(scores), pid))
+        if scored:
+            top = max(s for s, _ in scored)
+            return [pid for s, pid in scored if s == top]
+    return []

@@ -1,17 +1,26 @@
-"""Queries of the WhatsApp webhook: retailers by phone, MessageSid claims, conversation rows.
+"""Queries of the WhatsApp webhook: MessageSid claims, the conversation row, its facts.
 
-The webhook calls these inside one transaction, in this order: claim the MessageSid, lock the
-conversation, (place the order through the ledger), then update the retailer row last, so its
-locks come after the credit account's, the order every ledger operation takes them in.
+The webhook runs these in one transaction, in this order: claim the MessageSid and lock the
+conversation, read the facts, (place the order through the ledger), then write the
+conversation, the reply and the retailer row in one statement at the end, so the retailer row's
+lock comes after the credit account's, the order every ledger operation takes them in. Each
+function is one round trip: a message costs three, plus BEGIN and COMMIT, because on a small
+machine the round trips (each a wake-up of a PostgreSQL backend) are most of its cost.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from bot.checkout import Retailer
+from bot.checkout import PendingOrder, Product, Retailer
+from bot.credit import CreditFacts, CreditStatus, PaymentMode
+
+# The ledger's own reading of "unpaid for too long" (needs `ca` = credit_accounts and $2 = the
+# business day), so the checkout's verdict inputs are exactly `db.ledger.get_credit_facts`'s.
+from db.ledger import _OVERDUE_UNPAID_SQL as OVERDUE_UNPAID_SQL
 from db.pool import Conn
 
 
@@ -21,13 +30,50 @@ class StoredConversation:
     data: Any
 
 
-async def get_retailer_by_phone(conn: Conn, phone: str) -> Retailer | None:
-    """The retailer whose WhatsApp number (E.164) this is, or None."""
+@dataclass(frozen=True)
+class Claim:
+    retailer_id: int | None  # None: the number is not a retailer's (nothing was written)
+    claimed: bool  # False: this MessageSid was handled before (a redelivery)
+    conversation: StoredConversation | None  # locked; None when the number has none yet
+
+
+async def claim_and_lock(
+    conn: Conn,
+    *,
+    phone: str,
+    message_sid: str,
+    body: str,
+    payload: dict[str, str],
+    received_at: datetime,
+) -> Claim:
+    """Find the retailer by phone, claim the MessageSid and lock the conversation row until the
+    transaction ends: one statement.
+
+    An unknown number claims and locks nothing. A concurrent delivery of the same sid waits on the
+    unique key until the first one commits, then sees the conflict (and reads the stored reply
+    next). The row lock makes one number's messages run one at a time, across processes too; a
+    message that waited for it gets the row as the previous message left it.
+    """
     row = await conn.fetchrow(
-        """SELECT id, name, shop_name, language, opted_out, phone FROM retailers WHERE phone = $1""",
+        """WITH r AS (SELECT id FROM retailers WHERE phone = $1),
+                ins AS (
+                    INSERT INTO inbound_messages
+                        (message_sid, phone, retailer_id, body, payload, received_at)
+                    SELECT $2, $1, r.id, $3, $4, $5 FROM r
+                    ON CONFLICT (message_sid) DO NOTHING RETURNING 1),
+                c AS (SELECT stage, data FROM conversations WHERE phone = $1 FOR UPDATE)
+           SELECT r.id, EXISTS (SELECT 1 FROM ins) AS claimed, c.stage, c.data
+           FROM r LEFT JOIN c ON true""",
         phone,
+        message_sid,
+        body,
+        payload,
+        received_at,
     )
-    return Retailer(**dict(row)) if row else None
+    if row is None:
+        return Claim(None, False, None)
+    conversation = None if row["stage"] is None else StoredConversation(row["stage"], row["data"])
+    return Claim(row["id"], row["claimed"], conversation)
 
 
 async def claim_message(
@@ -40,11 +86,7 @@ async def claim_message(
     payload: dict[str, str],
     received_at: datetime,
 ) -> bool:
-    """Claim a MessageSid; False when it was claimed before (a redelivery).
-
-    A concurrent delivery of the same sid waits here until the first one commits, then sees the
-    conflict and reads the stored reply.
-    """
+    """Claim a MessageSid (an admin's); False when it was claimed before."""
     claimed = await conn.fetchval(
         """INSERT INTO inbound_messages (message_sid, phone, retailer_id, body, payload, received_at)
            VALUES ($1, $2, $3, $4, $5, $6)
@@ -76,14 +118,10 @@ async def store_reply(conn: Conn, message_sid: str, reply: str, at: datetime) ->
     )
 
 
-async def lock_conversation(
+async def create_conversation(
     conn: Conn, phone: str, retailer_id: int, now: datetime
 ) -> StoredConversation:
-    """Create the conversation row if missing and lock it until the transaction ends.
-
-    One statement: the upsert takes the row lock, so one number's messages are handled one at a
-    time, across processes too.
-    """
+    """A number's first conversation row, locked (or the row a concurrent first message made)."""
     row = await conn.fetchrow(
         """INSERT INTO conversations (phone, retailer_id, updated_at) VALUES ($1, $2, $3)
            ON CONFLICT (phone) DO UPDATE SET retailer_id = EXCLUDED.retailer_id
@@ -96,37 +134,111 @@ async def lock_conversation(
     return StoredConversation(stage=row["stage"], data=row["data"])
 
 
-async def save_conversation(
-    conn: Conn, phone: str, stage: str, data: dict[str, Any], now: datetime
-) -> None:
-    await conn.execute(
-        "UPDATE conversations SET stage = $2, data = $3, updated_at = $4 WHERE phone = $1",
-        phone,
-        stage,
-        data,
-        now,
+@dataclass(frozen=True)
+class ConversationFacts:
+    retailer: Retailer
+    credit: CreditFacts | None  # None: no credit account
+    pending: PendingOrder | None
+    products: list[Product]  # active ones in display order, then the others asked for
+
+
+async def get_conversation_facts(
+    conn: Conn,
+    retailer_id: int,
+    today: date,
+    pending_id: int | None,
+    product_ids: Iterable[int],
+) -> ConversationFacts:
+    """The retailer, their credit (as `db.ledger.get_credit_facts` reads it, as of business day
+    `today`), their pending order and the catalogue (active products in display order, plus
+    `product_ids` even when inactive, so a retired product can still be named): one statement,
+    run after the conversation lock so it sees what the previous message left."""
+    row = await conn.fetchrow(
+        f"""SELECT r.id, r.name, r.shop_name, r.language, r.opted_out, r.phone, r.credit_status,
+                   ca.retailer_id AS account, ca.credit_limit, ca.outstanding,
+                   ca.max_order_value, ca.max_outstanding_days, ca.payment_terms_days,
+                   {OVERDUE_UNPAID_SQL} AS overdue_unpaid,
+                   p.id AS pending_id, p.status AS pending_status,
+                   p.expires_at AS pending_expires_at, p.payment_mode AS pending_mode,
+                   (SELECT json_agg(json_build_array(id, sku, name, category, price, unit, active)
+                                    ORDER BY NOT active, category, name, id)
+                    FROM products WHERE active OR id = any($4::bigint[])) AS products
+            FROM retailers r
+            LEFT JOIN credit_accounts ca ON ca.retailer_id = r.id
+            LEFT JOIN pending_orders p ON p.id = $3 AND p.retailer_id = r.id
+            WHERE r.id = $1""",
+        retailer_id,
+        today,
+        pending_id,
+        sorted(set(product_ids)),
+    )
+    assert row is not None
+    credit = None
+    if row["account"] is not None:
+        credit = CreditFacts(
+            status=CreditStatus(row["credit_status"]),
+            credit_limit=row["credit_limit"],
+            outstanding=row["outstanding"],
+            max_order_value=row["max_order_value"],
+            max_outstanding_days=row["max_outstanding_days"],
+            payment_terms_days=row["payment_terms_days"],
+            overdue_unpaid=row["overdue_unpaid"],
+        )
+    pending = None
+    if row["pending_id"] is not None:
+        mode = PaymentMode(row["pending_mode"]) if row["pending_mode"] else None
+        pending = PendingOrder(
+            row["pending_id"], row["pending_status"], row["pending_expires_at"], mode
+        )
+    return ConversationFacts(
+        retailer=Retailer(
+            id=row["id"],
+            name=row["name"],
+            shop_name=row["shop_name"],
+            language=row["language"],
+            opted_out=row["opted_out"],
+            phone=row["phone"],
+        ),
+        credit=credit,
+        pending=pending,
+        products=[Product(*p) for p in row["products"] or []],
     )
 
 
-async def record_inbound(
+async def finish_message(
     conn: Conn,
+    *,
+    phone: str,
+    stage: str,
+    data: dict[str, Any],
+    message_sid: str,
+    reply: str,
     retailer_id: int,
     now: datetime,
-    *,
     opted_out: bool | None = None,
     language: str | None = None,
 ) -> None:
-    """The retailer wrote at `now` (opens the 24-hour window); STOP/START and language too."""
+    """Store the conversation and the reply, and record on the retailer that they wrote at `now`
+    (opens the 24-hour window), with STOP/START and a language change. One statement."""
     await conn.execute(
-        """UPDATE retailers SET
-               last_inbound_at = GREATEST(COALESCE(last_inbound_at, $2), $2),
-               opted_out = COALESCE($3, opted_out),
-               opted_out_at = CASE WHEN $3 IS NULL OR $3 = opted_out THEN opted_out_at
-                                   WHEN $3 THEN $2 ELSE NULL END,
-               language = COALESCE($4, language)
-           WHERE id = $1""",
-        retailer_id,
+        """WITH c AS (UPDATE conversations SET stage = $2, data = $3, updated_at = $6
+                      WHERE phone = $1),
+                m AS (UPDATE inbound_messages SET reply = $5, processed_at = $6
+                      WHERE message_sid = $4)
+           UPDATE retailers SET
+               last_inbound_at = GREATEST(COALESCE(last_inbound_at, $6), $6),
+               opted_out = COALESCE($8, opted_out),
+               opted_out_at = CASE WHEN $8 IS NULL OR $8 = opted_out THEN opted_out_at
+                                   WHEN $8 THEN $6 ELSE NULL END,
+               language = COALESCE($9, language)
+           WHERE id = $7""",
+        phone,
+        stage,
+        data,
+        message_sid,
+        reply,
         now,
+        retailer_id,
         opted_out,
         language,
     )

@@ -11,7 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import parse_qsl
 
@@ -41,8 +41,8 @@ from bot.deps import Deps
 from bot.messages import MAX_MESSAGE_CHARS, Reply
 from bot.phone import InvalidPhone, Phone, mask_phone, normalize_phone
 from bot.twilio_edge import signature_valid
-from db import catalogue, conversations, pending_orders
-from db.ledger import OrderLine, get_credit_facts, place_order
+from db import conversations, pending_orders
+from db.ledger import OrderLine, place_order
 from db.pool import Conn
 from handlers.errors import ApiError
 
@@ -178,35 +178,22 @@ async def handle_message(
     """TwiML for one inbound message and a word for the log; runs inside the caller's transaction."""
     body = _first(fields, "Body")
     payload = dict(fields)
-    is_admin = phone in deps.settings.admin_numbers
-    retailer = None if is_admin else await conversations.get_retailer_by_phone(conn, phone)
-    if not is_admin and retailer is None:
+    if phone in deps.settings.admin_numbers:
+        return await _admin_message(deps, conn, phone, sid, body, payload, now)
+
+    claim = await conversations.claim_and_lock(
+        conn, phone=phone, message_sid=sid, body=body, payload=payload, received_at=now
+    )
+    if claim.retailer_id is None:
         # Unknown numbers leave no trace: nothing is claimed or created.
         texts = [deps.renderer.render(checkout.not_registered(), lang) for lang in ("en", "hi")]
         return twiml(pack(texts)), "not registered"
+    if not claim.claimed:
+        return await _stored(conn, sid), "redelivery"
 
-    claimed = await conversations.claim_message(
-        conn,
-        message_sid=sid,
-        phone=phone,
-        retailer_id=retailer.id if retailer else None,
-        body=body,
-        payload=payload,
-        received_at=now,
+    stored_conv = claim.conversation or await conversations.create_conversation(
+        conn, phone, claim.retailer_id, now
     )
-    if not claimed:
-        stored = await conversations.get_stored_reply(conn, sid)
-        return stored or twiml([]), "redelivery"
-
-    if retailer is None:  # an admin
-        from handlers.admin_chat import handle_admin_text
-
-        text = await handle_admin_text(deps, conn, phone, body, now)
-        xml = twiml(pack([text]))
-        await conversations.store_reply(conn, sid, xml, now)
-        return xml, "admin command"
-
-    stored_conv = await conversations.lock_conversation(conn, phone, retailer.id, now)
     conv = Conversation.from_stored(stored_conv.stage, stored_conv.data)
     inbound = Inbound(
         text=body,
@@ -214,16 +201,56 @@ async def handle_message(
         num_media=_int(_first(fields, "NumMedia")),
         button=_first(fields, "ButtonPayload") or _first(fields, "ButtonText"),
     )
-    facts = await load_facts(deps, conn, retailer, conv, inbound, now)
+    facts = await load_facts(deps, conn, claim.retailer_id, conv, inbound, now)
     decision = checkout.step(conv, inbound, facts)
-    decision = await apply_effects(deps, conn, decision, facts, now)
-    await conversations.save_conversation(
-        conn, phone, decision.conversation.stage.value, decision.conversation.to_data(), now
-    )
+    decision, retailer_change = await apply_effects(deps, conn, decision, facts, now)
     texts = [deps.renderer.render(r, decision.language) for r in decision.replies]
     xml = twiml(pack(texts))
-    await conversations.store_reply(conn, sid, xml, now)
+    await conversations.finish_message(
+        conn,
+        phone=phone,
+        stage=decision.conversation.stage.value,
+        data=decision.conversation.to_data(),
+        message_sid=sid,
+        reply=xml,
+        retailer_id=claim.retailer_id,
+        now=now,
+        opted_out=retailer_change.opted_out,
+        language=retailer_change.language,
+    )
     return xml, f"{conv.stage.value} -> {decision.conversation.stage.value}"
+
+
+async def _stored(conn: Conn, sid: str) -> str:
+    return await conversations.get_stored_reply(conn, sid) or twiml([])
+
+
+async def _admin_message(
+    deps: Deps,
+    conn: Conn,
+    phone: Phone,
+    sid: str,
+    body: str,
+    payload: dict[str, str],
+    now: datetime,
+) -> tuple[str, str]:
+    from handlers.admin_chat import handle_admin_text
+
+    claimed = await conversations.claim_message(
+        conn,
+        message_sid=sid,
+        phone=phone,
+        retailer_id=None,
+        body=body,
+        payload=payload,
+        received_at=now,
+    )
+    if not claimed:
+        return await _stored(conn, sid), "redelivery"
+    text = await handle_admin_text(deps, conn, phone, body, now)
+    xml = twiml(pack([text]))
+    await conversations.store_reply(conn, sid, xml, now)
+    return xml, "admin command"
 
 
 def _int(value: str) -> int:
@@ -236,7 +263,7 @@ def _int(value: str) -> int:
 async def load_facts(
     deps: Deps,
     conn: Conn,
-    retailer: checkout.Retailer,
+    retailer_id: int,
     conv: Conversation,
     inbound: Inbound,
     now: datetime,
@@ -244,7 +271,7 @@ async def load_facts(
     """What `step` needs, read in the transaction that holds the conversation lock."""
     tz = deps.settings.tz
     history = (
-        await pending_orders.get_history(conn, retailer.id, tz)
+        await pending_orders.get_history(conn, retailer_id, tz)
         if checkout.needs_history(inbound)
         else None
     )
@@ -253,33 +280,38 @@ async def load_facts(
         referred.add(conv.asking)
     if history:
         referred |= {c.product_id for c in history.last_order}
-    products = await catalogue.get_catalogue(conn, referred)
-    pending = (
-        await pending_orders.get_pending_order(conn, conv.pending_id, retailer.id)
-        if conv.pending_id is not None
-        else None
+    found = await conversations.get_conversation_facts(
+        conn, retailer_id, business_date(now, tz), conv.pending_id, referred
     )
     return Facts(
-        retailer=retailer,
-        credit=await get_credit_facts(conn, retailer.id, business_date(now, tz)),
-        products={p.id: p for p in products},
-        catalogue=tuple(p.id for p in products if p.active),
-        pending=pending,
+        retailer=found.retailer,
+        credit=found.credit,
+        products={p.id: p for p in found.products},
+        catalogue=tuple(p.id for p in found.products if p.active),
+        pending=found.pending,
         history=history,
         tolerance=deps.settings.overdue_tolerance_paise,
         tz=tz,
     )
 
 
+@dataclass(frozen=True)
+class RetailerChange:
+    opted_out: bool | None = None
+    language: str | None = None
+
+
 async def apply_effects(
     deps: Deps, conn: Conn, decision: Decision, facts: Facts, now: datetime
-) -> Decision:
-    """Carry out the decision's effects; placing an order adds the ledger's answer to it."""
+) -> tuple[Decision, RetailerChange]:
+    """Carry out the decision's effects; placing an order adds the ledger's answer to it.
+
+    Changes to the retailer row are returned, for the final statement to write.
+    """
     conv = decision.conversation
     replies: list[Reply] = list(decision.replies)
     queue: list[Effect] = list(decision.effects)
-    opted_out: bool | None = None
-    language: str | None = None
+    change = RetailerChange()
     retailer_id = facts.retailer.id
     while queue:
         effect = queue.pop(0)
@@ -315,14 +347,11 @@ async def apply_effects(
             replies.extend(after.replies)
             queue.extend(after.effects)
         elif isinstance(effect, SetOptOut):
-            opted_out = effect.opted_out
+            change = replace(change, opted_out=effect.opted_out)
         elif isinstance(effect, SetLanguage):
-            language = effect.language
-    # Last, after any credit-account lock the ledger took (the ledger's lock order).
-    await conversations.record_inbound(
-        conn, retailer_id, now, opted_out=opted_out, language=language
-    )
-    return replace(decision, conversation=conv, replies=tuple(replies), effects=())
+            change = replace(change, language=effect.language)
+    # The retailer row is written last (`finish_message`), after any credit-account lock.
+    return replace(decision, conversation=conv, replies=tuple(replies), effects=()), change
 
 
 async def _place(

@@ -8,6 +8,7 @@ import secrets
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -566,3 +567,19 @@ def test_pack_joins_short_replies_and_splits_long_ones() -> None:
     parts = pack(["hello", long])
     assert all(len(p) <= 1600 for p in parts)
     assert "".join(parts).count("line") == 80
+
+
+async def test_conversation_facts_read_credit_exactly_as_the_ledger_does(
+    shop: asyncpg.Pool, clock: FixedClock
+) -> None:
+    from bot.clock import business_date
+    from db.conversations import get_conversation_facts
+    from db.ledger import get_credit_facts
+
+    today = business_date(clock.now(), ZoneInfo("Asia/Kolkata"))
+    await shop.execute("DELETE FROM credit_accounts WHERE retailer_id = 6")
+    async with shop.acquire() as conn:
+        for rid in range(1, 7):
+            facts = await get_conversation_facts(conn, rid, today, None, [])
+            assert facts.credit == await get_credit_facts(conn, rid, today)
+    assert facts.credit is None  # no account: no credit line
