@@ -208,7 +208,8 @@ def plan_send(
         return Hold(
             NO_TEMPLATE,
             f"outside the 24-hour window and WHATSAPP_TEMPLATES has no Content SID for kind "
-            f'{kind!r}; add one (e.g. {{"{kind}": "HX..."}}) and re-queue the row',
+            f'{kind!r}; add one (e.g. {{"{kind}": "HX..."}}). The row is sent after all if that '
+            "is done, or the recipient writes in, within 24 hours of queueing",
         )
     try:
         numbered = content_variables(kind, variables, language)
