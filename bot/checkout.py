@@ -371,10 +371,10 @@ def step(conversation: Conversation, inbound: Inbound, facts: Facts) -> Decision
         _greet(t)
 
     if not said.strip():
-        if fresh:
-            _show_menu(t)
-        elif inbound.num_media > 0:
+        if inbound.num_media > 0:
             t.say("media_hint", **_hint_vars(t))
+        elif fresh:
+            _show_menu(t)
         else:
             t.say("empty_message", **_hint_vars(t))
         return t.decision()

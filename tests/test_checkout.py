@@ -152,6 +152,7 @@ ROWS: list[tuple[str, Conversation, str, Facts | None, list[str], Stage, list[st
     ("start hi", START, "hi", None, ["greeting", "menu"], Stage.MENU, []),
     ("start namaste", START, "Namaste", None, ["greeting", "menu"], Stage.MENU, []),
     ("start empty", START, "", None, ["greeting", "menu"], Stage.MENU, []),
+    ("start photo", START, "", None, ["greeting", "media_hint"], Stage.MENU, []),
     ("start chatter", START, "kya haal hai", None, ["greeting", "menu"], Stage.MENU, []),
     ("start item", START, "2 x 5", None, ["greeting", "items_added"], Stage.CART, []),
     ("start balance", START, "balance", None, ["greeting", "credit_status"], Stage.MENU, []),
@@ -369,7 +370,7 @@ def test_step(
     effects: list[str],
 ) -> None:
     extra: dict[str, Any] = {}
-    if text == "" and templates == ["media_hint"]:
+    if text == "" and templates[-1] == "media_hint":
         extra["num_media"] = 1
     if text == "" and templates == ["confirm_order"]:
         extra["button"] = "cod"
