@@ -276,13 +276,22 @@ def risk_reasons(facts: RiskFacts, tolerance: int) -> tuple[RiskReason, ...]:
     return tuple(reasons)
 
 
+def utilisation_permille(outstanding: int, credit_limit: int) -> int:
+    """Outstanding per thousand of the limit, floored (exact, for ranking); owing on no limit
+    ranks above everything."""
+    if credit_limit <= 0:
+        return 2**62 if outstanding > 0 else 0
+    return outstanding * 1000 // credit_limit
+
+
 def risk_rank_key(facts: RiskFacts, reasons: tuple[RiskReason, ...]) -> tuple[int, int, int, int]:
-    """Sort key, most at risk first: about to be paused, then days past due, overdue, utilisation."""
+    """Sort key, most at risk first: about to be paused, then days past due, overdue amount,
+    utilisation (the at-risk query orders by the same key, then by retailer id)."""
     return (
         0 if RiskReason.OVERDUE_BEYOND_LIMIT in reasons else 1,
         -facts.max_days_past_due,
         -facts.overdue_amount,
-        -int(utilisation_percent(facts.outstanding, facts.credit_limit) * 10),
+        -utilisation_permille(facts.outstanding, facts.credit_limit),
     )
 
 

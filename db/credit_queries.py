@@ -12,16 +12,18 @@ from typing import Any
 
 from bot.credit import (
     BUCKETS,
+    HIGH_UTILISATION_PERCENT,
+    REPEATED_REMINDERS,
     Bucket,
     BucketTotal,
     CreditStatus,
     RiskFacts,
     RiskReason,
     days_past_due,
-    risk_rank_key,
     risk_reasons,
     utilisation_percent,
 )
+from db.aging import AGING_SELECT, STALE, has_stale_aging
 from db.audit import AuditEntry, get_audit
 from db.pool import Conn
 
@@ -40,38 +42,59 @@ class RiskDashboard:
     retailers: int
 
 
+_BUCKET_COLUMNS = {
+    Bucket.CURRENT: "aged_current",
+    Bucket.D1_30: "aged_1_30",
+    Bucket.D31_60: "aged_31_60",
+    Bucket.D61_90: "aged_61_90",
+    Bucket.D90_PLUS: "aged_90_plus",
+}
+
+_DASHBOARD_FRESH = f"""
+    SELECT count(*) AS retailers,
+           coalesce(sum(credit_limit), 0)::bigint AS total_limit,
+           coalesce(sum(outstanding), 0)::bigint AS total_outstanding,
+           coalesce(sum(greatest(0, credit_limit - outstanding)), 0)::bigint AS available,
+           count(*) FILTER (WHERE {STALE}) AS stale,
+           {
+    ", ".join(
+        f"coalesce(sum({c}) FILTER (WHERE fresh), 0)::bigint AS {c}, "
+        f"count(*) FILTER (WHERE fresh AND {c} > 0) AS n_{c}"
+        for c in _BUCKET_COLUMNS.values()
+    )
+}
+    FROM (SELECT ca.*, ca.outstanding > 0 AND ca.aging_as_of = $1::date AS fresh
+          FROM credit_accounts ca) ca
+"""
+
+_DASHBOARD_STALE = f"""
+    SELECT {
+    ", ".join(
+        f"coalesce(sum({c}), 0)::bigint AS {c}, count(*) FILTER (WHERE {c} > 0) AS n_{c}"
+        for c in _BUCKET_COLUMNS.values()
+    )
+}
+    FROM ({AGING_SELECT.format(where=STALE)}) live
+"""
+
+
 async def get_risk_dashboard(conn: Conn, today: date) -> RiskDashboard:
     """Aging of every open debit's unpaid part by days past due, with totals and status counts.
 
-    The buckets sum to the total outstanding to the paisa (the running totals are kept equal to
-    the open debits by every ledger operation).
+    Reads the per-account aging kept on `credit_accounts`; accounts not yet aged for `today` are
+    aged from their open debits here, so the answer is exact either way and the buckets sum to
+    the total outstanding to the paisa.
     """
-    bucket_rows = await conn.fetch(
-        """SELECT bucket, sum(unpaid)::bigint AS amount, count(*) AS retailers
-           FROM (SELECT t.retailer_id,
-                        CASE WHEN t.due_date >= $1 THEN 'current'
-                             WHEN t.due_date >= $1::date - 30 THEN '1_30'
-                             WHEN t.due_date >= $1::date - 60 THEN '31_60'
-                             WHEN t.due_date >= $1::date - 90 THEN '61_90'
-                             ELSE '90_plus' END AS bucket,
-                        sum(t.amount - t.cleared_amount) AS unpaid
-                 FROM credit_transactions t
-                 WHERE t.status IN ('OPEN', 'PARTIAL') AND t.direction = 'DEBIT'
-                 GROUP BY 1, 2) per_retailer
-           GROUP BY bucket""",
-        today,
-    )
-    buckets = {b: BucketTotal(0, 0) for b in BUCKETS}
-    for r in bucket_rows:
-        buckets[Bucket(r["bucket"])] = BucketTotal(r["amount"], r["retailers"])
-    totals = await conn.fetchrow(
-        """SELECT count(*) AS retailers,
-                  coalesce(sum(credit_limit), 0)::bigint AS total_limit,
-                  coalesce(sum(outstanding), 0)::bigint AS total_outstanding,
-                  coalesce(sum(greatest(0, credit_limit - outstanding)), 0)::bigint AS available
-           FROM credit_accounts"""
-    )
-    assert totals is not None
+    row = await conn.fetchrow(_DASHBOARD_FRESH, today)
+    assert row is not None
+    amounts = {b: row[c] for b, c in _BUCKET_COLUMNS.items()}
+    counts = {b: row[f"n_{c}"] for b, c in _BUCKET_COLUMNS.items()}
+    if row["stale"]:
+        live = await conn.fetchrow(_DASHBOARD_STALE, today)
+        assert live is not None
+        for b, c in _BUCKET_COLUMNS.items():
+            amounts[b] += live[c]
+            counts[b] += live[f"n_{c}"]
     status_rows = await conn.fetch(
         "SELECT credit_status, count(*) AS n FROM retailers GROUP BY credit_status"
     )
@@ -80,13 +103,13 @@ async def get_risk_dashboard(conn: Conn, today: date) -> RiskDashboard:
         status_counts[CreditStatus(r["credit_status"])] = r["n"]
     return RiskDashboard(
         as_of=today,
-        buckets=buckets,
-        total_outstanding=totals["total_outstanding"],
-        total_limit=totals["total_limit"],
-        available=totals["available"],
-        utilisation=utilisation_percent(totals["total_outstanding"], totals["total_limit"]),
+        buckets={b: BucketTotal(amounts[b], counts[b]) for b in BUCKETS},
+        total_outstanding=row["total_outstanding"],
+        total_limit=row["total_limit"],
+        available=row["available"],
+        utilisation=utilisation_percent(row["total_outstanding"], row["total_limit"]),
         status_counts=status_counts,
-        retailers=totals["retailers"],
+        retailers=row["retailers"],
     )
 
 
@@ -114,38 +137,81 @@ class AtRiskList:
     retailers: tuple[AtRiskRetailer, ...]
 
 
+_FRESH_AGING = """
+    SELECT retailer_id, credit_limit, outstanding,
+           aged_1_30 + aged_31_60 + aged_61_90 + aged_90_plus AS overdue,
+           oldest_due_date, beyond_unpaid
+    FROM credit_accounts ca
+    WHERE ca.outstanding > 0 AND ca.aging_as_of = $1::date
+"""
+
+_LIVE_AGING = f"""
+    SELECT retailer_id, credit_limit, outstanding,
+           aged_1_30 + aged_31_60 + aged_61_90 + aged_90_plus AS overdue,
+           oldest_due_date, beyond_unpaid
+    FROM ({AGING_SELECT.format(where=STALE)}) live
+"""
+
+_RANK = "about_to_pause DESC, max_dpd DESC, overdue_amount DESC, permille DESC, retailer_id"
+
+_AT_RISK = """
+    WITH aging AS ({aging}),
+    reminded AS (
+        SELECT retailer_id, max(reminder_count) AS max_reminders
+        FROM credit_transactions
+        WHERE status IN ('OPEN', 'PARTIAL') AND direction = 'DEBIT' AND reminder_count >= 2
+        GROUP BY retailer_id
+    ),
+    facts AS MATERIALIZED (
+        SELECT * FROM (
+            SELECT a.retailer_id, a.credit_limit, a.outstanding, a.overdue AS overdue_amount,
+                   greatest(0, $1::date - a.oldest_due_date) AS max_dpd,
+                   a.beyond_unpaid AS beyond,
+                   coalesce(m.max_reminders, 0) AS max_reminders,
+                   (a.beyond_unpaid > 0 AND a.beyond_unpaid >= $2) AS about_to_pause,
+                   CASE WHEN a.credit_limit > 0 THEN a.outstanding * 1000 / a.credit_limit
+                        ELSE {no_limit} END AS permille
+            FROM aging a
+            LEFT JOIN reminded m ON m.retailer_id = a.retailer_id
+            -- paused and blocked retailers are few: a hashed NOT IN leaves them out
+            WHERE a.retailer_id NOT IN (SELECT id FROM retailers WHERE credit_status <> 'ACTIVE')
+        ) f
+        WHERE overdue_amount > 0 OR about_to_pause OR max_reminders >= {reminders}
+           OR outstanding * 100 >= credit_limit * {high}
+    ),
+    top AS (SELECT * FROM facts ORDER BY {rank} LIMIT $3)
+    SELECT top.*, r.phone, r.name, r.shop_name, r.credit_status,
+           (SELECT count(*) FROM facts) AS total
+    FROM top JOIN retailers r ON r.id = top.retailer_id
+    ORDER BY {rank}
+"""
+
+
+def _at_risk_sql(with_stale: bool) -> str:
+    aging = _FRESH_AGING + (" UNION ALL " + _LIVE_AGING if with_stale else "")
+    return _AT_RISK.format(
+        aging=aging,
+        no_limit=2**62,
+        reminders=REPEATED_REMINDERS,
+        high=HIGH_UTILISATION_PERCENT,
+        rank=_RANK,
+    )
+
+
+_AT_RISK_FRESH = _at_risk_sql(False)
+_AT_RISK_ANY = _at_risk_sql(True)
+
+
 async def get_at_risk(conn: Conn, today: date, *, tolerance: int, limit: int = 100) -> AtRiskList:
     """ACTIVE retailers that are overdue, at >= 80% of their limit or reminded repeatedly, most
-    at risk first (about to be paused, then most days past due), each with its reasons."""
-    rows = await conn.fetch(
-        """WITH d AS (
-               SELECT t.retailer_id,
-                      coalesce(sum(t.amount - t.cleared_amount)
-                               FILTER (WHERE t.due_date < $1), 0)::bigint AS overdue_amount,
-                      greatest(0, $1::date - min(t.due_date)) AS max_dpd,
-                      coalesce(sum(t.amount - t.cleared_amount)
-                               FILTER (WHERE t.txn_date < $1::date - ca.max_outstanding_days),
-                               0)::bigint AS beyond,
-                      max(t.reminder_count) AS max_reminders
-               FROM credit_transactions t
-               JOIN credit_accounts ca ON ca.retailer_id = t.retailer_id
-               WHERE t.status IN ('OPEN', 'PARTIAL') AND t.direction = 'DEBIT'
-               GROUP BY t.retailer_id
-           )
-           SELECT r.id, r.phone, r.name, r.shop_name, r.credit_status, ca.credit_limit,
-                  ca.outstanding, d.overdue_amount, d.max_dpd, d.beyond, d.max_reminders
-           FROM d
-           JOIN retailers r ON r.id = d.retailer_id
-           JOIN credit_accounts ca ON ca.retailer_id = d.retailer_id
-           WHERE r.credit_status = 'ACTIVE' AND ca.outstanding > 0
-             AND (d.overdue_amount > 0 OR ca.outstanding * 100 >= ca.credit_limit * 80
-                  OR d.max_reminders >= 2)""",
-        today,
-    )
-    ranked: list[tuple[tuple[int, int, int, int], AtRiskRetailer]] = []
+    at risk first (`bot.credit.risk_rank_key`: about to be paused, then days past due, overdue
+    amount, utilisation), each with its reasons (`bot.credit.risk_reasons`)."""
+    sql = _AT_RISK_ANY if await has_stale_aging(conn, today) else _AT_RISK_FRESH
+    rows = await conn.fetch(sql, today, tolerance, limit)
+    items = []
     for r in rows:
         facts = RiskFacts(
-            retailer_id=r["id"],
+            retailer_id=r["retailer_id"],
             status=CreditStatus(r["credit_status"]),
             credit_limit=r["credit_limit"],
             outstanding=r["outstanding"],
@@ -154,25 +220,23 @@ async def get_at_risk(conn: Conn, today: date, *, tolerance: int, limit: int = 1
             beyond_limit_unpaid=r["beyond"],
             max_reminders=r["max_reminders"],
         )
-        reasons = risk_reasons(facts, tolerance)
-        if not reasons:
-            continue
-        item = AtRiskRetailer(
-            retailer_id=r["id"],
-            phone=r["phone"],
-            name=r["name"],
-            shop_name=r["shop_name"],
-            credit_limit=r["credit_limit"],
-            outstanding=r["outstanding"],
-            utilisation=utilisation_percent(r["outstanding"], r["credit_limit"]),
-            overdue_amount=r["overdue_amount"],
-            max_days_past_due=r["max_dpd"],
-            max_reminders=r["max_reminders"],
-            reasons=reasons,
+        items.append(
+            AtRiskRetailer(
+                retailer_id=r["retailer_id"],
+                phone=r["phone"],
+                name=r["name"],
+                shop_name=r["shop_name"],
+                credit_limit=r["credit_limit"],
+                outstanding=r["outstanding"],
+                utilisation=utilisation_percent(r["outstanding"], r["credit_limit"]),
+                overdue_amount=r["overdue_amount"],
+                max_days_past_due=r["max_dpd"],
+                max_reminders=r["max_reminders"],
+                reasons=risk_reasons(facts, tolerance),
+            )
         )
-        ranked.append((risk_rank_key(facts, reasons), item))
-    ranked.sort(key=lambda pair: (pair[0], pair[1].retailer_id))
-    return AtRiskList(total=len(ranked), retailers=tuple(item for _, item in ranked[:limit]))
+    total = rows[0]["total"] if rows else 0
+    return AtRiskList(total=total, retailers=tuple(items))
 
 
 # --- profile --------------------------------------------------------------------------------

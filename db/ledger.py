@@ -36,6 +36,7 @@ from bot.credit import (
 from bot.messages import Reply
 from bot.money import format_inr
 from bot.phone import InvalidPhone, looks_like_phone, normalize_phone
+from db.aging import refresh_aging, refresh_stale_aging
 from db.audit import insert_audit
 from db.outbox import enqueue
 from db.pool import Conn
@@ -327,6 +328,7 @@ async def place_order(
                 reason=f"credit order #{order_id} of {format_inr(total)}",
                 at=now,
             )
+            await refresh_aging(conn, today, [retailer_id])
         order = PlacedOrder(
             order_id=order_id,
             retailer_id=retailer_id,
@@ -751,6 +753,7 @@ async def record_payment(
             performed_by=performed_by,
             at=now,
         )
+        await refresh_aging(conn, today, [retailer_id])
     return PaymentResult(
         payment_id=payment_id,
         retailer_id=retailer_id,
@@ -865,6 +868,7 @@ async def adjust(
             reason=reason,
             at=now,
         )
+        await refresh_aging(conn, today, [retailer_id])
     return AdjustmentResult(
         transaction_id=txn_id,
         retailer_id=retailer_id,
@@ -947,9 +951,12 @@ async def set_guardrails(
         changed = {k: v for k, v in wanted.items() if old[k] != v}
         new = {**old, **changed}
         if changed:
+            # New allowed days change what counts as beyond them: readers recompute the row
+            # until the next refresh (this operation has no business day to recompute for).
             await conn.execute(
                 """UPDATE credit_accounts SET credit_limit = $2, max_order_value = $3,
-                       max_outstanding_days = $4, payment_terms_days = $5, updated_at = $6
+                       max_outstanding_days = $4, payment_terms_days = $5, updated_at = $6,
+                       aging_as_of = CASE WHEN max_outstanding_days = $4 THEN aging_as_of END
                    WHERE retailer_id = $1""",
                 retailer_id,
                 new["credit_limit"],
@@ -994,7 +1001,9 @@ async def evaluate_guardrails(
     """Pause by SYSTEM every ACTIVE account with debits unpaid beyond its allowed days (above the
     tolerance), resume SYSTEM-paused accounts whose overdue is cleared; never lift an admin's
     pause. Each account changes in its own savepoint under its lock; a second run the same day
-    finds nothing to do."""
+    finds nothing to do. First it brings every account's stored aging to `today` (the daily
+    risk refresh), which keeps the dashboard and the at-risk list fast."""
+    await refresh_stale_aging(conn, today)
     candidates = await conn.fetch(
         """SELECT r.id FROM retailers r JOIN credit_accounts ca ON ca.retailer_id = r.id
            WHERE (r.credit_status = 'ACTIVE' AND EXISTS (
@@ -1127,6 +1136,7 @@ async def fail_order(
             reason=reason,
             at=now,
         )
+        await refresh_aging(conn, business_date(now, tz), [retailer_id])
         contact = await _get_contact(conn, retailer_id)
         await enqueue(
             conn,

@@ -1,0 +1,95 @@
+"""Per-retailer aging kept on `credit_accounts` (migration 0002), and its recomputation.
+
+A row's `aged_*`, `oldest_due_date` and `beyond_unpaid` are exact for the business day in
+`aging_as_of`. The ledger operations recompute a retailer's row after each change (in the same
+transaction), the daily guardrails evaluation recomputes every row for its day, and a trigger
+marks a row stale when a debit changes behind the ledger's back. Readers use fresh rows as they
+are and compute stale ones from the open debits (`AGING_SELECT`), so answers are always exact.
+
+Bucket boundaries match `bot.credit.aging_bucket`: days past due = today - due date; current
+when not yet past due, then 1-30, 31-60, 61-90 and over 90 days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from db.pool import Conn
+
+# Columns per retailer from its open debits, as of $1 (the business day). `{where}` filters
+# credit_accounts (alias ca).
+AGING_SELECT = """
+    SELECT ca.retailer_id, ca.credit_limit, ca.outstanding,
+           coalesce(sum(t.amount - t.cleared_amount)
+                    FILTER (WHERE t.due_date >= $1::date), 0)::bigint AS aged_current,
+           coalesce(sum(t.amount - t.cleared_amount)
+                    FILTER (WHERE t.due_date < $1::date
+                              AND t.due_date >= $1::date - 30), 0)::bigint AS aged_1_30,
+           coalesce(sum(t.amount - t.cleared_amount)
+                    FILTER (WHERE t.due_date < $1::date - 30
+                              AND t.due_date >= $1::date - 60), 0)::bigint AS aged_31_60,
+           coalesce(sum(t.amount - t.cleared_amount)
+                    FILTER (WHERE t.due_date < $1::date - 60
+                              AND t.due_date >= $1::date - 90), 0)::bigint AS aged_61_90,
+           coalesce(sum(t.amount - t.cleared_amount)
+                    FILTER (WHERE t.due_date < $1::date - 90), 0)::bigint AS aged_90_plus,
+           min(t.due_date) AS oldest_due_date,
+           coalesce(sum(t.amount - t.cleared_amount)
+                    FILTER (WHERE t.txn_date < $1::date - ca.max_outstanding_days),
+                    0)::bigint AS beyond_unpaid
+    FROM credit_accounts ca
+    LEFT JOIN credit_transactions t
+           ON t.retailer_id = ca.retailer_id
+          AND t.status IN ('OPEN', 'PARTIAL') AND t.direction = 'DEBIT'
+    WHERE {where}
+    GROUP BY ca.retailer_id
+"""
+
+# Accounts whose stored aging cannot be used for day $1 (written so the partial index
+# credit_accounts_aging_idx finds them).
+STALE = (
+    "ca.outstanding > 0 AND (ca.aging_as_of IS NULL OR ca.aging_as_of < $1::date"
+    " OR ca.aging_as_of > $1::date)"
+)
+
+_REFRESH = f"""
+    WITH s AS ({AGING_SELECT.format(where="ca.retailer_id = any($2::bigint[])")})
+    UPDATE credit_accounts ca
+    SET aging_as_of = $1, aged_current = s.aged_current, aged_1_30 = s.aged_1_30,
+        aged_31_60 = s.aged_31_60, aged_61_90 = s.aged_61_90, aged_90_plus = s.aged_90_plus,
+        oldest_due_date = s.oldest_due_date, beyond_unpaid = s.beyond_unpaid
+    FROM s WHERE ca.retailer_id = s.retailer_id
+"""
+
+BATCH = 5000
+
+
+async def has_stale_aging(conn: Conn, today: date) -> bool:
+    """True when some account owing money has no stored aging for `today`."""
+    found: bool = await conn.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM credit_accounts ca WHERE {STALE})", today
+    )
+    return found
+
+
+async def refresh_aging(conn: Conn, today: date, retailer_ids: Sequence[int]) -> None:
+    """Recompute these retailers' aging as of `today` (call it inside the ledger change's
+    transaction, after the change, with the account rows locked)."""
+    await conn.execute(_REFRESH, today, list(retailer_ids))
+
+
+async def refresh_stale_aging(conn: Conn, today: date) -> int:
+    """Recompute every account not yet aged for `today`, in batches of their own transactions
+    (so accounts are locked briefly); return how many were recomputed."""
+    ids = [
+        r["retailer_id"]
+        for r in await conn.fetch(
+            f"SELECT retailer_id FROM credit_accounts ca WHERE {STALE} ORDER BY retailer_id",
+            today,
+        )
+    ]
+    for start in range(0, len(ids), BATCH):
+        async with conn.transaction():
+            await conn.execute(_REFRESH, today, ids[start : start + BATCH])
+    return len(ids)
