@@ -84,6 +84,10 @@ _OVERDUE_UNPAID_SQL = """
 """
 
 
+# Public name for other queries that must read overdue exactly as the verdict does.
+OVERDUE_UNPAID_SQL = _OVERDUE_UNPAID_SQL
+
+
 async def lock_account(conn: Conn, retailer_id: int) -> None:
     """Lock the retailer's credit account row (the per-retailer mutex); NotFound when none."""
     found = await conn.fetchval(

@@ -14,6 +14,7 @@ from asgi_lifespan import LifespanManager
 
 from bot.clock import FixedClock
 from bot.deps import Deps
+from bot.insights import compute_insights
 from bot.settings import Settings
 from tests.conftest import ADMIN_TOKEN, PUBLIC_BASE_URL, make_app
 from tests.ledger_support import NOW, credit_order, days, make_product, make_retailer
@@ -455,6 +456,18 @@ async def test_insights_routes(api: httpx.AsyncClient, db: asyncpg.Pool, retaile
     _error(await api.get(f"{A}/insights/{retailer}"), 404, "NO_INSIGHTS")
     _error(await api.get(f"{A}/insights/{retailer}/message"), 404, "NO_INSIGHTS")
     _error(await api.get(f"{A}/insights/404"), 404, "RETAILER_NOT_FOUND")
+    async with db.acquire() as conn:
+        await conn.execute(
+            """INSERT INTO retailer_insights (retailer_id, as_of, data) VALUES ($1, $2, $3)""",
+            retailer,
+            NOW.date(),
+            compute_insights([], NOW.date()),
+        )
+    r = await api.get(f"{A}/insights/{PHONE}")
+    assert r.status_code == 200 and r.json()["insights"]["windowDays"] == 90
+    r = await api.get(f"{A}/insights/{retailer}/message", params={"lang": "hi"})
+    assert r.status_code == 200, r.text
+    assert r.json()["language"] == "hi" and "Ramesh" in r.json()["message"]
 
 
 async def test_onboarding(api: httpx.AsyncClient) -> None:
