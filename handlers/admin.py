@@ -122,7 +122,7 @@ def _int(body: dict[str, Any], field: str) -> int | None:
         value = int(value)
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if not isinstance(value, int):
+    if not isinstance(value, int) or not 0 <= value < 2**63:
         raise ApiError(422, "INVALID_FIELD", f"{field} must be a whole number")
     return value
 

@@ -203,6 +203,12 @@ async def test_bad_fields_are_422(api: httpx.AsyncClient, retailer: int) -> None
     _error(await api.put(f"{A}/guardrails/{retailer}", json={"maxOutstandingDays": 0}), 422)
     _error(await api.put(f"{A}/guardrails/{retailer}", json={"creditLimit": -1}), 422)
     _error(await api.post(f"{A}/payment/record", json={"amountPaid": 5}), 422)
+    _error(
+        await api.post(f"{A}/payment/record", json={"transactionId": 10**30, "amountPaid": 5}), 422
+    )
+    _error(await api.post(f"{A}/payment/record", json={"transactionId": -1, "amountPaid": 5}), 422)
+    _error(await api.put(f"{A}/guardrails/{retailer}", json={"maxOutstandingDays": 10**30}), 422)
+    _error(await api.get(f"{A}/credit/{'9' * 30}"), 404)
     _error(await api.get(f"{A}/credit/at-risk", params={"limit": "0"}), 422)
     _error(await api.post(f"{A}/guardrails/evaluate", json={"asOf": "yesterday"}), 422)
 
