@@ -158,19 +158,23 @@ async def auto_pause(deps: Deps, as_of: date) -> dict[str, int]:
 
 @register("evaluate_guardrails")
 async def evaluate_guardrails_job(deps: Deps, as_of: date) -> dict[str, int]:
-    """The early-morning risk refresh: the aging buckets and the at-risk list as of the day,
-    recorded in the run's counts (read-only; pausing is the 11:00 `auto_pause`, after the
-    10:00 reminders have given retailers their chance)."""
+    """The early-morning risk refresh: every account's aging recomputed for the day (so the
+    dashboard reads stored figures, not the ledger), then the buckets and the at-risk list
+    recorded in the run's counts. No credit state changes: pausing is the 11:00 `auto_pause`,
+    after the 10:00 reminders have given retailers their chance."""
     from bot.credit import Bucket
+    from db.aging import refresh_stale_aging
     from db.credit_queries import get_at_risk, get_risk_dashboard
 
     async with deps.pool.acquire() as conn:
+        refreshed = await refresh_stale_aging(conn, as_of)
         dashboard = await get_risk_dashboard(conn, as_of)
         at_risk = await get_at_risk(
             conn, as_of, tolerance=deps.settings.overdue_tolerance_paise, limit=1
         )
     counts = {f"bucket_{b.value}_paise": dashboard.buckets[b].amount for b in Bucket}
     counts.update(
+        aging_refreshed=refreshed,
         retailers=dashboard.retailers,
         outstanding_paise=dashboard.total_outstanding,
         at_risk=at_risk.total,

@@ -386,4 +386,5 @@ async def test_evaluate_guardrails_job_reports_risk(deps: Deps, clock: FixedCloc
     assert counts["outstanding_paise"] == 3_000_00
     assert counts["bucket_1_30_paise"] == 3_000_00
     assert counts["at_risk"] == 1
+    assert counts["aging_refreshed"] == 1
     assert await deps.pool.fetchval("SELECT credit_status FROM retailers") == "ACTIVE"
