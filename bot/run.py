@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -107,12 +108,37 @@ def _stop_on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))  # noqa: S104 - the address the web process will take
+        except OSError:
+            return False
+    return True
+
+
+def _wait_for_port(port: int, timeout: float = 15.0) -> bool:
+    """A web process of a run killed a moment ago may still be finishing; give it time."""
+    deadline = time.monotonic() + timeout
+    while not _port_free(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def run(settings: Settings) -> int:
     # Ctrl+C and a plain `kill` both stop everything cleanly (a background shell may ignore SIGINT).
     signal.signal(signal.SIGINT, _stop_on_signal)
     signal.signal(signal.SIGTERM, _stop_on_signal)
     data_dir = Path(settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    if not _wait_for_port(settings.port):
+        print(
+            f"error: port {settings.port} is in use; stop what uses it or set PORT", file=sys.stderr
+        )
+        return 1
     embedded_pg = None
     embedded_redis = None
     children: list[subprocess.Popen[bytes]] = []

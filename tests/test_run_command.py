@@ -52,12 +52,24 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) 
             pytest.fail(f"run exited with {proc.returncode}")
         try:
             r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            if r.status_code == 200:
+            # The answer must come from this run's web process, not one of an earlier run.
+            if r.status_code == 200 and web_child_of(proc) is not None:
                 return time.monotonic() - began
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
     pytest.fail("no 200 from /health within a minute")
+
+
+def web_child_of(proc: subprocess.Popen[bytes]) -> psutil.Process | None:
+    try:
+        children = psutil.Process(proc.pid).children()
+    except psutil.NoSuchProcess:
+        return None
+    for child in children:
+        if child.cmdline()[-1:] == ["web"]:
+            return child
+    return None
 
 
 def servers_of(data_dir: Path) -> list[psutil.Process]:
