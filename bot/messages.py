@@ -59,6 +59,9 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # Templates change with a deploy, not while running: skip the per-render stat().
+            auto_reload=False,
+            cache_size=1000,
         )
         self.env.filters["inr"] = format_inr
         self.env.filters["day"] = _date_filter

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import NewType
 
+from babel import Locale
 from babel.numbers import format_decimal
 
 Paise = NewType("Paise", int)
+
+# Parsed once: Babel would otherwise look the locale up on every call.
+_EN_IN = Locale.parse("en_IN")
 
 # Larger than any order or limit a distributor would type (₹1,000 crore), small enough for BIGINT.
 MAX_RUPEES = Decimal("10000000000")
@@ -60,9 +65,10 @@ def rupees_json(paise: int) -> str:
     return str(to_rupees(paise))
 
 
+@lru_cache(maxsize=8192)
 def format_inr(paise: int) -> str:
     """`₹1,25,000` (Indian grouping by Babel's en_IN locale); paise shown only when present."""
     sign = "-" if paise < 0 else ""
     rupees = to_rupees(abs(paise))
     pattern = "#,##,##0" if paise % 100 == 0 else "#,##,##0.00"
-    return f"{sign}₹{format_decimal(rupees, format=pattern, locale='en_IN')}"
+    return f"{sign}₹{format_decimal(rupees, format=pattern, locale=_EN_IN)}"

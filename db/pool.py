@@ -16,9 +16,26 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _reset_connection(conn: asyncpg.Connection) -> None:
+    """Run when a connection goes back to the pool. asyncpg's default also sends
+    `UNLISTEN *; RESET ALL; CLOSE ALL; pg_advisory_unlock_all()`, a round trip per request; this
+    code never sets session state on pooled connections (no SET, LISTEN, cursors or advisory
+    locks: the migration runner uses a connection of its own), so only an open transaction
+    needs undoing."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 async def create_pool(database_url: str, **kwargs: Any) -> asyncpg.Pool:
     """A pool whose connections decode JSON/JSONB; `min_size`/`max_size` may be overridden."""
-    options: dict[str, Any] = {"min_size": 1, "max_size": 10, "command_timeout": 30}
+    options: dict[str, Any] = {
+        "min_size": 1,
+        "max_size": 10,
+        "command_timeout": 30,
+        "reset": _reset_connection,
+        # The queries are short OLTP statements; JIT compiling one costs more than it saves.
+        "server_settings": {"jit": "off"},
+    }
     options.update(kwargs)
     pool = await asyncpg.create_pool(database_url, init=_init_connection, **options)
     assert pool is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -37,6 +38,10 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         factory = deps_factory or (lambda: open_deps(settings, clock=clock))
         async with factory() as deps:
+            # Objects alive after start-up (modules, templates, the pool) live until exit: keep
+            # them out of the cyclic collector's full passes, which would stall every request.
+            gc.collect()
+            gc.freeze()
             yield {"deps": deps}
 
     return Starlette(
