@@ -316,7 +316,7 @@ async def place_order(
                 performed_by,
                 now,
             )
-            await _audit(
+            await insert_audit(
                 conn,
                 retailer_id=retailer_id,
                 action="DEBIT",
@@ -346,31 +346,6 @@ async def place_order(
         available = max(0, facts.credit_limit - new_outstanding)
         placed = Verdict(True, None, "The order is placed.", available)
         return PlaceOrderResult(placed, order)
-
-
-async def _audit(
-    conn: Conn,
-    *,
-    retailer_id: int,
-    action: str,
-    performed_by: str,
-    at: datetime,
-    reference: str | None = None,
-    old_value: Any = None,
-    new_value: Any = None,
-    reason: str | None = None,
-) -> int:
-    return await insert_audit(
-        conn,
-        retailer_id=retailer_id,
-        action=action,
-        performed_by=performed_by,
-        at=at,
-        reference=reference,
-        old_value=old_value,
-        new_value=new_value,
-        reason=reason,
-    )
 
 
 # --- addressing -----------------------------------------------------------------------------
@@ -480,7 +455,7 @@ async def _set_paused(
         reason,
         performed_by,
     )
-    audit_id = await _audit(
+    audit_id = await insert_audit(
         conn,
         retailer_id=contact.retailer_id,
         action="PAUSE",
@@ -545,7 +520,7 @@ async def _set_active(
                       FROM credit_accounts WHERE retailer_id = $1)""",
         contact.retailer_id,
     )
-    audit_id = await _audit(
+    audit_id = await insert_audit(
         conn,
         retailer_id=contact.retailer_id,
         action="UNPAUSE",
@@ -740,7 +715,7 @@ async def record_payment(
             now,
         )
         after = before - amount
-        await _audit(
+        await insert_audit(
             conn,
             retailer_id=retailer_id,
             action="PAYMENT",
@@ -854,7 +829,7 @@ async def adjust(
                 now,
             )
             after = before - amount
-        await _audit(
+        await insert_audit(
             conn,
             retailer_id=retailer_id,
             action="ADJUSTMENT",
@@ -969,7 +944,7 @@ async def set_guardrails(
                 new["payment_terms_days"],
                 now,
             )
-            await _audit(
+            await insert_audit(
                 conn,
                 retailer_id=retailer_id,
                 action="LIMIT_CHANGE" if "credit_limit" in changed else "GUARDRAILS_CHANGE",
@@ -1124,7 +1099,7 @@ async def fail_order(
                 performed_by,
                 now,
             )
-        await _audit(
+        await insert_audit(
             conn,
             retailer_id=retailer_id,
             action="ORDER_FAILED",
