@@ -455,35 +455,16 @@ async def _set_paused(
         reason,
         performed_by,
     )
-    audit_id = await insert_audit(
+    return await _record_status_change(
         conn,
-        retailer_id=contact.retailer_id,
-        action="PAUSE",
-        reference=f"retailer:{contact.retailer_id}",
-        old_value={"status": contact.status.value},
-        new_value={"status": CreditStatus.PAUSED.value},
-        performed_by=performed_by,
-        reason=reason,
-        at=now,
-    )
-    await enqueue(
-        conn,
-        kind="credit_paused",
-        reply=Reply("credit_paused", {"name": contact.name, "reason": reason}),
-        to_phone=contact.phone,
-        language=contact.language,
-        dedupe_key=f"credit_paused:{contact.retailer_id}:{audit_id}",
-        now=now,
-        retailer_id=contact.retailer_id,
-    )
-    return StatusChange(
-        retailer_id=contact.retailer_id,
-        previous_status=contact.status,
+        contact,
         status=CreditStatus.PAUSED,
+        action="PAUSE",
+        old_value={"status": contact.status.value},
+        notice=Reply("credit_paused", {"name": contact.name, "reason": reason}),
         reason=reason,
         performed_by=performed_by,
-        audit_id=audit_id,
-        changed_at=now,
+        now=now,
     )
 
 
@@ -520,31 +501,59 @@ async def _set_active(
                       FROM credit_accounts WHERE retailer_id = $1)""",
         contact.retailer_id,
     )
+    return await _record_status_change(
+        conn,
+        contact,
+        status=CreditStatus.ACTIVE,
+        action="UNPAUSE",
+        old_value={"status": contact.status.value, "pausedBy": contact.paused_by},
+        notice=Reply("credit_resumed", {"name": contact.name, "available": available}),
+        reason=reason,
+        performed_by=performed_by,
+        now=now,
+    )
+
+
+async def _record_status_change(
+    conn: Conn,
+    contact: Contact,
+    *,
+    status: CreditStatus,
+    action: str,
+    old_value: dict[str, Any],
+    notice: Reply,
+    reason: str | None,
+    performed_by: str,
+    now: datetime,
+) -> StatusChange:
+    """The tail of every credit status change, after the retailers row is updated: the audit
+    entry, the retailer's notice (its template is the outbox kind; deduplicated per audit
+    entry) and the StatusChange."""
     audit_id = await insert_audit(
         conn,
         retailer_id=contact.retailer_id,
-        action="UNPAUSE",
+        action=action,
         reference=f"retailer:{contact.retailer_id}",
-        old_value={"status": contact.status.value, "pausedBy": contact.paused_by},
-        new_value={"status": CreditStatus.ACTIVE.value},
+        old_value=old_value,
+        new_value={"status": status.value},
         performed_by=performed_by,
         reason=reason,
         at=now,
     )
     await enqueue(
         conn,
-        kind="credit_resumed",
-        reply=Reply("credit_resumed", {"name": contact.name, "available": available}),
+        kind=notice.template,
+        reply=notice,
         to_phone=contact.phone,
         language=contact.language,
-        dedupe_key=f"credit_resumed:{contact.retailer_id}:{audit_id}",
+        dedupe_key=f"{notice.template}:{contact.retailer_id}:{audit_id}",
         now=now,
         retailer_id=contact.retailer_id,
     )
     return StatusChange(
         retailer_id=contact.retailer_id,
         previous_status=contact.status,
-        status=CreditStatus.ACTIVE,
+        status=status,
         reason=reason,
         performed_by=performed_by,
         audit_id=audit_id,
