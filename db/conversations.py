@@ -16,11 +16,11 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.checkout import PendingOrder, Product, Retailer
-from bot.credit import CreditFacts, CreditStatus, PaymentMode
+from bot.credit import CreditFacts, PaymentMode
 
-# The ledger's own reading of "unpaid for too long" (needs `ca` = credit_accounts and $2 = the
-# business day), so the checkout's verdict inputs are exactly `db.ledger.get_credit_facts`'s.
-from db.ledger import _OVERDUE_UNPAID_SQL as OVERDUE_UNPAID_SQL
+# The ledger's own reading of "unpaid for too long" and of a credit row, so the checkout's
+# verdict inputs are exactly `db.ledger.get_credit_facts`'s.
+from db.ledger import OVERDUE_UNPAID_SQL, credit_facts_from_row
 from db.pool import Conn
 
 
@@ -173,17 +173,7 @@ async def get_conversation_facts(
         sorted(set(product_ids)),
     )
     assert row is not None
-    credit = None
-    if row["account"] is not None:
-        credit = CreditFacts(
-            status=CreditStatus(row["credit_status"]),
-            credit_limit=row["credit_limit"],
-            outstanding=row["outstanding"],
-            max_order_value=row["max_order_value"],
-            max_outstanding_days=row["max_outstanding_days"],
-            payment_terms_days=row["payment_terms_days"],
-            overdue_unpaid=row["overdue_unpaid"],
-        )
+    credit = None if row["account"] is None else credit_facts_from_row(row)
     pending = None
     if row["pending_id"] is not None:
         mode = PaymentMode(row["pending_mode"]) if row["pending_mode"] else None

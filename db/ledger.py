@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
+import asyncpg
+
 from bot.clock import business_date
 from bot.credit import (
     ADJUSTMENT_REASONS,
@@ -74,18 +76,15 @@ def retailer_not_found(retailer_id: int | str) -> NotFound:
 
 # --- facts and locking ----------------------------------------------------------------------
 
-# Unpaid paise on open debits dated more than max_outstanding_days before $2 (the business day).
-_OVERDUE_UNPAID_SQL = """
+# Unpaid paise on open debits dated more than max_outstanding_days before $2 (the business day);
+# needs `ca` = credit_accounts. Other queries use it to read overdue exactly as the verdict does.
+OVERDUE_UNPAID_SQL = """
     COALESCE((SELECT sum(t.amount - t.cleared_amount)
               FROM credit_transactions t
               WHERE t.retailer_id = ca.retailer_id
                 AND t.status IN ('OPEN', 'PARTIAL') AND t.direction = 'DEBIT'
                 AND t.txn_date < $2::date - ca.max_outstanding_days), 0)::bigint
 """
-
-
-# Public name for other queries that must read overdue exactly as the verdict does.
-OVERDUE_UNPAID_SQL = _OVERDUE_UNPAID_SQL
 
 
 async def lock_account(conn: Conn, retailer_id: int) -> None:
@@ -102,14 +101,19 @@ async def get_credit_facts(conn: Conn, retailer_id: int, today: date) -> CreditF
     row = await conn.fetchrow(
         f"""SELECT r.credit_status, ca.credit_limit, ca.outstanding, ca.max_order_value,
                    ca.max_outstanding_days, ca.payment_terms_days,
-                   {_OVERDUE_UNPAID_SQL} AS overdue_unpaid
+                   {OVERDUE_UNPAID_SQL} AS overdue_unpaid
             FROM credit_accounts ca JOIN retailers r ON r.id = ca.retailer_id
             WHERE ca.retailer_id = $1""",
         retailer_id,
         today,
     )
-    if row is None:
-        return None
+    return None if row is None else credit_facts_from_row(row)
+
+
+def credit_facts_from_row(row: asyncpg.Record) -> CreditFacts:
+    """CreditFacts from a row with `credit_status` (the retailer's), the credit account's
+    `credit_limit`, `outstanding`, `max_order_value`, `max_outstanding_days`,
+    `payment_terms_days`, and `overdue_unpaid` (read with OVERDUE_UNPAID_SQL)."""
     return CreditFacts(
         status=CreditStatus(row["credit_status"]),
         credit_limit=row["credit_limit"],
