@@ -38,7 +38,9 @@ class Reply:
     vars: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _date_filter(value: date | datetime | str, lang: str = DEFAULT_LANGUAGE) -> str:
+def format_day(value: date | datetime | str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A day as people read it, `5 Mar 2026` or `5 मार्च 2026` (an ISO string's first ten
+    characters, a datetime's own date); the templates' `day` filter."""
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
     if isinstance(value, datetime):
@@ -64,7 +66,7 @@ class Renderer:
             cache_size=1000,
         )
         self.env.filters["inr"] = format_inr
-        self.env.filters["day"] = _date_filter
+        self.env.filters["day"] = format_day
 
     def names(self) -> list[str]:
         """Every template name that exists in English."""

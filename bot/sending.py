@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from bot.messages import EN_MONTHS, HI_MONTHS
+from bot.messages import format_day
 from bot.money import format_inr
 
 WINDOW = timedelta(hours=24)
@@ -109,12 +109,6 @@ class Skip:
 Plan = FreeForm | Templated | Hold | Skip
 
 
-def _day(value: Any, lang: str) -> str:
-    day = date.fromisoformat(str(value)[:10])
-    months = HI_MONTHS if lang == "hi" else EN_MONTHS
-    return f"{day.day} {months[day.month - 1]} {day.year}"
-
-
 def _text(value: Any) -> str:
     text = str(value).strip()
     return text or "-"  # Twilio refuses an empty content variable
@@ -122,7 +116,7 @@ def _text(value: Any) -> str:
 
 def _reminder(v: Mapping[str, Any], lang: str) -> list[str]:
     first_due = min(str(item["due_date"]) for item in v["items"])
-    return [_text(v["name"]), format_inr(int(v["total_due"])), _day(first_due, lang)]
+    return [_text(v["name"]), format_inr(int(v["total_due"])), format_day(first_due, lang)]
 
 
 def _paused(v: Mapping[str, Any], lang: str) -> list[str]:
