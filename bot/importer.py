@@ -192,7 +192,7 @@ class _Abort(Exception):
 
 
 async def _write_all(
-    conn: Conn, rows: list[tuple[int, T]], write: Callable[[T], Awaitable[None]]
+    conn: Conn, rows: list[tuple[int, T]], write: Callable[[T], Awaitable[object]]
 ) -> RowError | None:
     """Write every row in one transaction; on a refusal (a phone or SKU taken meanwhile) keep
     nothing and say which line."""
@@ -208,59 +208,56 @@ async def _write_all(
     return None
 
 
+async def _import(
+    conn: Conn,
+    kind: str,
+    parsed: Parsed[T],
+    *,
+    key: Callable[[T], str],
+    taken_sql: str,
+    taken_error: Callable[[str], str],
+    write: Callable[[T], Awaitable[object]],
+) -> ImportResult:
+    """Report the parse errors and every row whose `key` is already in the database
+    (`taken_sql` selects those among `$1`; `taken_error` words the error), or write all rows."""
+    errors = list(parsed.errors)
+    if parsed.rows:
+        keys = [key(item) for _, item in parsed.rows]
+        taken = {r[0] for r in await conn.fetch(taken_sql, keys)}
+        errors += [
+            RowError(line, taken_error(key(item)))
+            for line, item in parsed.rows
+            if key(item) in taken
+        ]
+    if errors:
+        return ImportResult(kind, 0, tuple(sorted(errors, key=lambda e: e.line)))
+    failed = await _write_all(conn, parsed.rows, write)
+    if failed:
+        return ImportResult(kind, 0, (failed,))
+    return ImportResult(kind, len(parsed.rows), ())
+
+
 async def import_csv(conn: Conn, kind: str, text: str, *, now: datetime) -> ImportResult:
     """Validate the whole file, then write it in one transaction, or nothing when any row is bad
     (including a phone or SKU that is already in the database)."""
     if kind == "retailers":
-        retailers = parse_retailers(text)
-        errors = list(retailers.errors)
-        if retailers.rows:
-            taken = {
-                r["phone"]
-                for r in await conn.fetch(
-                    "SELECT phone FROM retailers WHERE phone = any($1::text[])",
-                    [r.phone for _, r in retailers.rows],
-                )
-            }
-            errors += [
-                RowError(line, f"phone {r.phone} is already registered")
-                for line, r in retailers.rows
-                if r.phone in taken
-            ]
-        if errors:
-            return ImportResult(kind, 0, tuple(sorted(errors, key=lambda e: e.line)))
-
-        async def add_retailer(r: NewRetailer) -> None:
-            await create_retailer(conn, r, performed_by=PERFORMED_BY, now=now)
-
-        failed = await _write_all(conn, retailers.rows, add_retailer)
-        if failed:
-            return ImportResult(kind, 0, (failed,))
-        return ImportResult(kind, len(retailers.rows), ())
+        return await _import(
+            conn,
+            kind,
+            parse_retailers(text),
+            key=lambda r: r.phone,
+            taken_sql="SELECT phone FROM retailers WHERE phone = any($1::text[])",
+            taken_error=lambda phone: f"phone {phone} is already registered",
+            write=lambda r: create_retailer(conn, r, performed_by=PERFORMED_BY, now=now),
+        )
     if kind == "products":
-        products = parse_products(text)
-        errors = list(products.errors)
-        if products.rows:
-            taken = {
-                r["sku"]
-                for r in await conn.fetch(
-                    "SELECT sku FROM products WHERE sku = any($1::text[])",
-                    [p.sku for _, p in products.rows],
-                )
-            }
-            errors += [
-                RowError(line, f"SKU {p.sku} already exists")
-                for line, p in products.rows
-                if p.sku in taken
-            ]
-        if errors:
-            return ImportResult(kind, 0, tuple(sorted(errors, key=lambda e: e.line)))
-
-        async def add_product(p: NewProduct) -> None:
-            await create_product(conn, p, now=now)
-
-        failed = await _write_all(conn, products.rows, add_product)
-        if failed:
-            return ImportResult(kind, 0, (failed,))
-        return ImportResult(kind, len(products.rows), ())
+        return await _import(
+            conn,
+            kind,
+            parse_products(text),
+            key=lambda p: p.sku,
+            taken_sql="SELECT sku FROM products WHERE sku = any($1::text[])",
+            taken_error=lambda sku: f"SKU {sku} already exists",
+            write=lambda p: create_product(conn, p, now=now),
+        )
     raise ValueError(f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
