@@ -209,7 +209,7 @@ class History:
 class Facts:
     retailer: Retailer
     credit: CreditFacts | None
-    # The active catalogue, plus every product the conversation refers to (even inactive ones).
+    # Every product by id, active or not (a retired one can still be named and refused).
     products: Mapping[int, Product]
     catalogue: tuple[int, ...]  # active product ids in display order (category, name)
     pending: PendingOrder | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 import httpx
@@ -13,6 +13,7 @@ from arq.connections import ArqRedis
 from bot.clock import Clock, SystemClock
 from bot.messages import Renderer
 from bot.settings import Settings
+from db.catalogue import CatalogueCache
 from db.pool import create_pool
 
 
@@ -24,6 +25,8 @@ class Deps:
     http: httpx.AsyncClient
     clock: Clock
     renderer: Renderer
+    # This process's copy of the catalogue (re-read when the database's version moves).
+    catalogue: CatalogueCache = field(default_factory=CatalogueCache)
 
 
 def redis_client(url: str) -> ArqRedis:

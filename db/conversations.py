@@ -10,16 +10,16 @@ machine the round trips (each a wake-up of a PostgreSQL backend) are most of its
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bot.checkout import PendingOrder, Product, Retailer
+from bot.checkout import PendingOrder, Retailer
 from bot.credit import CreditFacts, PaymentMode
 
 # The ledger's own reading of "unpaid for too long" and of a credit row, so the checkout's
 # verdict inputs are exactly `db.ledger.get_credit_facts`'s.
+from db.catalogue import Catalogue, CatalogueCache
 from db.ledger import OVERDUE_UNPAID_SQL, credit_facts_from_row
 from db.pool import Conn
 
@@ -139,7 +139,7 @@ class ConversationFacts:
     retailer: Retailer
     credit: CreditFacts | None  # None: no credit account
     pending: PendingOrder | None
-    products: list[Product]  # active ones in display order, then the others asked for
+    catalogue: Catalogue  # every product by id, and the active ones in display order
 
 
 async def get_conversation_facts(
@@ -147,12 +147,13 @@ async def get_conversation_facts(
     retailer_id: int,
     today: date,
     pending_id: int | None,
-    product_ids: Iterable[int],
+    catalogue: CatalogueCache,
 ) -> ConversationFacts:
     """The retailer, their credit (as `db.ledger.get_credit_facts` reads it, as of business day
-    `today`), their pending order and the catalogue (active products in display order, plus
-    `product_ids` even when inactive, so a retired product can still be named): one statement,
-    run after the conversation lock so it sees what the previous message left."""
+    `today`), their pending order and the catalogue's version: one statement, run after the
+    conversation lock so it sees what the previous message left. The catalogue itself comes from
+    the process's cache, re-read only when its version moved (inactive products included, so a
+    retired product can still be named)."""
     row = await conn.fetchrow(
         f"""SELECT r.id, r.name, r.shop_name, r.language, r.opted_out, r.phone, r.credit_status,
                    ca.retailer_id AS account, ca.credit_limit, ca.outstanding,
@@ -160,9 +161,7 @@ async def get_conversation_facts(
                    {OVERDUE_UNPAID_SQL} AS overdue_unpaid,
                    p.id AS pending_id, p.status AS pending_status,
                    p.expires_at AS pending_expires_at, p.payment_mode AS pending_mode,
-                   (SELECT json_agg(json_build_array(id, sku, name, category, price, unit, active)
-                                    ORDER BY NOT active, category, name, id)
-                    FROM products WHERE active OR id = any($4::bigint[])) AS products
+                   (SELECT version FROM catalogue_version) AS catalogue_version
             FROM retailers r
             LEFT JOIN credit_accounts ca ON ca.retailer_id = r.id
             LEFT JOIN pending_orders p ON p.id = $3 AND p.retailer_id = r.id
@@ -170,7 +169,6 @@ async def get_conversation_facts(
         retailer_id,
         today,
         pending_id,
-        sorted(set(product_ids)),
     )
     assert row is not None
     credit = None if row["account"] is None else credit_facts_from_row(row)
@@ -191,7 +189,7 @@ async def get_conversation_facts(
         ),
         credit=credit,
         pending=pending,
-        products=[Product(*p) for p in row["products"] or []],
+        catalogue=await catalogue.get(conn, row["catalogue_version"]),
     )
 
 

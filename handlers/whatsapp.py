@@ -275,19 +275,14 @@ async def load_facts(
         if checkout.needs_history(inbound)
         else None
     )
-    referred = {c.product_id for c in conv.cart} | set(conv.numbers) | set(conv.choices)
-    if conv.asking is not None:
-        referred.add(conv.asking)
-    if history:
-        referred |= {c.product_id for c in history.last_order}
     found = await conversations.get_conversation_facts(
-        conn, retailer_id, business_date(now, tz), conv.pending_id, referred
+        conn, retailer_id, business_date(now, tz), conv.pending_id, deps.catalogue
     )
     return Facts(
         retailer=found.retailer,
         credit=found.credit,
-        products={p.id: p for p in found.products},
-        catalogue=tuple(p.id for p in found.products if p.active),
+        products=found.catalogue.products,
+        catalogue=found.catalogue.active,
         pending=found.pending,
         history=history,
         tolerance=deps.settings.overdue_tolerance_paise,

@@ -103,7 +103,8 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 async def table_names(pool: asyncpg.Pool) -> list[str]:
     rows = await pool.fetch(
         """SELECT tablename FROM pg_tables
-           WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"""
+           WHERE schemaname = 'public'
+             AND tablename NOT IN ('schema_migrations', 'catalogue_version')"""
     )
     return [r["tablename"] for r in rows]
 

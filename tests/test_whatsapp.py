@@ -573,6 +573,7 @@ async def test_conversation_facts_read_credit_exactly_as_the_ledger_does(
     shop: asyncpg.Pool, clock: FixedClock
 ) -> None:
     from bot.clock import business_date
+    from db.catalogue import CatalogueCache
     from db.conversations import get_conversation_facts
     from db.ledger import get_credit_facts
 
@@ -580,6 +581,6 @@ async def test_conversation_facts_read_credit_exactly_as_the_ledger_does(
     await shop.execute("DELETE FROM credit_accounts WHERE retailer_id = 6")
     async with shop.acquire() as conn:
         for rid in range(1, 7):
-            facts = await get_conversation_facts(conn, rid, today, None, [])
+            facts = await get_conversation_facts(conn, rid, today, None, CatalogueCache())
             assert facts.credit == await get_credit_facts(conn, rid, today)
     assert facts.credit is None  # no account: no credit line
