@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable
 
@@ -111,6 +112,8 @@ def _cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=settings.port,
         access_log=False,
+        # WEB_CONCURRENCY (the usual platform variable) runs several processes on one port.
+        workers=int(os.environ.get("WEB_CONCURRENCY", "1")),
     )
     return 0
 
