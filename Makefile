@@ -23,5 +23,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+bench-dashboard: $(STAMP)
+	$(BIN)/python bench/dashboard.py
+
+bench-webhook: $(STAMP)
+	$(BIN)/python bench/webhook.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
