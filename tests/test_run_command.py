@@ -3,6 +3,7 @@ a clean stop, and a start after `kill -9` that still works."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -73,11 +75,18 @@ def web_child_of(proc: subprocess.Popen[bytes]) -> psutil.Process | None:
 
 
 def servers_of(data_dir: Path) -> list[psutil.Process]:
-    """PostgreSQL and Valkey processes whose command line names this data folder."""
+    """PostgreSQL and Valkey processes of this data folder: PostgreSQL names it in its command
+    line (`-D`), Valkey runs in it (its working directory)."""
     found = []
     for p in psutil.process_iter(["name", "cmdline"]):
         cmd = " ".join(p.info["cmdline"] or [])
-        if str(data_dir) in cmd and ("postgres" in cmd or "valkey" in cmd):
+        if "postgres" not in cmd and "valkey" not in cmd:
+            continue
+        try:
+            cwd = p.cwd()
+        except psutil.Error:
+            cwd = ""
+        if str(data_dir) in cmd or cwd.startswith(str(data_dir)):
             found.append(p)
     return found
 
@@ -102,9 +111,18 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> None:
     proc.wait(timeout=60)
 
 
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "data"
+    yield path
+    # Whatever happened above, leave no server of this test behind.
+    for proc in servers_of(path):
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+
+
 @pytest.mark.timeout(240)
-def test_run_starts_stops_and_survives_kill_9(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+def test_run_starts_stops_and_survives_kill_9(tmp_path: Path, data_dir: Path) -> None:
     port = free_port()
 
     proc = start(data_dir, port)
