@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Protocol
 
 
@@ -34,8 +34,3 @@ class FixedClock:
 def business_date(moment: datetime, tz: tzinfo) -> date:
     """The calendar day of `moment` in the business time zone."""
     return moment.astimezone(tz).date()
-
-
-def start_of_day(day: date, tz: tzinfo) -> datetime:
-    """Midnight of `day` in `tz`, as an aware datetime."""
-    return datetime.combine(day, time(0, 0), tzinfo=tz)

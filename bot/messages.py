@@ -68,10 +68,6 @@ class Renderer:
         self.env.filters["inr"] = format_inr
         self.env.filters["day"] = format_day
 
-    def names(self) -> list[str]:
-        """Every template name that exists in English."""
-        return sorted(p.stem for p in (self.templates_dir / "en").glob("*.txt"))
-
     def render(self, reply: Reply, lang: str = DEFAULT_LANGUAGE) -> str:
         lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
         template = self.env.get_template(f"{lang}/{reply.template}.txt")
@@ -80,7 +76,3 @@ class Renderer:
             # A long list (catalogue, cart) must never break delivery; cut at a line.
             text = text[: MAX_MESSAGE_CHARS - 2].rsplit("\n", 1)[0] + "\n…"
         return text
-
-    def render_all(self, replies: list[Reply], lang: str = DEFAULT_LANGUAGE) -> str:
-        """Several replies as one message, separated by a blank line."""
-        return "\n\n".join(self.render(r, lang) for r in replies)

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 from bot.clock import business_date
 from bot.deps import Deps
-from bot.insights import compute_insights, insights_vars
+from bot.insights import compute_insights
 from bot.messages import Reply
 from bot.reminders import ReminderPolicy, plan_reminder
 from db import sweeps
@@ -135,10 +135,6 @@ async def regenerate_insights(deps: Deps, as_of: date) -> dict[str, int]:
                 data = compute_insights(orders.get(rid, []), as_of)
                 await sweeps.upsert_insights(conn, rid, as_of, data, now)
     return {"retailers": len(retailer_ids)}
-
-
-def insights_reply(name: str, data: dict[str, object]) -> Reply:
-    return Reply("insights", insights_vars(name, dict(data)))
 
 
 @register("auto_pause")
