@@ -207,8 +207,11 @@ async def bench(
     def health(i: int) -> tuple[str, bytes, dict[str, str], str]:
         return "/health", b"", {}, "health"
 
-    # Warm up: connections in the pool, templates compiled, plans cached.
-    await drive(host, port, 4, 4 * len(SCRIPT), webhook)
+    # Warm up at the highest level, one round per user: every pool connection opened (with its
+    # type introspection), every retailer's conversation row made, templates compiled. Otherwise
+    # the first level above the warm-up's pays for opening connections, a cost of start-up.
+    warm = max(levels)
+    await drive(host, port, warm, warm * len(SCRIPT), webhook)
     cpu_head = f"{'app cpu':>9}{'db cpu':>8}" if meter else ""
     print(
         f"{'target':<20}{'in flight':>10}{'requests':>9}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}"

@@ -10,6 +10,7 @@ machine the round trips (each a wake-up of a PostgreSQL backend) are most of its
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -20,7 +21,7 @@ from bot.credit import CreditFacts, PaymentMode
 # The ledger's own reading of "unpaid for too long" and of a credit row, so the checkout's
 # verdict inputs are exactly `db.ledger.get_credit_facts`'s.
 from db.catalogue import Catalogue, CatalogueCache
-from db.ledger import OVERDUE_UNPAID_SQL, credit_facts_from_row
+from db.ledger import CREDIT_FACTS_COLUMNS, credit_facts_from_row
 from db.pool import Conn
 
 
@@ -155,10 +156,8 @@ async def get_conversation_facts(
     the process's cache, re-read only when its version moved (inactive products included, so a
     retired product can still be named)."""
     row = await conn.fetchrow(
-        f"""SELECT r.id, r.name, r.shop_name, r.language, r.opted_out, r.phone, r.credit_status,
-                   ca.retailer_id AS account, ca.credit_limit, ca.outstanding,
-                   ca.max_order_value, ca.max_outstanding_days, ca.payment_terms_days,
-                   {OVERDUE_UNPAID_SQL} AS overdue_unpaid,
+        f"""SELECT r.id, r.name, r.shop_name, r.language, r.opted_out, r.phone,
+                   ca.retailer_id AS account, {CREDIT_FACTS_COLUMNS},
                    p.id AS pending_id, p.status AS pending_status,
                    p.expires_at AS pending_expires_at, p.payment_mode AS pending_mode,
                    (SELECT version FROM catalogue_version) AS catalogue_version
@@ -205,14 +204,20 @@ async def finish_message(
     now: datetime,
     opted_out: bool | None = None,
     language: str | None = None,
+    pending_status: Sequence[tuple[int, str]] = (),
 ) -> None:
     """Store the conversation and the reply, and record on the retailer that they wrote at `now`
-    (opens the 24-hour window), with STOP/START and a language change. One statement."""
+    (opens the 24-hour window), with STOP/START and a language change. Pending orders move from
+    PENDING to their new status (CANCELLED, EXPIRED or COMPLETED; one that has already left
+    PENDING stays as it is). One statement."""
     await conn.execute(
         """WITH c AS (UPDATE conversations SET stage = $2, data = $3, updated_at = $6
                       WHERE phone = $1),
                 m AS (UPDATE inbound_messages SET reply = $5, processed_at = $6
-                      WHERE message_sid = $4)
+                      WHERE message_sid = $4),
+                p AS (UPDATE pending_orders p SET status = s.status, updated_at = $6
+                      FROM unnest($10::bigint[], $11::text[]) AS s(id, status)
+                      WHERE p.id = s.id AND p.status = 'PENDING')
            UPDATE retailers SET
                last_inbound_at = GREATEST(COALESCE(last_inbound_at, $6), $6),
                opted_out = COALESCE($8, opted_out),
@@ -229,4 +234,6 @@ async def finish_message(
         retailer_id,
         opted_out,
         language,
+        [pid for pid, _ in pending_status],
+        [status for _, status in pending_status],
     )

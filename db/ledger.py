@@ -41,7 +41,7 @@ from bot.phone import InvalidPhone, looks_like_phone, normalize_phone
 from db.aging import refresh_aging, refresh_stale_aging
 from db.audit import insert_audit
 from db.outbox import enqueue
-from db.pool import Conn
+from db.pool import Conn, atomic
 
 # --- errors ---------------------------------------------------------------------------------
 
@@ -86,6 +86,13 @@ OVERDUE_UNPAID_SQL = """
                 AND t.txn_date < $2::date - ca.max_outstanding_days), 0)::bigint
 """
 
+# What `credit_facts_from_row` reads, with `r` = retailers and `ca` = credit_accounts ($2: the
+# business day): every reader of the order verdict's inputs selects exactly these.
+CREDIT_FACTS_COLUMNS = f"""
+    r.credit_status, ca.credit_limit, ca.outstanding, ca.max_order_value,
+    ca.max_outstanding_days, ca.payment_terms_days, {OVERDUE_UNPAID_SQL} AS overdue_unpaid
+"""
+
 
 async def lock_account(conn: Conn, retailer_id: int) -> None:
     """Lock the retailer's credit account row (the per-retailer mutex); NotFound when none."""
@@ -99,9 +106,7 @@ async def lock_account(conn: Conn, retailer_id: int) -> None:
 async def get_credit_facts(conn: Conn, retailer_id: int, today: date) -> CreditFacts | None:
     """What the order verdict needs, as of business day `today`; None for an unknown retailer."""
     row = await conn.fetchrow(
-        f"""SELECT r.credit_status, ca.credit_limit, ca.outstanding, ca.max_order_value,
-                   ca.max_outstanding_days, ca.payment_terms_days,
-                   {OVERDUE_UNPAID_SQL} AS overdue_unpaid
+        f"""SELECT {CREDIT_FACTS_COLUMNS}
             FROM credit_accounts ca JOIN retailers r ON r.id = ca.retailer_id
             WHERE ca.retailer_id = $1""",
         retailer_id,
@@ -111,9 +116,7 @@ async def get_credit_facts(conn: Conn, retailer_id: int, today: date) -> CreditF
 
 
 def credit_facts_from_row(row: asyncpg.Record) -> CreditFacts:
-    """CreditFacts from a row with `credit_status` (the retailer's), the credit account's
-    `credit_limit`, `outstanding`, `max_order_value`, `max_outstanding_days`,
-    `payment_terms_days`, and `overdue_unpaid` (read with OVERDUE_UNPAID_SQL)."""
+    """CreditFacts from a row that selected CREDIT_FACTS_COLUMNS."""
     return CreditFacts(
         status=CreditStatus(row["credit_status"]),
         credit_limit=row["credit_limit"],
@@ -195,6 +198,55 @@ def _merge_lines(lines: Sequence[OrderLine]) -> dict[int, int]:
     return merged
 
 
+# The reads after the account lock, in one statement: the credit facts (as `get_credit_facts`),
+# an order already placed for pending order $3, and one row per wanted active product ($4).
+_PLACEMENT_FACTS = f"""
+    SELECT f.*, p.id AS product_id, p.sku, p.name, p.price
+    FROM (SELECT {CREDIT_FACTS_COLUMNS},
+                 (SELECT o.id FROM orders o WHERE o.pending_order_id = $3) AS existing_order
+          FROM credit_accounts ca JOIN retailers r ON r.id = ca.retailer_id
+          WHERE ca.retailer_id = $1) f
+    LEFT JOIN products p ON p.id = any($4::bigint[]) AND p.active
+"""
+
+# Every write of a placement, in one statement. A CREDIT order raises outstanding (the condition
+# is the backstop for the limit: with it false nothing at all is written), writes its DEBIT and
+# the audit entry, which gets the new ids here; a COD order is the order and its items alone.
+_PLACE = """
+    WITH account AS (
+        UPDATE credit_accounts SET outstanding = outstanding + $3, updated_at = $6
+        WHERE retailer_id = $1 AND $4 = 'CREDIT' AND outstanding + $3 <= credit_limit
+        RETURNING outstanding
+    ), placed AS (
+        INSERT INTO orders (retailer_id, pending_order_id, total, payment_mode, status,
+                            due_date, created_at)
+        SELECT $1, $2, $3, $4, 'PLACED', $5, $6
+        WHERE $4 <> 'CREDIT' OR EXISTS (SELECT FROM account)
+        RETURNING id
+    ), items AS (
+        INSERT INTO order_items (order_id, product_id, sku, name, unit_price, quantity,
+                                 line_total)
+        SELECT placed.id, i.* FROM placed,
+               unnest($7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::int[],
+                      $12::bigint[]) AS i
+    ), debit AS (
+        INSERT INTO credit_transactions (retailer_id, type, direction, amount, status, due_date,
+                                         txn_date, order_id, performed_by, created_at)
+        SELECT $1, 'DEBIT', 'DEBIT', $3, 'OPEN', $5, $13, placed.id, $14, $6
+        FROM placed, account
+        RETURNING id
+    ), audit AS (
+        INSERT INTO audit_log (retailer_id, action, reference, old_value, new_value,
+                               performed_by, reason, created_at)
+        SELECT $1, 'DEBIT', 'txn:' || debit.id, $15::jsonb,
+               $16::jsonb || jsonb_build_object('orderId', placed.id), $14,
+               format($17, placed.id), $6
+        FROM placed, debit
+    )
+    SELECT placed.id AS order_id, (SELECT id FROM debit) AS txn_id FROM placed
+"""
+
+
 async def place_order(
     conn: Conn,
     *,
@@ -214,41 +266,36 @@ async def place_order(
     locked first, so concurrent orders cannot take outstanding above the limit. A second call for
     the same `pending_order_id` returns the order placed the first time. NotFound for a retailer
     without a credit account.
+
+    Four round trips for a credit order (lock, read, write, aging), because the checkout calls it
+    while the retailer waits. Inside the caller's transaction it adds no savepoint: it raises
+    only before its first write, so there is nothing of its own to roll back.
     """
     today = business_date(now, tz)
-    async with conn.transaction():
+    async with atomic(conn):
         await lock_account(conn, retailer_id)
-        if pending_order_id is not None:
-            existing = await conn.fetchval(
-                "SELECT id FROM orders WHERE pending_order_id = $1", pending_order_id
-            )
-            if existing is not None:
-                order = await _get_placed_order(conn, existing)
-                if order.retailer_id != retailer_id:
-                    raise Conflict(
-                        "PENDING_ORDER_MISMATCH",
-                        f"pending order {pending_order_id} belongs to another retailer",
-                    )
-                facts = await get_credit_facts(conn, retailer_id, today)
-                assert facts is not None
-                verdict = Verdict(True, None, "This order was already placed.", facts.available)
-                return PlaceOrderResult(verdict, order)
-
-        facts = await get_credit_facts(conn, retailer_id, today)
-        assert facts is not None
         wanted = _merge_lines(lines)
+        # After the lock, so the reads see every change committed before it.
+        rows = await conn.fetch(
+            _PLACEMENT_FACTS, retailer_id, today, pending_order_id, list(wanted)
+        )
+        facts = credit_facts_from_row(rows[0])
+        if rows[0]["existing_order"] is not None:
+            order = await _get_placed_order(conn, rows[0]["existing_order"])
+            if order.retailer_id != retailer_id:
+                raise Conflict(
+                    "PENDING_ORDER_MISMATCH",
+                    f"pending order {pending_order_id} belongs to another retailer",
+                )
+            verdict = Verdict(True, None, "This order was already placed.", facts.available)
+            return PlaceOrderResult(verdict, order)
+
         if not wanted or any(q <= 0 for q in wanted.values()):
             verdict = validate_order_placement(facts, 0, mode, tolerance=tolerance)
             return PlaceOrderResult(verdict, None)
 
-        rows = await conn.fetch(
-            """SELECT id, sku, name, price FROM products
-               WHERE id = any($1::bigint[]) AND active""",
-            list(wanted),
-        )
-        products = {r["id"]: r for r in rows}
-        missing = [pid for pid in wanted if pid not in products]
-        if missing:
+        products = {r["product_id"]: r for r in rows if r["product_id"] is not None}
+        if any(pid not in products for pid in wanted):
             message = (
                 "Some products in this order are no longer available; please update the order."
             )
@@ -271,79 +318,44 @@ async def place_order(
         if not verdict.allowed:
             return PlaceOrderResult(verdict, None)
 
-        due_date: date | None = None
-        new_outstanding = facts.outstanding
-        if mode == PaymentMode.CREDIT:
-            due_date = today + timedelta(days=facts.payment_terms_days)
-            # The lock already serialises; the condition is the backstop for the limit.
-            new_outstanding = await conn.fetchval(
-                """UPDATE credit_accounts SET outstanding = outstanding + $2, updated_at = $3
-                   WHERE retailer_id = $1 AND outstanding + $2 <= credit_limit
-                   RETURNING outstanding""",
-                retailer_id,
-                total,
-                now,
-            )
-            if new_outstanding is None:  # pragma: no cover - unreachable under the lock
-                raise Conflict("CREDIT_LIMIT_EXCEEDED", "the credit limit would be exceeded")
-
-        order_id: int = await conn.fetchval(
-            """INSERT INTO orders (retailer_id, pending_order_id, total, payment_mode, status,
-                   due_date, created_at)
-               VALUES ($1, $2, $3, $4, 'PLACED', $5, $6) RETURNING id""",
+        credit = mode == PaymentMode.CREDIT
+        due_date = today + timedelta(days=facts.payment_terms_days) if credit else None
+        new_outstanding = facts.outstanding + total if credit else facts.outstanding
+        row = await conn.fetchrow(
+            _PLACE,
             retailer_id,
             pending_order_id,
             total,
             mode.value,
             due_date,
             now,
+            [i.product_id for i in items],
+            [i.sku for i in items],
+            [i.name for i in items],
+            [i.unit_price for i in items],
+            [i.quantity for i in items],
+            [i.line_total for i in items],
+            today,
+            performed_by,
+            {"outstanding": facts.outstanding},
+            {
+                "outstanding": new_outstanding,
+                "amount": total,
+                "dueDate": due_date.isoformat() if due_date else None,
+            },
+            f"credit order #%s of {format_inr(total)}",
         )
-        await conn.executemany(
-            """INSERT INTO order_items (order_id, product_id, sku, name, unit_price, quantity,
-                   line_total) VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            [
-                (order_id, i.product_id, i.sku, i.name, i.unit_price, i.quantity, i.line_total)
-                for i in items
-            ],
-        )
-        txn_id: int | None = None
-        if mode == PaymentMode.CREDIT:
-            txn_id = await conn.fetchval(
-                """INSERT INTO credit_transactions (retailer_id, type, direction, amount, status,
-                       due_date, txn_date, order_id, performed_by, created_at)
-                   VALUES ($1, 'DEBIT', 'DEBIT', $2, 'OPEN', $3, $4, $5, $6, $7) RETURNING id""",
-                retailer_id,
-                total,
-                due_date,
-                today,
-                order_id,
-                performed_by,
-                now,
-            )
-            await insert_audit(
-                conn,
-                retailer_id=retailer_id,
-                action="DEBIT",
-                reference=f"txn:{txn_id}",
-                old_value={"outstanding": facts.outstanding},
-                new_value={
-                    "outstanding": new_outstanding,
-                    "amount": total,
-                    "orderId": order_id,
-                    "dueDate": due_date.isoformat() if due_date else None,
-                },
-                performed_by=performed_by,
-                reason=f"credit order #{order_id} of {format_inr(total)}",
-                at=now,
-            )
+        if row is None:  # pragma: no cover - unreachable under the lock
+            raise Conflict("CREDIT_LIMIT_EXCEEDED", "the credit limit would be exceeded")
+        if credit:
             await refresh_aging(conn, today, [retailer_id])
         order = PlacedOrder(
-            order_id=order_id,
+            order_id=row["order_id"],
             retailer_id=retailer_id,
             total=total,
             payment_mode=mode,
             due_date=due_date,
-            transaction_id=txn_id,
+            transaction_id=row["txn_id"],
             items=items,
             created_at=now,
         )

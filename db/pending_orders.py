@@ -66,18 +66,6 @@ async def update_pending_order(
     return status.endswith(" 1")
 
 
-async def set_pending_status(conn: Conn, pending_id: int, status: str, now: datetime) -> bool:
-    """PENDING -> CANCELLED | EXPIRED | COMPLETED; False when it had already left PENDING."""
-    result = await conn.execute(
-        """UPDATE pending_orders SET status = $2, updated_at = $3
-           WHERE id = $1 AND status = 'PENDING'""",
-        pending_id,
-        status,
-        now,
-    )
-    return result.endswith(" 1")
-
-
 async def get_history(conn: Conn, retailer_id: int, tz: tzinfo, *, recent: int = 5) -> History:
     """The last order's items (for reorder), recent orders and the insight row (for insights)."""
     orders = await conn.fetch(

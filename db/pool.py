@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 import asyncpg
@@ -51,3 +52,10 @@ async def connect(database_url: str) -> asyncpg.Connection:
 
 # What query functions take: a plain connection or one acquired from the pool.
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+
+def atomic(conn: Conn) -> AbstractAsyncContextManager[object]:
+    """A transaction when `conn` is in none; inside the caller's, nothing (no SAVEPOINT and
+    RELEASE round trips). Only for code that raises before its first write: the caller's
+    transaction holds its writes, and the caller's rollback undoes them."""
+    return nullcontext() if conn.is_in_transaction() else conn.transaction()

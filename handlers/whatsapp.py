@@ -203,7 +203,7 @@ async def handle_message(
     )
     facts = await load_facts(deps, conn, claim.retailer_id, conv, inbound, now)
     decision = checkout.step(conv, inbound, facts)
-    decision, retailer_change = await apply_effects(deps, conn, decision, facts, now)
+    decision, final = await apply_effects(deps, conn, decision, facts, now)
     texts = [deps.renderer.render(r, decision.language) for r in decision.replies]
     xml = twiml(pack(texts))
     await conversations.finish_message(
@@ -215,8 +215,9 @@ async def handle_message(
         reply=xml,
         retailer_id=claim.retailer_id,
         now=now,
-        opted_out=retailer_change.opted_out,
-        language=retailer_change.language,
+        opted_out=final.opted_out,
+        language=final.language,
+        pending_status=final.pending_status,
     )
     return xml, f"{conv.stage.value} -> {decision.conversation.stage.value}"
 
@@ -291,22 +292,34 @@ async def load_facts(
 
 
 @dataclass(frozen=True)
-class RetailerChange:
+class FinalWrites:
+    """What the message's last statement (`finish_message`) writes besides the conversation."""
+
     opted_out: bool | None = None
     language: str | None = None
+    pending_status: tuple[tuple[int, str], ...] = ()  # (pending order id, new status)
+
+
+_PENDING_STATUS: dict[type[Effect], str] = {
+    CancelPendingOrder: "CANCELLED",
+    ExpirePendingOrder: "EXPIRED",
+    CompletePendingOrder: "COMPLETED",
+}
 
 
 async def apply_effects(
     deps: Deps, conn: Conn, decision: Decision, facts: Facts, now: datetime
-) -> tuple[Decision, RetailerChange]:
+) -> tuple[Decision, FinalWrites]:
     """Carry out the decision's effects; placing an order adds the ledger's answer to it.
 
-    Changes to the retailer row are returned, for the final statement to write.
+    Changes to the retailer row and pending orders' new statuses are returned, for the final
+    statement to write: one round trip fewer, and the retailer row is locked after any credit
+    account (the order every ledger operation takes them in).
     """
     conv = decision.conversation
     replies: list[Reply] = list(decision.replies)
     queue: list[Effect] = list(decision.effects)
-    change = RetailerChange()
+    change = FinalWrites()
     retailer_id = facts.retailer.id
     while queue:
         effect = queue.pop(0)
@@ -329,12 +342,11 @@ async def apply_effects(
                 payment_mode=effect.payment_mode,
                 now=now,
             )
-        elif isinstance(effect, CancelPendingOrder):
-            await pending_orders.set_pending_status(conn, effect.pending_id, "CANCELLED", now)
-        elif isinstance(effect, ExpirePendingOrder):
-            await pending_orders.set_pending_status(conn, effect.pending_id, "EXPIRED", now)
-        elif isinstance(effect, CompletePendingOrder):
-            await pending_orders.set_pending_status(conn, effect.pending_id, "COMPLETED", now)
+        elif isinstance(effect, CancelPendingOrder | ExpirePendingOrder | CompletePendingOrder):
+            status = _PENDING_STATUS[type(effect)]
+            change = replace(
+                change, pending_status=(*change.pending_status, (effect.pending_id, status))
+            )
         elif isinstance(effect, PlaceOrder):
             placement = await _place(deps, conn, effect, facts, now)
             after = checkout.after_placement(conv, placement, facts, now)
@@ -345,7 +357,6 @@ async def apply_effects(
             change = replace(change, opted_out=effect.opted_out)
         elif isinstance(effect, SetLanguage):
             change = replace(change, language=effect.language)
-    # The retailer row is written last (`finish_message`), after any credit-account lock.
     return replace(decision, conversation=conv, replies=tuple(replies), effects=()), change
 
 

@@ -51,3 +51,29 @@ async def test_credit_order_writes_debit_outstanding_and_audit(db: asyncpg.Pool)
         facts = await get_credit_facts(conn, rid, date(2026, 1, 15))
         assert facts is not None and facts.outstanding == 900_00
         assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action='DEBIT'") == 1
+        order = result.order
+        audit = await conn.fetchrow("SELECT * FROM audit_log WHERE action = 'DEBIT'")
+        assert audit["reference"] == f"txn:{order.transaction_id}"
+        assert audit["old_value"] == {"outstanding": 0}
+        assert audit["new_value"] == {
+            "outstanding": 900_00,
+            "amount": 900_00,
+            "orderId": order.order_id,
+            "dueDate": "2026-01-30",
+        }
+        assert audit["reason"] == f"credit order #{order.order_id} of ₹900"
+        assert audit["performed_by"] == "+919812345678" and audit["created_at"] == NOW
+        debit = await conn.fetchrow("SELECT * FROM credit_transactions")
+        assert (debit["id"], debit["order_id"], debit["amount"]) == (
+            order.transaction_id,
+            order.order_id,
+            900_00,
+        )
+        assert (debit["due_date"], debit["txn_date"]) == (date(2026, 1, 30), date(2026, 1, 15))
+        items = await conn.fetch(
+            "SELECT product_id, quantity, unit_price, line_total FROM order_items"
+        )
+        assert [tuple(i) for i in items] == [(pid, 2, 450_00, 900_00)]
+        # Aging stays exact for the day: the new debit is current.
+        aging = await conn.fetchrow("SELECT aging_as_of, aged_current FROM credit_accounts")
+        assert tuple(aging) == (date(2026, 1, 15), 900_00)

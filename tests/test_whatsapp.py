@@ -13,10 +13,13 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
 from bot.clock import FixedClock
 from bot.deps import Deps
+from bot.settings import Settings
 from bot.twilio_edge import compute_signature
+from db.pool import create_pool
 from db.seed import seed_demo
 from handlers.whatsapp import PATH, pack, twiml
 from tests.conftest import (
@@ -535,6 +538,48 @@ async def test_messages_from_separate_connections_are_serialised(
     await asyncio.gather(*(say(client, LAKSHMI, f"{name} 1") for name in lines))
     data = await shop.fetchval("SELECT data FROM conversations WHERE phone = $1", LAKSHMI)
     assert len(data["cart"]) == 10
+
+
+# --- cost --------------------------------------------------------------------------------------
+
+
+def _ours(query: str) -> bool:
+    """Not one of asyncpg's own reads of type information (once per connection and type)."""
+    return "typeinfo_tree" not in query and "current_setting('jit')" not in query
+
+
+async def test_round_trips_per_message(
+    settings: Settings, deps: Deps, shop: asyncpg.Pool, database_url: str
+) -> None:
+    """On a small machine the round trips to PostgreSQL are most of a message's cost
+    (docs/checkout.md): a message is BEGIN, three statements and COMMIT; a confirm adds the
+    ledger's lock, read and write, and a credit one its aging refresh."""
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    statements: list[str] = []
+    try:
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda record: statements.append(record.query))
+        app = make_app(settings, replace(deps, pool=pool))
+        async with (
+            LifespanManager(app) as manager,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager.app), base_url=PUBLIC_BASE_URL
+            ) as client,
+        ):
+            counts: dict[str, int] = {}
+            for pay in ("credit", "cod"):
+                for text in ("hi", "atta 2", "cart", "checkout", pay, "confirm"):
+                    statements.clear()
+                    await say(client, LAKSHMI, text)
+                    await asyncio.sleep(0)  # the query logger is called soon, not at once
+                    counts[f"{text} ({pay})"] = sum(map(_ours, statements))
+    finally:
+        await pool.close()
+    assert counts["confirm (credit)"] == 9
+    assert counts["confirm (cod)"] == 8
+    assert counts["hi (cod)"] == counts["atta 2 (cod)"] == counts["cart (cod)"] == 5
+    assert counts["checkout (cod)"] == counts["cod (cod)"] == 6  # + the pending order's write
+    assert await placed(shop) == 2
 
 
 # --- admins ------------------------------------------------------------------------------------
