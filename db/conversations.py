@@ -2,10 +2,11 @@
 
 The webhook runs these in one transaction, in this order: claim the MessageSid and lock the
 conversation, read the facts, (place the order through the ledger), then write the
-conversation, the reply and the retailer row in one statement at the end, so the retailer row's
-lock comes after the credit account's, the order every ledger operation takes them in. Each
-function is one round trip: a message costs three, plus BEGIN and COMMIT, because on a small
-machine the round trips (each a wake-up of a PostgreSQL backend) are most of its cost.
+conversation, the reply, the retailer row and pending orders' new status in one statement at
+the end, so the retailer row's lock comes after the credit account's, the order every ledger
+operation takes them in. Each function is one round trip: a message costs three, plus BEGIN and
+COMMIT, because on a small machine the round trips (each a wake-up of a PostgreSQL backend) are
+most of its cost.
 """
 
 from __future__ import annotations
