@@ -101,6 +101,9 @@ class Conversation:
     choice_quantity: int | None = None
     pending_id: int | None = None
     mode: PaymentMode | None = None
+    # The order this conversation placed last: a second "confirm" or a "cancel" after it is
+    # answered about that order, not with a general hint.
+    placed_order: int | None = None
 
     def to_data(self) -> dict[str, Any]:
         """The JSON stored in `conversations.data`."""
@@ -114,6 +117,7 @@ class Conversation:
             "choice_quantity": self.choice_quantity,
             "pending_id": self.pending_id,
             "mode": self.mode.value if self.mode else None,
+            "placed_order": self.placed_order,
         }
 
     @classmethod
@@ -132,6 +136,7 @@ class Conversation:
                 choice_quantity=_opt_int(d.get("choice_quantity")),
                 pending_id=_opt_int(d.get("pending_id")),
                 mode=PaymentMode(d["mode"]) if d.get("mode") else None,
+                placed_order=_opt_int(d.get("placed_order")),
             )
         except (ValueError, TypeError, KeyError):
             return cls()
@@ -418,7 +423,9 @@ def after_placement(
             ],
             available=placement.available,
         )
-        t.conv = Conversation(stage=Stage.MENU, numbers=conversation.numbers)
+        t.conv = Conversation(
+            stage=Stage.MENU, numbers=conversation.numbers, placed_order=placement.order_id
+        )
         return t.decision()
     lines, _ = _price(t.conv.cart, facts)
     total = sum(line.line_total for line in lines)
@@ -552,6 +559,9 @@ def _global_command(t: _Turn, command: Command | None) -> bool:
     elif command == Command.START:
         t.effects.append(SetOptOut(False))
         t.say("opted_in")
+    elif command == Command.YES and t.conv.placed_order is not None and not t.conv.cart:
+        # "confirm" sent again (a double tap, or a retry on a slow network) after the order.
+        t.say("already_placed", order_id=t.conv.placed_order)
     else:  # YES, NO, NEXT, PREV, COD where the stage gives them no meaning
         t.say("hint", **_hint_vars(t))
     return True
@@ -1107,8 +1117,10 @@ def _cancel(t: _Turn) -> None:
     if had_order or t.conv.cart:
         t.say("order_cancelled", had_order=had_order)
     else:
-        t.say("nothing_to_cancel")
-    t.conv = Conversation(stage=Stage.MENU, numbers=t.conv.numbers)
+        t.say("nothing_to_cancel", placed_order=t.conv.placed_order)
+    t.conv = Conversation(
+        stage=Stage.MENU, numbers=t.conv.numbers, placed_order=t.conv.placed_order
+    )
 
 
 def _reorder(t: _Turn) -> None:

@@ -278,6 +278,12 @@ ROWS: list[tuple[str, Conversation, str, Facts | None, list[str], Stage, list[st
      Stage.CONFIRM, ["UpdatePendingOrder"]),
     ("confirm number", CONFIRM_CREDIT, "1", facts(pending=LIVE), ["hint"], Stage.CONFIRM, []),
     ("confirm when nothing pending", MENU, "confirm", None, ["hint"], Stage.MENU, []),
+    ("confirm again after the order", replace(MENU, placed_order=1042), "confirm", None,
+     ["already_placed"], Stage.MENU, []),
+    ("haan after the order", replace(MENU, placed_order=1042), "haan", None,
+     ["already_placed"], Stage.MENU, []),
+    ("confirm with a new cart after an order", replace(IN_CART, placed_order=1042), "confirm",
+     None, ["payment_options"], Stage.PAYMENT, ["OpenPendingOrder"]),
     # anywhere
     ("help", PAYMENT, "help", facts(pending=LIVE), ["help"], Stage.PAYMENT, []),
     ("help ?", MENU, "?", None, ["help"], Stage.MENU, []),
@@ -290,6 +296,8 @@ ROWS: list[tuple[str, Conversation, str, Facts | None, list[str], Stage, list[st
      Stage.MENU, ["CancelPendingOrder"]),
     ("cancel cart only", IN_CART, "cancel", None, ["order_cancelled"], Stage.MENU, []),
     ("cancel nothing", MENU, "cancel", None, ["nothing_to_cancel"], Stage.MENU, []),
+    ("cancel after the order", replace(MENU, placed_order=1042), "cancel", None,
+     ["nothing_to_cancel"], Stage.MENU, []),
     ("clear cart", IN_CART, "clear cart", None, ["order_cancelled"], Stage.MENU, []),
     ("cart from confirm", CONFIRM_CREDIT, "cart", facts(pending=LIVE), ["cart"], Stage.CART,
      []),
@@ -498,6 +506,7 @@ def test_after_placement_confirms_with_number_total_mode_and_due_date() -> None:
     assert d.effects == (CompletePendingOrder(7, 1042),)
     assert d.conversation.stage == Stage.MENU
     assert d.conversation.cart == () and d.conversation.pending_id is None
+    assert d.conversation.placed_order == 1042
     text = RENDERER.render(d.replies[0])
     for words in ("#1042", "₹1,180", "credit", "30 Jan 2026", "₹98,820"):
         assert words in text
@@ -564,7 +573,7 @@ def test_hint_echoes_what_was_not_understood_briefly() -> None:
 
 
 def test_stored_state_round_trips_and_junk_starts_afresh() -> None:
-    conv = replace(CONFIRM_CREDIT, choices=(1, 2), choice_quantity=3, asking=4)
+    conv = replace(CONFIRM_CREDIT, choices=(1, 2), choice_quantity=3, asking=4, placed_order=9)
     assert Conversation.from_stored(conv.stage.value, conv.to_data()) == conv
     assert Conversation.from_stored("NO_SUCH_STAGE", {}) == Conversation()
     assert Conversation.from_stored("CART", {"cart": "garbage"}) == Conversation()

@@ -477,6 +477,8 @@ async def test_twenty_concurrent_confirms_place_one_order(
     responses = await asyncio.gather(*(post(client, form(RAMESH, "confirm")) for _ in range(20)))
     replies = ["\n".join(texts(r)) for r in responses]
     assert sum("is placed" in r for r in replies) == 1
+    # The other 19, served one at a time after it, are told that the order is already placed.
+    assert sum("is already placed" in r for r in replies) == 19
     assert (
         await shop.fetchval("SELECT count(*) FROM orders WHERE pending_order_id IS NOT NULL") == 1
     )
