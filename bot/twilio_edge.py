@@ -1,4 +1,4 @@
-"""Twilio's request signature (X-Twilio-Signature), computed exactly as Twilio does.
+"""Twilio's request signature (X-Twilio-Signature), computed exactly as Twilio does; SID shapes.
 
 HMAC-SHA1 over the full URL followed by every POST field sorted by name (name + value, and every
 value of a repeated name), keyed by the auth token, base64-encoded. Compared in constant time.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable
 
 
@@ -29,3 +30,11 @@ def signature_valid(
         return False
     expected = compute_signature(auth_token, url, params)
     return hmac.compare_digest(expected.encode(), signature.encode())
+
+
+_SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
+
+
+def looks_like_sid(value: str) -> bool:
+    """A Twilio resource SID's shape (two letters and 32 hex digits; a little looser here)."""
+    return bool(_SID.match(value))

@@ -235,6 +235,16 @@ async def mark_unsent(
 
 
 @dataclass(frozen=True)
+class StatusEvent:
+    """One status callback from Twilio."""
+
+    twilio_sid: str
+    status: OutboxStatus
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
 class StatusUpdate:
     """What a status callback did to its row."""
 
@@ -244,18 +254,10 @@ class StatusUpdate:
     status: str | None = None
 
 
-async def apply_status_callback(
-    conn: Conn,
-    *,
-    twilio_sid: str,
-    status: OutboxStatus,
-    error_code: str | None,
-    error_message: str | None,
-    now: datetime,
-) -> StatusUpdate:
-    """Move the row with `twilio_sid` forward to `status`, never backwards (one conditional UPDATE,
-    so two callbacks racing cannot undo each other). Failures keep their error code."""
-    failed = status in (OutboxStatus.FAILED, OutboxStatus.UNDELIVERED)
+async def apply_status_callback(conn: Conn, event: StatusEvent, now: datetime) -> StatusUpdate:
+    """Move the row with the event's SID forward to its status, never backwards (one conditional
+    UPDATE, so two callbacks racing cannot undo each other). Failures keep their error code."""
+    failed = event.status in (OutboxStatus.FAILED, OutboxStatus.UNDELIVERED)
     record = await conn.fetchrow(
         """UPDATE outbox_messages
            SET status = $2, updated_at = $5,
@@ -264,22 +266,60 @@ async def apply_status_callback(
                                     ELSE error_message END
            WHERE twilio_sid = $1 AND status = any($7::text[])
            RETURNING id, status""",
-        twilio_sid,
-        status.value,
-        error_code,
-        error_message,
+        event.twilio_sid,
+        event.status.value,
+        event.error_code,
+        event.error_message,
         now,
         failed,
-        list(statuses_below(status)),
+        list(statuses_below(event.status)),
     )
     if record is not None:
         return StatusUpdate(found=True, changed=True, id=record["id"], status=record["status"])
     existing = await conn.fetchrow(
-        "SELECT id, status FROM outbox_messages WHERE twilio_sid = $1", twilio_sid
+        "SELECT id, status FROM outbox_messages WHERE twilio_sid = $1", event.twilio_sid
     )
     if existing is None:
         return StatusUpdate(found=False, changed=False)
     return StatusUpdate(found=True, changed=False, id=existing["id"], status=existing["status"])
+
+
+async def keep_early_status_callback(conn: Conn, event: StatusEvent, now: datetime) -> None:
+    """Keep a callback whose SID no message has yet, for `apply_early_status_callbacks`."""
+    await conn.execute(
+        """INSERT INTO early_status_callbacks
+               (twilio_sid, status, error_code, error_message, received_at)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
+        event.twilio_sid,
+        event.status.value,
+        event.error_code,
+        event.error_message,
+        now,
+    )
+
+
+async def apply_early_status_callbacks(conn: Conn, now: datetime, max_age: timedelta) -> int:
+    """Apply the kept callbacks whose message now has its SID, as if they had just arrived
+    (so never moving a status back); drop them, and those older than `max_age`. Returns how many
+    were applied. Call it in a transaction."""
+    records = await conn.fetch(
+        """DELETE FROM early_status_callbacks e
+           WHERE EXISTS (SELECT FROM outbox_messages o WHERE o.twilio_sid = e.twilio_sid)
+              OR e.received_at < $1
+           RETURNING e.twilio_sid, e.status, e.error_code, e.error_message,
+                     EXISTS (SELECT FROM outbox_messages o
+                             WHERE o.twilio_sid = e.twilio_sid) AS known""",
+        now - max_age,
+    )
+    applied = 0
+    for r in records:
+        if r["known"]:
+            event = StatusEvent(
+                r["twilio_sid"], OutboxStatus(r["status"]), r["error_code"], r["error_message"]
+            )
+            await apply_status_callback(conn, event, now)
+            applied += 1
+    return applied
 
 
 async def get_outbox_row(conn: Conn, row_id: int) -> OutboxRow | None:

@@ -2,7 +2,9 @@
 
 Parse the form, check `X-Twilio-Signature` against the public URL (403 when wrong), then move the
 row forward in one conditional UPDATE: a status never moves backwards, a repeated callback changes
-nothing, a failure keeps Twilio's ErrorCode. An unknown MessageSid is ignored (200, logged).
+nothing, a failure keeps Twilio's ErrorCode. A MessageSid no message has yet is kept: Twilio can
+call back before the sender has written the SID, and the sender applies it once it has (a day
+at most; then it was not one of ours).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from starlette.routing import BaseRoute, Route
 from bot.deps import Deps
 from bot.phone import mask_phone
 from bot.sending import twilio_status
-from bot.twilio_edge import signature_valid
-from db.outbox_queries import apply_status_callback
+from bot.twilio_edge import looks_like_sid, signature_valid
+from db.outbox_queries import StatusEvent, apply_status_callback, keep_early_status_callback
 from handlers.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ async def status_callback(request: Request) -> Response:
     values = dict(fields)
     sid = values.get("MessageSid", "").strip()
     raw_status = values.get("MessageStatus", "").strip()
-    if not sid or not raw_status:
+    if not looks_like_sid(sid) or not raw_status:
         raise ApiError(400, "BAD_REQUEST", "MessageSid and MessageStatus are required")
     status = twilio_status(raw_status)
     if status is None:
@@ -56,18 +58,16 @@ async def status_callback(request: Request) -> Response:
         return Response(status_code=204)
     error_code = values.get("ErrorCode", "").strip() or None
     error_message = values.get("ErrorMessage", "").strip() or None
+    event = StatusEvent(sid, status, error_code, error_message)
+    now = deps.clock.now()
     async with deps.pool.acquire() as conn:
-        result = await apply_status_callback(
-            conn,
-            twilio_sid=sid,
-            status=status,
-            error_code=error_code,
-            error_message=error_message,
-            now=deps.clock.now(),
-        )
+        result = await apply_status_callback(conn, event, now)
+        if not result.found:
+            # Possibly earlier than the sender's write of this SID: kept, applied when it comes.
+            await keep_early_status_callback(conn, event, now)
     if not result.found:
         log.info(
-            "status callback for unknown message %s (%s to %s) ignored",
+            "status callback for a message not (yet) recorded, %s (%s to %s): kept",
             sid,
             raw_status[:32],
             mask_phone(values.get("To")),

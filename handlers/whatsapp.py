@@ -40,7 +40,7 @@ from bot.clock import business_date
 from bot.deps import Deps
 from bot.messages import MAX_MESSAGE_CHARS, Reply
 from bot.phone import InvalidPhone, Phone, mask_phone, normalize_phone
-from bot.twilio_edge import signature_valid
+from bot.twilio_edge import looks_like_sid, signature_valid
 from db import conversations, pending_orders
 from db.ledger import OrderLine, place_order
 from db.pool import Conn
@@ -49,7 +49,6 @@ from handlers.errors import ApiError
 log = logging.getLogger(__name__)
 
 PATH = "/webhooks/twilio/whatsapp"
-_SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
 # Characters XML 1.0 cannot carry at all (a retailer's text may be echoed back in a hint).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -87,7 +86,7 @@ def _sender(fields: Sequence[tuple[str, str]]) -> Phone:
 
 def _message_sid(fields: Sequence[tuple[str, str]]) -> str:
     sid = _first(fields, "MessageSid") or _first(fields, "SmsMessageSid")
-    if not _SID.match(sid):
+    if not looks_like_sid(sid):
         raise ApiError(400, "BAD_REQUEST", "MessageSid is required")
     return sid
 

@@ -44,6 +44,7 @@ from bot.sending import (
 )
 from db.outbox_queries import (
     OutboxRow,
+    apply_early_status_callbacks,
     claim_due,
     get_recipient,
     mark_accepted,
@@ -64,6 +65,8 @@ POLL_SECONDS = 1.0
 # configured, within this long of it being queued; later it stays HELD (too stale to deliver).
 HELD_RELEASE_AGE = timedelta(hours=24)
 TWILIO_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# A status callback that came before its SID was written waits this long for it (handlers.status).
+EARLY_CALLBACK_MAX_AGE = timedelta(days=1)
 
 
 def messages_url(deps: Deps) -> str:
@@ -241,6 +244,9 @@ async def deliver_due(
                 template_kinds=list(deps.settings.whatsapp_templates),
                 window=WINDOW,
                 max_age=HELD_RELEASE_AGE,
+            )
+            counts["early_callbacks"] = await apply_early_status_callbacks(
+                conn, now, EARLY_CALLBACK_MAX_AGE
             )
             claims = await claim_due(
                 conn, now=now, lease_until=now + LEASE, limit=claim_limit(deps, limit)

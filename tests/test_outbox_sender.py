@@ -21,11 +21,13 @@ from bot.clock import FixedClock
 from bot.deps import Deps
 from bot.messages import Reply
 from bot.sending import MAX_ATTEMPTS
+from bot.twilio_edge import compute_signature
 from db.outbox import enqueue
 from jobs.outbox_sender import LEASE, deliver_due, run_sender
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, TWILIO_API_URL, WHATSAPP_FROM
 
 MESSAGES_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+STATUS_PATH = "/webhooks/twilio/status"
 PHONE = "+919812345678"
 
 
@@ -97,6 +99,13 @@ def form(request: httpx.Request) -> dict[str, str]:
 
 def created(sid: str = "SM" + "a" * 32, status: str = "queued") -> httpx.Response:
     return httpx.Response(201, json={"sid": sid, "status": status})
+
+
+def sign_status(sid: str, status: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A status callback's fields and signature header, as Twilio posts them."""
+    fields = {"MessageSid": sid, "MessageStatus": status, "AccountSid": ACCOUNT_SID}
+    signature = compute_signature(AUTH_TOKEN, PUBLIC_BASE_URL + STATUS_PATH, fields.items())
+    return fields, {"X-Twilio-Signature": signature}
 
 
 @pytest.fixture
@@ -507,3 +516,67 @@ async def test_stale_held_row_stays_held(
     await deliver_due(deps)
     assert (await row(db, row_id))["status"] == "HELD"
     assert twilio.call_count == 0
+
+
+# --- status callbacks that come before the SID is written ----------------------------------------
+
+
+async def test_status_callback_before_the_sid_is_written_is_applied_after(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio: respx.Route,
+    client: httpx.AsyncClient,
+) -> None:
+    """Twilio calls back while the sender still waits for its answer: the callback is kept, and
+    the sender's next round applies it."""
+    now = clock.now()
+    rid = await add_retailer(db, last_inbound_at=now - timedelta(hours=1))
+    row_id = await queue(db, now, retailer_id=rid)
+    sid = "SM" + "e" * 32
+
+    async def accept_after_calling_back(request: httpx.Request) -> httpx.Response:
+        callback = sign_status(sid, "delivered")
+        response = await client.post(STATUS_PATH, data=callback[0], headers=callback[1])
+        assert response.status_code == 204
+        return created(sid)
+
+    twilio.mock(side_effect=accept_after_calling_back)
+    await deliver_due(deps)
+    assert (await row(db, row_id))["status"] == "ACCEPTED"
+    assert await db.fetchval("SELECT count(*) FROM early_status_callbacks") == 1
+
+    counts = await deliver_due(deps)
+
+    assert counts["early_callbacks"] == 1
+    assert (await row(db, row_id))["status"] == "DELIVERED"
+    assert await db.fetchval("SELECT count(*) FROM early_status_callbacks") == 0
+
+
+async def test_early_callback_never_moves_a_status_back_and_strays_are_dropped_after_a_day(
+    deps: Deps, db: asyncpg.Pool, clock: FixedClock, client: httpx.AsyncClient
+) -> None:
+    now = clock.now()
+    read_sid, stray_sid = "SM" + "1" * 32, "SM" + "2" * 32
+    for sid in (read_sid, stray_sid):
+        fields, headers = sign_status(sid, "sent")
+        assert (await client.post(STATUS_PATH, data=fields, headers=headers)).status_code == 204
+    # Meanwhile the message was recorded and got as far as READ.
+    row_id = await queue(db, now, retailer_id=None)
+    await db.execute(
+        "UPDATE outbox_messages SET status = 'READ', twilio_sid = $2 WHERE id = $1",
+        row_id,
+        read_sid,
+    )
+
+    counts = await deliver_due(deps)
+    assert counts["early_callbacks"] == 1
+    assert (await row(db, row_id))["status"] == "READ"
+    assert await db.fetchval("SELECT twilio_sid FROM early_status_callbacks") == stray_sid
+
+    clock.advance(hours=23)
+    await deliver_due(deps)
+    assert await db.fetchval("SELECT count(*) FROM early_status_callbacks") == 1
+    clock.advance(hours=2)
+    await deliver_due(deps)
+    assert await db.fetchval("SELECT count(*) FROM early_status_callbacks") == 0

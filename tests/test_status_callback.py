@@ -154,11 +154,16 @@ async def test_signature_for_another_url_is_403(
     assert response.status_code == 403
 
 
-async def test_unknown_message_sid_is_ignored(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+async def test_unknown_message_sid_changes_nothing_and_is_kept(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
     await sent_row(db)
     response = await post_signed(client, callback("delivered", sid="SM" + "f" * 32))
     assert response.status_code == 204
     assert await state(db) == ("ACCEPTED", None)
+    # Kept for the sender, in case the SID is being written (tests/test_outbox_sender.py).
+    kept = await db.fetchrow("SELECT twilio_sid, status FROM early_status_callbacks")
+    assert tuple(kept) == ("SM" + "f" * 32, "DELIVERED")
 
 
 async def test_missing_fields_is_400(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
@@ -166,6 +171,14 @@ async def test_missing_fields_is_400(client: httpx.AsyncClient, db: asyncpg.Pool
     response = await post_signed(client, fields)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "BAD_REQUEST"
+
+
+async def test_message_sid_not_shaped_like_one_is_400(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    response = await post_signed(client, callback("delivered", sid="SM" + "x" * 500))
+    assert response.status_code == 400
+    assert await db.fetchval("SELECT count(*) FROM early_status_callbacks") == 0
 
 
 async def test_malformed_body_is_4xx_not_500(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:

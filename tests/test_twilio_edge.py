@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import pytest
 from twilio.request_validator import RequestValidator
 
-from bot.twilio_edge import compute_signature, signature_valid
+from bot.twilio_edge import compute_signature, looks_like_sid, signature_valid
 
 TOKEN = "12345"
 URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -30,3 +31,20 @@ def test_rejects_tampering() -> None:
     assert not signature_valid("other", URL, PARAMS.items(), sig)
     assert not signature_valid(TOKEN, URL, PARAMS.items(), None)
     assert not signature_valid(TOKEN, URL, PARAMS.items(), "")
+
+
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("SM" + "0123456789abcdef" * 2, True),
+        ("MM" + "a" * 32, True),
+        ("", False),
+        ("S", False),
+        ("SM" + "a" * 63, False),
+        ("SM 123", False),
+        ("SM<x>", False),
+        ("SMéé", False),
+    ],
+)
+def test_sid_shape(value: str, ok: bool) -> None:
+    assert looks_like_sid(value) is ok
