@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     admin_numbers: Annotated[tuple[str, ...], NoDecode] = ()
     business_tz: str = "Asia/Kolkata"
     port: int = Field(default=8000, ge=1, le=65535)
-    # Outbox sender: messages per second per sender number.
+    # Outbox sender: messages per second, all sender processes together (shared through Redis).
     send_rate_per_second: float = Field(default=10.0, gt=0)
     # Unpaid amount (paise) on overdue debits below which credit is not stopped (DESIGN 3).
     overdue_tolerance_paise: int = Field(default=100_00, ge=0)

@@ -36,7 +36,6 @@ from bot.sending import (
     Retry,
     Skip,
     Templated,
-    TokenBucket,
     after_failure,
     classify_response,
     classify_transport_error,
@@ -54,6 +53,7 @@ from db.outbox_queries import (
     requeue_expired_leases,
 )
 from db.pool import Conn
+from jobs.send_rate import SharedSendRate, send_rate_key
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ async def _post(
     return classify_response(response.status_code, payload, response.headers.get("Retry-After"))
 
 
-async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, bucket: TokenBucket) -> str:
+async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, rate: SharedSendRate) -> str:
     """Send or settle one claimed row; return what happened (a counts key)."""
     now = deps.clock.now()
     who = mask_phone(row.to_phone)
@@ -160,9 +160,7 @@ async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, bucket: TokenBuck
         )  # fmt: skip
         log.warning("outbox #%d %s to %s held: %s", row.id, row.kind, who, plan.message)
         return "held"
-    wait = bucket.reserve(time.monotonic())
-    if wait > 0:
-        await asyncio.sleep(wait)
+    await rate.wait()
     outcome = await _post(deps, row, plan)
     now = deps.clock.now()
     content_sid = plan.content_sid if isinstance(plan, Templated) else None
@@ -218,6 +216,12 @@ async def _print_locally(
     return "sent"
 
 
+def shared_send_rate(deps: Deps) -> SharedSendRate:
+    """SEND_RATE_PER_SECOND across all of this deployment's senders."""
+    key = send_rate_key(deps.settings.arq_queue_name)
+    return SharedSendRate(deps.redis, key, deps.settings.send_rate_per_second)
+
+
 def claim_limit(deps: Deps, limit: int) -> int:
     """No more rows than the rate limit lets us send in half a lease."""
     per_half_lease = int(deps.settings.send_rate_per_second * LEASE.total_seconds() / 2)
@@ -228,11 +232,11 @@ async def deliver_due(
     deps: Deps,
     *,
     limit: int = 50,
-    bucket: TokenBucket | None = None,
+    rate: SharedSendRate | None = None,
     stop: asyncio.Event | None = None,
 ) -> dict[str, int]:
     """One round of the sender; returns counts (claimed, sent, retried, failed, held, ...)."""
-    bucket = bucket or TokenBucket(rate=deps.settings.send_rate_per_second)
+    rate = rate or shared_send_rate(deps)
     counts: Counter[str] = Counter()
     now = deps.clock.now()
     async with deps.pool.acquire() as conn:
@@ -259,7 +263,7 @@ async def deliver_due(
             ):
                 counts["given_back"] = await release_claims(conn, claims[i:], deps.clock.now())
                 break
-            counts[await _deliver_one(deps, conn, row, bucket)] += 1
+            counts[await _deliver_one(deps, conn, row, rate)] += 1
     return {k: v for k, v in counts.items() if v or k == "claimed"}
 
 
@@ -267,13 +271,13 @@ async def run_sender(
     deps: Deps, stop: asyncio.Event, *, poll_seconds: float = POLL_SECONDS, limit: int = 50
 ) -> None:
     """Deliver due rows until `stop` is set: every `poll_seconds`, or at once while busy."""
-    bucket = TokenBucket(rate=deps.settings.send_rate_per_second)
+    rate = shared_send_rate(deps)
     mode = "Twilio" if deps.settings.twilio_enabled else "printing (no Twilio credentials)"
-    log.info("outbox sender started: %s, %.1f messages/s", mode, bucket.rate)
+    log.info("outbox sender started: %s, %.1f messages/s in all", mode, rate.rate)
     while not stop.is_set():
         busy = False
         try:
-            counts = await deliver_due(deps, limit=limit, bucket=bucket, stop=stop)
+            counts = await deliver_due(deps, limit=limit, rate=rate, stop=stop)
             busy = counts.get("claimed", 0) >= claim_limit(deps, limit)
         except Exception:  # a database blip must not end the sender; the next round retries
             log.exception("outbox sender: round failed; retrying in %.0f s", poll_seconds)
