@@ -39,12 +39,15 @@ async def open_deps(
     settings: Settings,
     *,
     clock: Clock | None = None,
-    pool_size: int = 10,
+    pool_size: int | None = None,
 ) -> AsyncIterator[Deps]:
-    """Open the pool, Redis client and HTTP client; close them on exit."""
+    """Open the pool (DATABASE_POOL_SIZE connections unless `pool_size` says), the Redis client
+    and the HTTP client; close them on exit."""
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError("DATABASE_URL and REDIS_URL must be set (the run command sets them)")
-    pool = await create_pool(settings.database_url, max_size=pool_size)
+    pool = await create_pool(
+        settings.database_url, max_size=pool_size or settings.database_pool_size
+    )
     redis = redis_client(settings.redis_url)
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
     try:

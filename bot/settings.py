@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     send_rate_per_second: float = Field(default=10.0, gt=0)
     # Unpaid amount (paise) on overdue debits below which credit is not stopped (DESIGN 3).
     overdue_tolerance_paise: int = Field(default=100_00, ge=0)
+    # PostgreSQL connections per web process (uvicorn worker). Mind max_connections (100 by
+    # default): web processes x this + workers x 5 must stay below it.
+    database_pool_size: int = Field(default=10, ge=1, le=200)
     # Largest request body the web app accepts, in bytes.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     arq_queue_name: str = "arq:queue"

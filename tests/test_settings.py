@@ -33,6 +33,8 @@ def test_parses_lists_and_json(monkeypatch: pytest.MonkeyPatch) -> None:
         ("PORT", "eighty", "PORT"),
         ("ADMIN_NUMBERS", "not-a-number", "ADMIN_NUMBERS"),
         ("WHATSAPP_TEMPLATES", "[1, 2]", "WHATSAPP_TEMPLATES"),
+        ("DATABASE_POOL_SIZE", "0", "DATABASE_POOL_SIZE"),
+        ("SEND_RATE_PER_SECOND", "-1", "SEND_RATE_PER_SECOND"),
     ],
 )
 def test_invalid_setting_names_the_variable(
