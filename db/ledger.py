@@ -3,8 +3,9 @@
 Each operation takes `conn` first, the target retailer id, amounts in paise, `performed_by` and
 `now`; it runs inside the caller's transaction (`conn.transaction()` nests as a savepoint;
 `place_order` adds none, see there), writes its audit entry in that same transaction and keeps
-`credit_accounts.outstanding` equal to the sum of open debits' unpaid parts. Every operation locks the retailer's `credit_accounts` row first,
-so operations on one retailer run one at a time and always take their locks in the same order.
+`credit_accounts.outstanding` equal to the sum of open debits' unpaid parts. Every operation
+locks the retailer's `credit_accounts` row first, so operations on one retailer run one at a
+time and always take their locks in the same order.
 
 Refusals the caller must show are raised as `LedgerError` subclasses (NotFound 404, Conflict 409,
 Unprocessable 422) carrying a code and a sentence; order placement returns its refusal as a
