@@ -15,6 +15,7 @@ from datetime import date
 from bot.credit import ADJUSTMENT_REASONS, Direction
 from bot.money import InvalidAmount, parse_rupees
 from bot.phone import InvalidPhone, looks_like_phone, normalize_phone
+from bot.text import is_digits
 
 MAX_DAYS = 3650
 MAX_ID_DIGITS = 18
@@ -174,7 +175,7 @@ class _Bad(Exception):
 
 def _retailer(token: str) -> str:
     text = token.strip()
-    if text.isdigit() and not looks_like_phone(text):
+    if is_digits(text) and not looks_like_phone(text):
         if len(text) > MAX_ID_DIGITS or int(text) <= 0:
             raise _Bad("retailer")
         return str(int(text))
@@ -185,7 +186,7 @@ def _retailer(token: str) -> str:
 
 
 def _is_digit_group(token: str) -> bool:
-    return token.isdigit() and len(token) <= 5
+    return is_digits(token) and len(token) <= 5
 
 
 def _is_phone(token: str) -> bool:
@@ -200,9 +201,9 @@ def _split_retailer(args: list[str]) -> tuple[str, list[str]]:
     """The retailer argument and the rest. A phone number typed in groups ("98123 45678",
     "+91 98123 45678") is one argument: the shortest run of groups that is a whole number."""
     first = args[0]
-    grouped = (first.startswith("+") and first[1:].isdigit() and not _is_phone(first)) or (
-        len(args) >= 2 and len(first) == 5 and first.isdigit() and len(args[1]) == 5
-        and args[1].isdigit()
+    grouped = (first.startswith("+") and is_digits(first[1:]) and not _is_phone(first)) or (
+        len(args) >= 2 and len(first) == 5 and is_digits(first) and len(args[1]) == 5
+        and is_digits(args[1])
     )  # fmt: skip
     if grouped:
         for n in range(2, min(4, len(args)) + 1):
@@ -231,13 +232,13 @@ def _signed_amount(token: str) -> tuple[Direction, int]:
 
 def _order(token: str) -> int:
     text = token.removeprefix("#")
-    if not text.isdigit() or len(text) > MAX_ID_DIGITS or int(text) <= 0:
+    if not is_digits(text) or len(text) > MAX_ID_DIGITS or int(text) <= 0:
         raise _Bad("order")
     return int(text)
 
 
 def _days(token: str) -> int:
-    if not token.isdigit() or not 1 <= int(token) <= MAX_DAYS:
+    if not is_digits(token) or len(token) > 4 or not 1 <= int(token) <= MAX_DAYS:
         raise _Bad("days")
     return int(token)
 

@@ -34,3 +34,22 @@ class FixedClock:
 def business_date(moment: datetime, tz: tzinfo) -> date:
     """The calendar day of `moment` in the business time zone."""
     return moment.astimezone(tz).date()
+
+
+# How far back a job or evaluation may be run "as of" (catching up missed runs).
+AS_OF_DAYS_BACK = 31
+
+
+def as_of_problem(as_of: date, today: date) -> str | None:
+    """Why a job cannot run as of `as_of` when it is `today`, or None.
+
+    A run changes accounts and sends messages now: as of a future day it would pause or remind
+    as if time had passed, and as of a day long past it would lift pauses for debts that were
+    not yet overdue then. A recent day (a missed run) is fine.
+    """
+    if as_of > today:
+        return f"the date {as_of.isoformat()} is in the future (today is {today.isoformat()})"
+    earliest = today - timedelta(days=AS_OF_DAYS_BACK)
+    if as_of < earliest:
+        return f"the date can be at most {AS_OF_DAYS_BACK} days back ({earliest.isoformat()})"
+    return None

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from bot.money import InvalidAmount, parse_rupees
+from bot.text import is_digits
 from db.ledger import LedgerError
 from db.onboarding import (
     NewProduct,
@@ -80,6 +81,12 @@ def _rows(text: str, required: set[str]) -> Iterator[tuple[int, dict[str, str]]]
         if len(values) != len(names):
             yield reader.line_num, {"__error__": f"expected {len(names)} fields, got {len(values)}"}
             continue
+        if any("\x00" in v for v in values):
+            yield (
+                reader.line_num,
+                {"__error__": "a field holds a NUL character (is it a text file?)"},
+            )
+            continue
         yield reader.line_num, {n: v.strip() for n, v in zip(names, values, strict=True)}
 
 
@@ -94,7 +101,7 @@ def _whole(row: dict[str, str], name: str) -> int | None:
     value = row.get(name, "")
     if not value:
         return None
-    if not value.isdigit():
+    if not is_digits(value) or len(value) > 4:
         raise _RowProblem(f"{name}: {value!r} is not a whole number of days")
     return int(value)
 

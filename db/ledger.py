@@ -39,6 +39,7 @@ from bot.credit import (
 from bot.messages import Reply
 from bot.money import format_inr
 from bot.phone import InvalidPhone, looks_like_phone, normalize_phone
+from bot.text import is_digits
 from db.aging import refresh_aging, refresh_stale_aging
 from db.audit import insert_audit
 from db.outbox import enqueue
@@ -373,7 +374,7 @@ async def resolve_retailer(conn: Conn, ref: str) -> int | None:
     text = ref.strip()
     if not text:
         return None
-    if text.isdigit() and not looks_like_phone(text):
+    if is_digits(text) and not looks_like_phone(text):
         if len(text) > 18:
             return None
         found: int | None = await conn.fetchval("SELECT id FROM retailers WHERE id = $1", int(text))

@@ -20,13 +20,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.clock import business_date
+from bot.clock import as_of_problem, business_date
 from bot.credit import Direction, PaymentMode, Verdict, validate_order_placement
 from bot.deps import Deps
 from bot.insights import insights_vars
 from bot.messages import Reply
 from bot.money import InvalidAmount, parse_rupees, rupees_json
 from bot.phone import InvalidPhone, mask_phone, normalize_phone
+from bot.text import is_digits
 from db import credit_queries as q
 from db import ledger
 from db.audit import AuditEntry, get_audit
@@ -118,9 +119,15 @@ def _int(body: dict[str, Any], field: str) -> int | None:
         return None
     if isinstance(value, bool):
         raise ApiError(422, "INVALID_FIELD", f"{field} must be a whole number")
-    if isinstance(value, Decimal) and value == value.to_integral_value():
+    # Bounded before int(): int(Decimal("1E+500000")) would hold the process for seconds.
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and value.adjusted() < 19
+        and value == value.to_integral_value()
+    ):
         value = int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and is_digits(value.strip()) and len(value.strip()) <= 19:
         value = int(value.strip())
     if not isinstance(value, int) or not 0 <= value < 2**63:
         raise ApiError(422, "INVALID_FIELD", f"{field} must be a whole number")
@@ -154,19 +161,24 @@ async def _retailer(deps: Deps, ref: str | int | None, field: str = "retailer") 
 
 def _path_int(request: Request, name: str) -> int:
     raw = request.path_params[name]
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_digits(raw) or len(raw) > 18:
         raise ApiError(404, "NOT_FOUND", f"no {name} {raw}")
     return int(raw)
 
 
 def _as_of(body: dict[str, Any], deps: Deps) -> date:
     value = body.get("asOf")
+    today = business_date(deps.clock.now(), deps.settings.tz)
     if value is None:
-        return business_date(deps.clock.now(), deps.settings.tz)
+        return today
     try:
-        return date.fromisoformat(str(value))
+        day = date.fromisoformat(str(value))
     except ValueError:
         raise ApiError(422, "INVALID_FIELD", "asOf must be a date YYYY-MM-DD") from None
+    problem = as_of_problem(day, today)
+    if problem:
+        raise ApiError(422, "INVALID_FIELD", f"asOf: {problem}")
+    return day
 
 
 def _today(deps: Deps) -> date:
@@ -185,7 +197,7 @@ def _limit(request: Request, default: int = 100) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST:
+    if not is_digits(raw) or len(raw) > 6 or not 1 <= int(raw) <= MAX_LIST:
         raise ApiError(422, "INVALID_FIELD", f"limit must be a whole number from 1 to {MAX_LIST}")
     return int(raw)
 

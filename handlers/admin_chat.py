@@ -16,7 +16,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from bot import admin_commands as ac
-from bot.clock import business_date
+from bot.clock import as_of_problem, business_date
 from bot.deps import Deps
 from bot.messages import Reply
 from bot.phone import mask_phone
@@ -202,6 +202,10 @@ async def _run_job(deps: Deps, cmd: ac.Run) -> Reply:
     """`run <job> [date]`: the job runs now with its own connections, as the admin API runs it."""
     from jobs.runner import UnknownJob, run_job_now
 
+    if cmd.as_of is not None:
+        problem = as_of_problem(cmd.as_of, business_date(deps.clock.now(), deps.settings.tz))
+        if problem:
+            return Reply("admin_error", {"code": "INVALID_DATE", "message": problem})
     try:
         result = await run_job_now(deps, cmd.job, cmd.as_of)
     except UnknownJob:

@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.text import has_nul
+
 
 class ApiError(Exception):
     """An error the client caused or must know about; rendered as JSON with its status."""
@@ -70,6 +72,8 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise ApiError(400, "BAD_REQUEST", "request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "BAD_REQUEST", "request body must be a JSON object")
+    if has_nul(data):
+        raise ApiError(400, "BAD_REQUEST", "text in the body must not contain NUL characters")
     return data
 
 

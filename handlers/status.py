@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from bot.deps import Deps
 from bot.phone import mask_phone
 from bot.sending import twilio_status
+from bot.text import without_nul
 from bot.twilio_edge import looks_like_sid, signature_valid
 from db.outbox_queries import StatusEvent, apply_status_callback, keep_early_status_callback
 from handlers.errors import ApiError
@@ -47,7 +48,7 @@ async def status_callback(request: Request) -> Response:
     ):
         log.warning("status callback with a bad or missing signature refused")
         raise ApiError(403, "FORBIDDEN", "invalid Twilio signature")
-    values = dict(fields)
+    values = dict(without_nul(fields))
     sid = values.get("MessageSid", "").strip()
     raw_status = values.get("MessageStatus", "").strip()
     if not looks_like_sid(sid) or not raw_status:

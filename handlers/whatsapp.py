@@ -40,6 +40,7 @@ from bot.clock import business_date
 from bot.deps import Deps
 from bot.messages import MAX_MESSAGE_CHARS, Reply
 from bot.phone import InvalidPhone, Phone, mask_phone, normalize_phone
+from bot.text import without_nul
 from bot.twilio_edge import looks_like_sid, signature_valid
 from db import conversations, pending_orders
 from db.ledger import OrderLine, place_order
@@ -153,6 +154,7 @@ async def inbound_whatsapp(request: Request) -> Response:
     phone = _sender(fields)
     sid = _message_sid(fields)
     _verify(deps, request, fields)
+    fields = without_nul(fields)  # PostgreSQL text cannot hold NUL; nobody means to type one
     now = deps.clock.now()
     async with deps.pool.acquire() as conn, conn.transaction():
         xml, outcome = await handle_message(deps, conn, fields, phone, sid, now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -533,3 +534,54 @@ async def test_whatsapp_send_queues_a_test_message(
     assert "Hello there" in row["body"]
     _error(await api.post(f"{A}/whatsapp/send", json={"to": "nope", "message": "x"}), 422)
     _error(await api.post(f"{A}/whatsapp/send", json={"to": PHONE}), 422)
+
+
+# --- hostile input (found by trying to break the running service) -----------------------------
+
+
+async def test_digits_int_refuses_are_clear_errors_not_500(
+    api: httpx.AsyncClient, retailer: int
+) -> None:
+    # "²" passes str.isdigit() but int() refuses it.
+    _error(await api.get(f"{A}/credit/²"), 404)
+    _error(await api.get(f"{A}/audit", params={"retailer": "²"}), 404)
+    for path in (f"{A}/audit", f"{A}/credit/at-risk", f"{A}/orders/failed/{retailer}"):
+        _error(await api.get(path, params={"limit": "²"}), 422)
+        _error(await api.get(path, params={"limit": "9" * 5000}), 422)
+    _error(await api.post(f"{A}/orders/²/fail", json={"reason": "x"}), 404)
+    _error(await api.put(f"{A}/guardrails/{retailer}", json={"paymentTermsDays": "²"}), 422)
+    paid = {"amountPaid": "10", "transactionId": "²"}
+    _error(await api.post(f"{A}/payment/record", json=paid), 422)
+
+
+async def test_huge_exponent_is_refused_at_once(api: httpx.AsyncClient, retailer: int) -> None:
+    started = time.monotonic()
+    for body in (b'{"maxOutstandingDays": 1e500000}', b'{"paymentTermsDays": 1E+999999}'):
+        r = await api.put(
+            f"{A}/guardrails/{retailer}", content=body, headers={"content-type": "application/json"}
+        )
+        _error(r, 422, "INVALID_FIELD")
+    assert time.monotonic() - started < 2  # int(Decimal("1E+500000")) alone takes seconds
+
+
+async def test_nul_characters_are_400_and_change_nothing(
+    api: httpx.AsyncClient, db: asyncpg.Pool, retailer: int
+) -> None:
+    before = await db.fetchval("SELECT count(*) FROM audit_log")
+    _error(await api.post(f"{A}/credit/{retailer}/pause", json={"reason": "a\x00b"}), 400)
+    paid = {"retailerId": retailer, "amountPaid": "10", "reference": "UTR\x00"}
+    _error(await api.post(f"{A}/payment/record", json=paid), 400, "BAD_REQUEST")
+    assert await db.fetchval("SELECT count(*) FROM audit_log") == before
+
+
+@pytest.mark.parametrize("as_of", ["9999-12-31", "2026-01-16", "0001-01-01", "2025-12-01"])
+async def test_as_of_outside_the_window_is_422_and_changes_nothing(
+    api: httpx.AsyncClient, db: asyncpg.Pool, retailer: int, as_of: str
+) -> None:
+    # The test clock's business day is 2026-01-15.
+    for path in (f"{A}/guardrails/evaluate", f"{A}/jobs/payment_reminders/run"):
+        assert "asOf" in _error(await api.post(path, json={"asOf": as_of}), 422)["message"]
+    assert await db.fetchval("SELECT count(*) FROM job_runs") == 0
+    assert (
+        await db.fetchval("SELECT count(*) FROM audit_log WHERE action <> 'RETAILER_CREATED'") == 0
+    )

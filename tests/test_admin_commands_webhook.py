@@ -149,3 +149,29 @@ async def test_admin_pause_notice_is_delivered_by_the_sender(
         "credit_paused", RETAILER_PHONE, "SENT",
     )  # fmt: skip
     assert "cheque bounced" in sent["body"]
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("profile ²", ["Usage:"]),
+        ("days 1 ²", ["Usage:"]),
+        ("fail ² wrong goods", ["Usage:"]),
+        ("paid 1 10\x00", ["Payment of"]),  # the NUL is dropped, the rest is read as usual
+        ("run payment_reminders 2030-01-01", ["Not done", "in the future", "INVALID_DATE"]),
+        ("run auto_pause 2020-01-01", ["Not done", "31 days back"]),
+    ],
+)
+async def test_odd_admin_input_gets_a_clear_line_and_changes_nothing_it_should_not(
+    client: httpx.AsyncClient,
+    db: asyncpg.Pool,
+    world: World,  # noqa: F811
+    text: str,
+    words: list[str],
+) -> None:
+    before = await db.fetchval("SELECT count(*) FROM job_runs")
+    status, reply = await send(client, ADMIN_PHONE, text)
+    assert status == 200
+    for word in words:
+        assert word in reply, reply
+    assert await db.fetchval("SELECT count(*) FROM job_runs") == before

@@ -43,6 +43,8 @@ def test_parse_retailers_reports_every_bad_line() -> None:
         "+919800000008,H,100\n"
         "\n"
         "+919800000009,I,-5,en,\n"
+        "+919800000010,J\x00,100,en,\n"
+        "+919800000011,K,100,en,²\n"
     )
     errors = [str(e) for e in parse_retailers(text).errors]
     assert errors == [
@@ -54,6 +56,8 @@ def test_parse_retailers_reports_every_bad_line() -> None:
         "line 8: payment_terms_days: 'ten' is not a whole number of days",
         "line 9: expected 5 fields, got 3",
         "line 11: credit_limit: amount must be positive",
+        "line 12: a field holds a NUL character (is it a text file?)",
+        "line 13: payment_terms_days: '²' is not a whole number of days",
     ]
 
 

@@ -192,3 +192,12 @@ async def test_malformed_body_is_4xx_not_500(client: httpx.AsyncClient, db: asyn
 
 async def test_get_is_not_allowed(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
     assert (await client.get(PATH)).status_code == 405
+
+
+async def test_nul_in_a_field_is_dropped_not_a_500(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    await sent_row(db)
+    response = await post_signed(client, callback("failed", ErrorCode="630\x0016"))
+    assert response.status_code == 204
+    assert await state(db) == ("FAILED", "63016")

@@ -344,6 +344,15 @@ async def test_odd_input_always_gets_an_answer(
     assert "Matchbox (10 pack) is no longer available" in await say(client, RAMESH, f"{match} x 1")
 
 
+async def test_nul_characters_are_dropped_not_a_500(
+    client: httpx.AsyncClient, shop: asyncpg.Pool
+) -> None:
+    await say(client, LAKSHMI, "hi")
+    reply = await say(client, LAKSHMI, "atta\x00 2")
+    assert "Aashirvaad Atta" in reply
+    assert await shop.fetchval("SELECT count(*) FROM inbound_messages WHERE body = 'atta 2'") == 1
+
+
 async def test_button_payload_counts_as_the_text(
     client: httpx.AsyncClient, shop: asyncpg.Pool
 ) -> None:
