@@ -304,3 +304,15 @@ class Direction(StrEnum):
 
 
 ADJUSTMENT_REASONS = ("return", "dispute", "discount", "correction")
+
+
+def terms_problem(max_outstanding_days: int, payment_terms_days: int) -> str | None:
+    """Why these days cannot go together, or None. A debit counts against credit once unpaid for
+    more than max_outstanding_days; with longer payment terms it would stop a retailer's credit
+    before it is even due."""
+    if payment_terms_days > max_outstanding_days:
+        return (
+            f"paymentTermsDays ({payment_terms_days}) must not be more than maxOutstandingDays "
+            f"({max_outstanding_days}): credit would stop before debits are due"
+        )
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import NewType
@@ -16,6 +17,9 @@ _EN_IN = Locale.parse("en_IN")
 
 # Larger than any order or limit a distributor would type (₹1,000 crore), small enough for BIGINT.
 MAX_RUPEES = Decimal("10000000000")
+_RUPEES_TEXT = re.compile(
+    r"^[+-]?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,2}(?:,[0-9]{2})*,[0-9]{3})(?:\.[0-9]+)?$"
+)
 
 
 class InvalidAmount(ValueError):
@@ -36,7 +40,12 @@ def parse_rupees(value: object, *, allow_zero: bool = False) -> Paise:
     elif isinstance(value, int | Decimal):
         text = str(value)
     elif isinstance(value, str):
-        text = value.strip().replace(",", "").removeprefix("₹").removeprefix("Rs.").strip()
+        text = value.strip().removeprefix("₹").removeprefix("Rs.").strip()
+        # Commas only as digit grouping, Indian (1,25,000) or international (125,000): "12,50"
+        # is a typo, not ₹1,250. No "1_000" or "1e3" either (Decimal would take both).
+        if not _RUPEES_TEXT.match(text):
+            raise InvalidAmount(f"{value!r} is not an amount like 1,25,000.50")
+        text = text.replace(",", "")
     else:
         raise InvalidAmount("amount must be a number")
     try:

@@ -56,13 +56,15 @@ async def insert_audit(
 async def get_audit(
     conn: Conn, *, retailer_id: int | None = None, limit: int = 100
 ) -> list[AuditEntry]:
-    """Newest first, optionally for one retailer."""
+    """Newest first, optionally for one retailer. "Newest" is the order the entries were
+    written in (their ids), not `created_at`: that is the time each request began, and a request
+    that waited for a retailer's lock can write after one that began later."""
     rows = await conn.fetch(
         """SELECT id, retailer_id, action, reference, old_value, new_value, performed_by, reason,
                   created_at
            FROM audit_log
            WHERE ($1::bigint IS NULL OR retailer_id = $1)
-           ORDER BY created_at DESC, id DESC LIMIT $2""",
+           ORDER BY id DESC LIMIT $2""",
         retailer_id,
         limit,
     )

@@ -34,6 +34,7 @@ from bot.credit import (
     Verdict,
     auto_pause_reason,
     guardrail_action,
+    terms_problem,
     validate_order_placement,
 )
 from bot.messages import Reply
@@ -956,6 +957,9 @@ async def set_guardrails(
         old = dict(row)
         changed = {k: v for k, v in wanted.items() if old[k] != v}
         new = {**old, **changed}
+        problem = terms_problem(new["max_outstanding_days"], new["payment_terms_days"])
+        if problem:
+            raise Unprocessable("INVALID_FIELD", problem)
         if changed:
             # New allowed days change what counts as beyond them: readers recompute the row
             # until the next refresh (this operation has no business day to recompute for).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.credit import terms_problem
 from bot.messages import LANGUAGES
 from bot.phone import InvalidPhone, normalize_phone
 from db.audit import insert_audit
@@ -66,6 +67,9 @@ def validate_retailer(new: NewRetailer) -> NewRetailer:
         raise Unprocessable("INVALID_FIELD", "creditLimit must not be negative")
     if new.max_order_value <= 0:
         raise Unprocessable("INVALID_FIELD", "maxOrderValue must be positive")
+    problem = terms_problem(new.max_outstanding_days, new.payment_terms_days)
+    if problem:
+        raise Unprocessable("INVALID_FIELD", problem)
     return NewRetailer(
         phone=phone,
         name=_text(new.name, "name"),

@@ -24,7 +24,7 @@ from bot.clock import as_of_problem, business_date
 from bot.credit import Direction, PaymentMode, Verdict, validate_order_placement
 from bot.deps import Deps
 from bot.insights import insights_vars
-from bot.messages import Reply
+from bot.messages import LANGUAGES, Reply
 from bot.money import InvalidAmount, parse_rupees, rupees_json
 from bot.phone import InvalidPhone, mask_phone, normalize_phone
 from bot.text import is_digits
@@ -420,15 +420,6 @@ async def record_payment(request: Request, deps: Deps) -> Response:
     if key is not None and not 1 <= len(key.strip()) <= MAX_KEY_LENGTH:
         raise ApiError(422, "INVALID_FIELD", "Idempotency-Key must be 1 to 200 characters")
     body = await read_json(request)
-    digest = request_hash(body)
-    scope = "payment_record"
-    if key is not None:
-        key = key.strip()
-        async with deps.pool.acquire() as conn:
-            stored = await get_answer(conn, scope, key)
-        if stored is not None:
-            return _replay(stored.request_hash, digest, stored.status_code, stored.response)
-
     amount = _amount(body, "amountPaid")
     reference = _text(body, "reference", required=False, max_len=100)
     txn_id = body.get("transactionId")
@@ -439,6 +430,18 @@ async def record_payment(request: Request, deps: Deps) -> Response:
     if txn_id is not None:
         transaction_id = _int(body, "transactionId")
     rid = await _retailer(deps, retailer_ref, "retailerId") if retailer_ref is not None else None
+    # The request as understood, so "100", 100 and "100.00", or a retailer's id and phone,
+    # are the same request for the Idempotency-Key.
+    digest = request_hash(
+        {"amount": amount, "reference": reference, "transaction": transaction_id, "retailer": rid}
+    )
+    scope = "payment_record"
+    if key is not None:
+        key = key.strip()
+        async with deps.pool.acquire() as conn:
+            stored = await get_answer(conn, scope, key)
+        if stored is not None:
+            return _replay(stored.request_hash, digest, stored.status_code, stored.response)
     now = deps.clock.now()
     try:
         async with deps.pool.acquire() as conn, conn.transaction():
@@ -656,6 +659,8 @@ async def insights(request: Request, deps: Deps) -> Response:
 async def insights_message(request: Request, deps: Deps) -> Response:
     rid, name, language, data = await _insights(deps, request.path_params["retailer"])
     lang = request.query_params.get("lang", language)
+    if lang not in LANGUAGES:
+        raise ApiError(422, "INVALID_FIELD", f"lang must be one of {', '.join(LANGUAGES)}")
     text = deps.renderer.render(Reply("insights", insights_vars(name, data)), lang)
     return JSONResponse({"retailerId": rid, "language": lang, "message": text})
 

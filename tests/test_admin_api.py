@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator
@@ -326,14 +328,17 @@ async def test_idempotency_key_replays_the_first_answer(
     headers = {"Idempotency-Key": "pay-1"}
     first = await api.post(f"{A}/payment/record", json=body, headers=headers)
     assert first.status_code == 201
-    # the same request again, with keys in another order and the amount spelled differently
-    again = await api.post(
-        f"{A}/payment/record",
-        json={"reference": "NEFT-1", "amountPaid": 100, "retailerId": retailer},
-        headers=headers,
-    )
-    assert again.status_code == 201 and again.json() == first.json()
-    assert again.headers["idempotent-replayed"] == "true"
+    # the same request again: keys in another order, the amount and the retailer spelled
+    # differently (a string, a JSON number with an exponent; the phone in two spellings)
+    for amount, ref in (('"100.00"', f'"{PHONE}"'), ("1E+2", '"98123 45678"'), ("100.0", retailer)):
+        raw = f'{{"reference": "NEFT-1", "amountPaid": {amount}, "retailerId": {ref}}}'
+        again = await api.post(
+            f"{A}/payment/record",
+            content=raw,
+            headers={**headers, "content-type": "application/json"},
+        )
+        assert again.status_code == 201 and again.json() == first.json(), raw
+        assert again.headers["idempotent-replayed"] == "true"
     async with db.acquire() as conn:
         assert (
             await conn.fetchval("SELECT count(*) FROM credit_transactions WHERE type='PAYMENT'")
@@ -475,6 +480,8 @@ async def test_insights_routes(api: httpx.AsyncClient, db: asyncpg.Pool, retaile
     r = await api.get(f"{A}/insights/{retailer}/message", params={"lang": "hi"})
     assert r.status_code == 200, r.text
     assert r.json()["language"] == "hi" and "Ramesh" in r.json()["message"]
+    for lang in ("xx", "../../etc/passwd"):
+        _error(await api.get(f"{A}/insights/{retailer}/message", params={"lang": lang}), 422)
 
 
 async def test_onboarding(api: httpx.AsyncClient) -> None:
@@ -585,3 +592,51 @@ async def test_as_of_outside_the_window_is_422_and_changes_nothing(
     assert (
         await db.fetchval("SELECT count(*) FROM audit_log WHERE action <> 'RETAILER_CREATED'") == 0
     )
+
+
+async def test_audit_lists_entries_in_the_order_they_were_written(
+    api: httpx.AsyncClient, db: asyncpg.Pool, retailer: int, clock: FixedClock
+) -> None:
+    """An entry's time is when its request began; one that waited for the retailer's lock is
+    written after a request that began later. The list follows the writes, so its newest entry
+    is the last change made and matches the account."""
+    clock.advance(seconds=10)
+    await api.post(f"{A}/credit/{retailer}/pause", json={"reason": "cheque bounced"})
+    clock.advance(seconds=-5)  # began earlier, got the lock later
+    await api.post(f"{A}/credit/{retailer}/unpause", json={"reason": "cleared"})
+    entries = (await api.get(f"{A}/audit", params={"retailer": retailer})).json()["entries"]
+    assert [e["action"] for e in entries[:2]] == ["UNPAUSE", "PAUSE"]
+    status = await db.fetchval("SELECT credit_status FROM retailers WHERE id = $1", retailer)
+    assert entries[0]["newValue"]["status"] == status == "ACTIVE"
+
+    # And under real concurrency each change starts from the state the one before it left.
+    calls = []
+    for i in range(10):
+        calls.append(api.post(f"{A}/credit/{retailer}/pause", json={"reason": f"check {i}"}))
+        calls.append(api.post(f"{A}/credit/{retailer}/unpause", json={"reason": f"ok {i}"}))
+    await asyncio.gather(*calls)
+    entries = (await api.get(f"{A}/audit", params={"retailer": retailer})).json()["entries"]
+    status = await db.fetchval("SELECT credit_status FROM retailers WHERE id = $1", retailer)
+    changes = [e for e in entries if e["action"] in ("PAUSE", "UNPAUSE")]
+    assert changes[0]["newValue"]["status"] == status
+    for later, earlier in itertools.pairwise(changes):
+        assert later["oldValue"]["status"] == earlier["newValue"]["status"]
+
+
+async def test_payment_terms_longer_than_the_allowed_days_are_422(
+    api: httpx.AsyncClient, db: asyncpg.Pool, retailer: int
+) -> None:
+    before = await db.fetchrow("SELECT * FROM credit_accounts WHERE retailer_id = $1", retailer)
+    for body in (
+        {"paymentTermsDays": 100, "maxOutstandingDays": 10},
+        {"paymentTermsDays": before["max_outstanding_days"] + 1},
+        {"maxOutstandingDays": before["payment_terms_days"] - 1},
+    ):
+        err = _error(await api.put(f"{A}/guardrails/{retailer}", json=body), 422, "INVALID_FIELD")
+        assert "credit would stop before debits are due" in err["message"]
+    after = await db.fetchrow("SELECT * FROM credit_accounts WHERE retailer_id = $1", retailer)
+    assert after == before
+    ok = await api.put(f"{A}/guardrails/{retailer}", json={"paymentTermsDays": 30})
+    assert ok.status_code == 200  # equal to the allowed days is fine
+    new = {"phone": "+919811122233", "name": "N", "creditLimit": 10, "paymentTermsDays": 40}
+    _error(await api.post(f"{A}/retailers", json=new), 422, "INVALID_FIELD")

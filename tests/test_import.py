@@ -122,7 +122,7 @@ async def test_cli_import(db: asyncpg.Pool, database_url: str, tmp_path: Path) -
 
     run = _cli(database_url, "products", str(bad))
     assert run.returncode == 1
-    assert "line 2: price: 'abc' is not a number" in run.stderr
+    assert "line 2: price: 'abc' is not an amount like 1,25,000.50" in run.stderr
     assert "nothing imported: 1 error(s)" in run.stderr
     run = _cli(database_url, "products", str(good))
     assert run.returncode == 0, run.stderr

@@ -18,6 +18,10 @@ from bot.phone import InvalidPhone, mask_phone, normalize_phone
         (12.34, 1234),
         ("₹99.90", 9990),
         ("10.500", 1050),
+        ("125,000", 12500000),
+        ("1,250,000.50", 125000050),
+        ("12,50,000", 125000000),
+        (" Rs. 1,000 ", 100000),
     ],
 )
 def test_parse_rupees(value: object, paise: int) -> None:
@@ -25,8 +29,10 @@ def test_parse_rupees(value: object, paise: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [0, -5, "-1", "1.234", "abc", None, True, "NaN", "Infinity", [], "1e30", 0.1 + 0.2]
-)
+    "value",
+    [0, -5, "-1", "1.234", "abc", None, True, "NaN", "Infinity", [], "1e30", 0.1 + 0.2,
+     "1,5", "12,50", "1,2,3", "1_000", "1e3", "1,0000", ",100", "100,", "1,,000", "१००", "1 000"],
+)  # fmt: skip
 def test_parse_rupees_refuses(value: object) -> None:
     with pytest.raises(InvalidAmount):
         parse_rupees(value)
