@@ -108,20 +108,20 @@ def _stop_on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _port_free(port: int) -> bool:
+def _port_free(port: int, host: str) -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind(("0.0.0.0", port))  # noqa: S104 - the address the web process will take
+            sock.bind((host, port))  # the address the web process will take
         except OSError:
             return False
     return True
 
 
-def _wait_for_port(port: int, timeout: float = 15.0) -> bool:
+def _wait_for_port(port: int, host: str, timeout: float = 15.0) -> bool:
     """A web process of a run killed a moment ago may still be finishing; give it time."""
     deadline = time.monotonic() + timeout
-    while not _port_free(port):
+    while not _port_free(port, host):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.2)
@@ -134,7 +134,10 @@ def run(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _stop_on_signal)
     data_dir = Path(settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    if not _wait_for_port(settings.port):
+    # This machine only, unless HOST says otherwise: the local run keeps a demo admin token and
+    # whitelists a demo admin number (a tunnel such as ngrok reaches 127.0.0.1 too).
+    host = os.environ.get("HOST", "127.0.0.1")
+    if not _wait_for_port(settings.port, host):
         print(
             f"error: port {settings.port} is in use; stop what uses it or set PORT", file=sys.stderr
         )
@@ -161,7 +164,7 @@ def run(settings: Settings) -> int:
         asyncio.run(_prepare_database(database_url, seed=not settings.database_url))
         env = local_environment(settings, database_url, redis_url)
         write_run_info(data_dir, env)
-        web = [sys.executable, "-m", "bot", "web"]
+        web = [sys.executable, "-m", "bot", "web", "--host", host]
         worker = [sys.executable, "-m", "bot", "worker"]
         for cmd in (web, worker):
             children.append(subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent))  # noqa: S603

@@ -69,7 +69,7 @@ def web_child_of(proc: subprocess.Popen[bytes]) -> psutil.Process | None:
     except psutil.NoSuchProcess:
         return None
     for child in children:
-        if child.cmdline()[-1:] == ["web"]:
+        if child.cmdline()[1:4] == ["-m", "bot", "web"]:
             return child
     return None
 
@@ -128,6 +128,10 @@ def test_run_starts_stops_and_survives_kill_9(tmp_path: Path, data_dir: Path) ->
     proc = start(data_dir, port)
     try:
         assert wait_healthy(port, proc) < 60
+        web = web_child_of(proc)
+        assert web is not None
+        listening = {c.laddr.ip for c in web.net_connections() if c.status == psutil.CONN_LISTEN}
+        assert listening == {"127.0.0.1"}  # this machine only (HOST opens it)
         first = count_retailers(data_dir)
         assert first >= 5
     finally:
