@@ -119,8 +119,20 @@ def _reminder(v: Mapping[str, Any], lang: str) -> list[str]:
     return [_text(v["name"]), format_inr(int(v["total_due"])), format_day(first_due, lang)]
 
 
+# A SYSTEM pause's reason in the template's language (as templates/*/credit_paused.txt says it).
+_OVERDUE_REASON = {
+    "en": "{amount} unpaid for more than {days} days",
+    "hi": "{amount} का भुगतान {days} दिन से ज़्यादा समय से बाकी है",
+}
+
+
 def _paused(v: Mapping[str, Any], lang: str) -> list[str]:
-    return [_text(v["name"]), _text(v["reason"])]
+    reason = _text(v["reason"])
+    if "overdue_unpaid" in v:
+        reason = _OVERDUE_REASON.get(lang, _OVERDUE_REASON["en"]).format(
+            amount=format_inr(int(v["overdue_unpaid"])), days=int(v["max_outstanding_days"])
+        )
+    return [_text(v["name"]), reason]
 
 
 def _resumed(v: Mapping[str, Any], lang: str) -> list[str]:

@@ -463,8 +463,19 @@ async def pause_credit(
 
 
 async def _set_paused(
-    conn: Conn, contact: Contact, *, reason: str, performed_by: str, now: datetime
+    conn: Conn,
+    contact: Contact,
+    *,
+    reason: str,
+    performed_by: str,
+    now: datetime,
+    overdue: tuple[int, int] | None = None,
 ) -> StatusChange:
+    """`overdue` (unpaid paise, allowed days) of a SYSTEM pause lets the notice state the reason
+    in the retailer's language; a person's reason is sent as they wrote it."""
+    notice: dict[str, Any] = {"name": contact.name, "reason": reason}
+    if overdue is not None:
+        notice.update(overdue_unpaid=overdue[0], max_outstanding_days=overdue[1])
     await conn.execute(
         """UPDATE retailers SET credit_status = 'PAUSED', credit_paused_at = $2,
                credit_pause_reason = $3, paused_by = $4
@@ -480,7 +491,7 @@ async def _set_paused(
         status=CreditStatus.PAUSED,
         action="PAUSE",
         old_value={"status": contact.status.value},
-        notice=Reply("credit_paused", {"name": contact.name, "reason": reason}),
+        notice=Reply("credit_paused", notice),
         reason=reason,
         performed_by=performed_by,
         now=now,
@@ -1040,7 +1051,14 @@ async def evaluate_guardrails(
             )
             if action == GuardrailAction.PAUSE:
                 reason = auto_pause_reason(facts.overdue_unpaid, facts.max_outstanding_days)
-                await _set_paused(conn, contact, reason=reason, performed_by=SYSTEM, now=now)
+                await _set_paused(
+                    conn,
+                    contact,
+                    reason=reason,
+                    performed_by=SYSTEM,
+                    now=now,
+                    overdue=(facts.overdue_unpaid, facts.max_outstanding_days),
+                )
                 paused.append((rid, reason))
             elif action == GuardrailAction.RESUME:
                 await _set_active(

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 SAMPLES: dict[str, dict[str, Any]] = {
-    "credit_paused": {"name": "Ramesh", "reason": "₹22,000 unpaid for more than 30 days"},
+    "credit_paused": {
+        "name": "Ramesh",
+        "reason": "₹22,000 unpaid for more than 30 days",
+        "overdue_unpaid": 2_200_000,
+        "max_outstanding_days": 30,
+    },
     "credit_resumed": {"name": "Ramesh", "available": 7_800_000},
     "order_failed": {
         "name": "Ramesh",

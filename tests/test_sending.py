@@ -90,6 +90,13 @@ OUTSIDE = Recipient(last_inbound_at=NOW - timedelta(days=2))
             Templated("HXp", {"1": "Sunita", "2": "overdue"}),
         ),
         (
+            "credit_paused", "hi",
+            {"name": "Sunita", "reason": "₹41,840 unpaid for more than 30 days",
+             "overdue_unpaid": 4_184_000, "max_outstanding_days": 30},
+            OUTSIDE, TEMPLATES,
+            Templated("HXp", {"1": "Sunita", "2": "₹41,840 का भुगतान 30 दिन से ज़्यादा समय से बाकी है"}),
+        ),
+        (
             "pending_order_follow_up", "en", JOB_SAMPLES["pending_order_follow_up"], OUTSIDE,
             {"pending_order_follow_up": "HXf"},
             Templated("HXf", {"1": "Ramesh", "2": "3", "3": "₹4,520"}),

@@ -59,3 +59,15 @@ def test_missing_variable_is_an_error(tmp_path: Path) -> None:
     )
     with pytest.raises(UndefinedError):
         renderer.render(Reply("x", {"name": "Ramesh"}))
+
+
+def test_pause_notice_states_a_system_reason_in_the_retailers_language() -> None:
+    renderer = Renderer()
+    system = {"name": "Sunita", "reason": "₹41,840 unpaid for more than 30 days"}
+    system |= {"overdue_unpaid": 4_184_000, "max_outstanding_days": 30}
+    hindi = renderer.render(Reply("credit_paused", system), "hi")
+    assert "₹41,840 का भुगतान 30 दिन से ज़्यादा समय से बाकी है" in hindi
+    assert "unpaid" not in hindi
+    # A person's reason is sent as they wrote it.
+    person = {"name": "Sunita", "reason": "cheque bounced"}
+    assert "cheque bounced" in renderer.render(Reply("credit_paused", person), "hi")
