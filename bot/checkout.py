@@ -34,6 +34,7 @@ from bot.parsing import (
     ByNumber,
     Command,
     Named,
+    NotWhole,
     is_emoji_only,
     match_products,
     normalize,
@@ -727,6 +728,8 @@ def _items(t: _Turn, said: str) -> bool:
     for line, req in parsed:
         if req is None:
             problems.append(_problem("not_understood", line))
+        elif isinstance(req, NotWhole):
+            problems.append(_problem("not_whole", line))
         elif isinstance(req, ByNumber):
             p, problem = _product_by_number(t, req.number)
             if problem or p is None:

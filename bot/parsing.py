@@ -187,7 +187,15 @@ class ByName:
     quantity: int | None
 
 
-ItemRequest = ByNumber | ByName
+@dataclass(frozen=True)
+class NotWhole:
+    """`atta 2.5`, `1 x 0.5`: a quantity with a fraction. Never rounded, nor read as another
+    number ("atta 2.5" must not become 5 of "atta 2")."""
+
+    line: str
+
+
+ItemRequest = ByNumber | ByName | NotWhole
 
 _UNIT = (
     r"(?:pcs?|pieces?|nos?|units?|qty|packets?|pkts?|packs?|box(?:es)?|bags?|bottles?|"
@@ -199,6 +207,11 @@ _RE_NUM_NUM = re.compile(
 )
 _RE_QTY_NAME = re.compile(rf"^(\d{{1,12}})\s*{_UNIT}?\s*(?:x|×|\*)?\s+(?!\d+$)(.*\D.*)$")
 _RE_NAME_QTY = re.compile(rf"^(.*?\D)\s*{_SEP}?\s*(\d{{1,12}})\s*{_UNIT}?$")
+# A quantity with a fraction, before a name or after one (a size such as "0.5kg" is a name's).
+_RE_FRACTION_QTY = re.compile(
+    rf"^(?:[0-9]+\.[0-9]+\s*{_UNIT}?\s*(?:x|×|\*)?\s+\D.*"
+    rf"|.*\D\s*{_SEP}?\s*[0-9]+\.[0-9]+\s*{_UNIT}?)$"
+)
 _SPLIT = re.compile(r"\n|,|;|\s+(?:and|aur|&|\+)\s+|\s+\+\s*|\s*\+\s+")
 
 
@@ -213,6 +226,8 @@ def parse_item(line: str) -> ItemRequest | None:
     t = normalize(line)
     if not t:
         return None
+    if _RE_FRACTION_QTY.match(t):
+        return NotWhole(t)
     if m := _RE_NUM_NUM.match(t):
         return ByNumber(int(m.group(1)), int(m.group(2)))
     if m := _RE_QTY_NAME.match(t):

@@ -80,6 +80,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
             {"kind": "no_quantity", "ref": "atta", "name": "Aashirvaad Atta 10kg"},
             {"kind": "zero", "ref": "5 x 0", "name": "Sugar 5kg"},
             {"kind": "too_many", "ref": "5 x 5000", "name": "Sugar 5kg", "max": 999},
+            {"kind": "not_whole", "ref": "atta 2.5", "name": ""},
             {"kind": "cart_full", "ref": "7 x 1", "name": "Vim Bar", "max": 25},
             {"kind": "not_understood", "ref": "kal bhejna", "name": ""},
         ]
