@@ -7,7 +7,8 @@
   are retried with exponential backoff up to `MAX_ATTEMPTS`; other 4xx fail at once with Twilio's
   error code.
 - `advance_status`: delivery statuses never move backwards (the order is a table, `RANK`).
-- `TokenBucket`: the send rate limit, with time passed in.
+- `TokenBucket`: one process's send rate limit, with time passed in (the rate is shared through
+  Redis by `jobs.send_rate`; this is its fallback when Redis does not answer).
 
 No I/O here: the sender in `jobs/outbox_sender.py` loads the facts, calls these, and persists.
 """
