@@ -40,15 +40,18 @@ def business_date(moment: datetime, tz: tzinfo) -> date:
 AS_OF_DAYS_BACK = 31
 
 
-def as_of_problem(as_of: date, today: date) -> str | None:
+def as_of_problem(as_of: date, today: date, *, today_only: bool = False) -> str | None:
     """Why a job cannot run as of `as_of` when it is `today`, or None.
 
-    A run changes accounts and sends messages now: as of a future day it would pause or remind
-    as if time had passed, and as of a day long past it would lift pauses for debts that were
-    not yet overdue then. A recent day (a missed run) is fine.
+    Its changes and messages happen now: as of a future day it would act as if time had passed.
+    A run that changes credit or messages retailers (`today_only`) runs as of today alone: as of
+    a past day it would lift pauses for debts overdue today, or remind twice in one real day; it
+    catches up missed days by itself. Other runs may look back `AS_OF_DAYS_BACK` days.
     """
     if as_of > today:
         return f"the date {as_of.isoformat()} is in the future (today is {today.isoformat()})"
+    if today_only and as_of != today:
+        return f"this changes credit or messages retailers now, so it runs as of today ({today})"
     earliest = today - timedelta(days=AS_OF_DAYS_BACK)
     if as_of < earliest:
         return f"the date can be at most {AS_OF_DAYS_BACK} days back ({earliest.isoformat()})"

@@ -166,7 +166,7 @@ def _path_int(request: Request, name: str) -> int:
     return int(raw)
 
 
-def _as_of(body: dict[str, Any], deps: Deps) -> date:
+def _as_of(body: dict[str, Any], deps: Deps, *, today_only: bool = False) -> date:
     value = body.get("asOf")
     today = business_date(deps.clock.now(), deps.settings.tz)
     if value is None:
@@ -175,7 +175,7 @@ def _as_of(body: dict[str, Any], deps: Deps) -> date:
         day = date.fromisoformat(str(value))
     except ValueError:
         raise ApiError(422, "INVALID_FIELD", "asOf must be a date YYYY-MM-DD") from None
-    problem = as_of_problem(day, today)
+    problem = as_of_problem(day, today, today_only=today_only)
     if problem:
         raise ApiError(422, "INVALID_FIELD", f"asOf: {problem}")
     return day
@@ -576,7 +576,7 @@ async def validate_order(request: Request, deps: Deps) -> Response:
 async def evaluate(request: Request, deps: Deps) -> Response:
     """Evaluate and apply the guardrails now (optionally as of a day); says what it did."""
     body = await _read_optional_json(request)
-    day = _as_of(body, deps)
+    day = _as_of(body, deps, today_only=True)
     async with deps.pool.acquire() as conn:
         run = await ledger.evaluate_guardrails(
             conn,
@@ -727,11 +727,12 @@ async def audit(request: Request, deps: Deps) -> Response:
 
 @admin
 async def run_job(request: Request, deps: Deps) -> Response:
+    from jobs.registry import TODAY_ONLY
     from jobs.runner import UnknownJob, run_job_now
 
     name = request.path_params["job"]
     body = await _read_optional_json(request)
-    as_of = _as_of(body, deps) if "asOf" in body else None
+    as_of = _as_of(body, deps, today_only=name in TODAY_ONLY) if "asOf" in body else None
     try:
         result = await run_job_now(deps, name, as_of)
     except UnknownJob:

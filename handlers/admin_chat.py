@@ -200,10 +200,12 @@ async def _execute(
 
 async def _run_job(deps: Deps, cmd: ac.Run) -> Reply:
     """`run <job> [date]`: the job runs now with its own connections, as the admin API runs it."""
+    from jobs.registry import TODAY_ONLY
     from jobs.runner import UnknownJob, run_job_now
 
     if cmd.as_of is not None:
-        problem = as_of_problem(cmd.as_of, business_date(deps.clock.now(), deps.settings.tz))
+        today = business_date(deps.clock.now(), deps.settings.tz)
+        problem = as_of_problem(cmd.as_of, today, today_only=cmd.job in TODAY_ONLY)
         if problem:
             return Reply("admin_error", {"code": "INVALID_DATE", "message": problem})
     try:

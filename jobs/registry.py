@@ -22,6 +22,10 @@ JOB_NAMES = (
     "regenerate_insights",
 )
 
+# Jobs that change credit or message retailers: a person may run them as of today only
+# (`bot.clock.as_of_problem`); they catch up missed days by themselves.
+TODAY_ONLY = frozenset({"payment_reminders", "auto_pause", "pending_order_follow_up"})
+
 JOBS: dict[str, JobFunc] = {}
 
 

@@ -594,6 +594,24 @@ async def test_as_of_outside_the_window_is_422_and_changes_nothing(
     )
 
 
+async def test_past_as_of_only_for_jobs_that_change_nothing_now(
+    api: httpx.AsyncClient, db: asyncpg.Pool, retailer: int
+) -> None:
+    # A past day would lift pauses for debts overdue today, or remind twice in one day.
+    for path in (
+        f"{A}/guardrails/evaluate",
+        f"{A}/jobs/auto_pause/run",
+        f"{A}/jobs/payment_reminders/run",
+        f"{A}/jobs/pending_order_follow_up/run",
+    ):
+        err = _error(await api.post(path, json={"asOf": "2026-01-10"}), 422, "INVALID_FIELD")
+        assert "as of today" in err["message"]
+        assert (await api.post(path, json={"asOf": "2026-01-15"})).status_code == 200
+    for job in ("evaluate_guardrails", "expire_pending_orders", "regenerate_insights"):
+        r = await api.post(f"{A}/jobs/{job}/run", json={"asOf": "2026-01-10"})
+        assert r.status_code == 200, r.text
+
+
 async def test_audit_lists_entries_in_the_order_they_were_written(
     api: httpx.AsyncClient, db: asyncpg.Pool, retailer: int, clock: FixedClock
 ) -> None:

@@ -159,7 +159,9 @@ async def test_admin_pause_notice_is_delivered_by_the_sender(
         ("fail ² wrong goods", ["Usage:"]),
         ("paid 1 10\x00", ["Payment of"]),  # the NUL is dropped, the rest is read as usual
         ("run payment_reminders 2030-01-01", ["Not done", "in the future", "INVALID_DATE"]),
-        ("run auto_pause 2020-01-01", ["Not done", "31 days back"]),
+        ("run regenerate_insights 2020-01-01", ["Not done", "31 days back"]),
+        ("run auto_pause 2026-01-10", ["Not done", "runs as of today"]),
+        ("run payment_reminders 2026-01-14", ["Not done", "runs as of today"]),
     ],
 )
 async def test_odd_admin_input_gets_a_clear_line_and_changes_nothing_it_should_not(

@@ -48,3 +48,9 @@ TODAY = date(2026, 11, 27)
 def test_as_of_window(as_of: date, ok: bool) -> None:
     assert AS_OF_DAYS_BACK == 31
     assert (as_of_problem(as_of, TODAY) is None) is ok
+
+
+def test_jobs_that_change_credit_or_message_retailers_run_as_of_today_only() -> None:
+    assert as_of_problem(TODAY, TODAY, today_only=True) is None
+    assert "as of today" in (as_of_problem(date(2026, 11, 26), TODAY, today_only=True) or "")
+    assert "future" in (as_of_problem(date(2026, 11, 28), TODAY, today_only=True) or "")
