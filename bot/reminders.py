@@ -7,10 +7,11 @@ that morning) is caught up by the next run; one reached point is reminded once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class Stage(StrEnum):
@@ -29,6 +30,10 @@ class ReminderPolicy:
     overdue_days: tuple[int, ...] = (1, 3, 7)
     escalate_from: int = 14  # days overdue from which reminders escalate, weekly
     escalate_every: int = 7
+
+
+# The policy the reminders job and the sender use.
+REMINDER_POLICY = ReminderPolicy()
 
 
 @dataclass(frozen=True)
@@ -122,3 +127,42 @@ def plan_reminder(
     )
     stage = max((i.stage for i in items), key=_SEVERITY.__getitem__)
     return ReminderPlan(stage=stage, items=items, total_due=sum(i.unpaid for i in items))
+
+
+def refresh_reminder(
+    variables: Mapping[str, Any],
+    unpaid_now: Mapping[int, int],
+    today: date,
+    policy: ReminderPolicy = ReminderPolicy(),
+) -> dict[str, Any] | None:
+    """A queued reminder's variables made true when it is sent: debits paid since are dropped,
+    part-paid ones show what is left, days late, the stage and the total follow `today`. None
+    when nothing it lists is unpaid any more. `unpaid_now` maps a listed debit's transaction id
+    to its unpaid paise (absent: paid). A reminder whose items lack a transaction id or due date
+    (queued by an older version) is returned as it was."""
+    items = variables.get("items")
+    if not isinstance(items, list) or not items:
+        return dict(variables)
+    kept: list[dict[str, Any]] = []
+    stages: list[Stage] = []
+    for item in items:
+        tid = item.get("transaction_id") if isinstance(item, dict) else None
+        if not isinstance(tid, int) or isinstance(tid, bool):
+            return dict(variables)
+        try:
+            due = date.fromisoformat(str(item["due_date"]))
+        except (KeyError, ValueError):
+            return dict(variables)
+        left = unpaid_now.get(tid, 0)
+        if left <= 0:
+            continue
+        stages.append(stage_for(due, today, policy))
+        kept.append({**item, "unpaid": left, "days_overdue": max(0, (today - due).days)})
+    if not kept:
+        return None
+    return {
+        **variables,
+        "stage": max(stages, key=_SEVERITY.__getitem__).value,
+        "items": kept,
+        "total_due": sum(i["unpaid"] for i in kept),
+    }

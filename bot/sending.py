@@ -47,11 +47,12 @@ class OutboxStatus(StrEnum):
 
 # Kinds a retailer's STOP switches off (DESIGN sections 4 and 7: "opted-out retailers get no
 # reminders"). Pause, resume and failure notices are about their account and still go out.
-OPT_OUT_KINDS = frozenset({"payment_reminder"})
+OPT_OUT_KINDS = frozenset({"payment_reminder", "pending_order_follow_up"})
 
 # Error codes the sender stores on rows it does not hand to Twilio.
 OPTED_OUT = "OPTED_OUT"
 NOTHING_DUE = "NOTHING_DUE"
+CHECKOUT_CLOSED = "CHECKOUT_CLOSED"
 NO_TEMPLATE = "NO_TEMPLATE"
 MISSING_VARIABLE = "MISSING_VARIABLE"
 NETWORK_ERROR = "NETWORK_ERROR"
@@ -74,6 +75,10 @@ class Recipient:
     opted_out: bool = False
     # For payment reminders: is anything the reminder asks for still unpaid? None = not known.
     still_due: bool | None = None
+    # For payment reminders: the listed debits still unpaid (transaction id -> unpaid paise).
+    unpaid_now: Mapping[int, int] | None = None
+    # For checkout follow-ups: is the checkout still pending and not expired? None = not known.
+    checkout_open: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,8 @@ def plan_send(
         return Skip(OPTED_OUT, "the retailer sent STOP; reminders are not sent")
     if kind == "payment_reminder" and recipient.still_due is False:
         return Skip(NOTHING_DUE, "paid since the reminder was queued; nothing is due")
+    if kind == "pending_order_follow_up" and recipient.checkout_open is False:
+        return Skip(CHECKOUT_CLOSED, "the checkout was confirmed, cancelled or expired since")
     if in_window(recipient.last_inbound_at, now):
         return FreeForm(body)
     sid = content_sid_for(templates, kind, language)

@@ -128,13 +128,15 @@ async def release_claims(conn: Conn, claims: Sequence[OutboxRow], now: datetime)
     return int(result.split()[-1])
 
 
-async def get_recipient(conn: Conn, row: OutboxRow) -> Recipient:
+async def get_recipient(conn: Conn, row: OutboxRow, now: datetime) -> Recipient:
     """What decides how to send `row`, read just before sending it.
 
     The window opens with the recipient's last inbound message: `retailers.last_inbound_at`, or
     for a number that is not a retailer (an admin, a test message) its latest inbound message.
-    For a payment reminder, `still_due` is whether any debit it lists (by `transaction_id`) is
-    still open, or, when it lists none, whether the retailer owes anything at all.
+    For a payment reminder, `unpaid_now` is what each debit it lists (by `transaction_id`) still
+    owes and `still_due` whether any does, or, when it lists none, whether the retailer owes
+    anything at all. For a checkout follow-up, `checkout_open` is whether its pending order is
+    still PENDING and unexpired at `now`.
     """
     record = await conn.fetchrow(
         """SELECT r.id AS retailer_id, r.opted_out, r.last_inbound_at, a.outstanding,
@@ -149,24 +151,50 @@ async def get_recipient(conn: Conn, row: OutboxRow) -> Recipient:
     assert record is not None
     seen = [t for t in (record["last_inbound_at"], record["last_message_at"]) if t is not None]
     still_due: bool | None = None
+    unpaid_now: dict[int, int] | None = None
+    checkout_open: bool | None = None
     if row.kind == "payment_reminder" and record["retailer_id"] is not None:
         ids = _transaction_ids(row.variables)
         if ids:
-            still_due = bool(
-                await conn.fetchval(
-                    """SELECT EXISTS (SELECT 1 FROM credit_transactions
-                       WHERE id = any($1::bigint[]) AND retailer_id = $2
-                         AND status IN ('OPEN', 'PARTIAL'))""",
-                    ids,
-                    record["retailer_id"],
-                )
+            open_rows = await conn.fetch(
+                """SELECT id, amount - cleared_amount AS unpaid FROM credit_transactions
+                   WHERE id = any($1::bigint[]) AND retailer_id = $2
+                     AND status IN ('OPEN', 'PARTIAL')""",
+                ids,
+                record["retailer_id"],
             )
+            unpaid_now = {r["id"]: r["unpaid"] for r in open_rows if r["unpaid"] > 0}
+            still_due = bool(unpaid_now)
         elif record["outstanding"] is not None:
             still_due = record["outstanding"] > 0
+    pending_id = row.variables.get("pending_order_id") if isinstance(row.variables, dict) else None
+    if row.kind == "pending_order_follow_up" and isinstance(pending_id, int):
+        checkout_open = bool(
+            await conn.fetchval(
+                """SELECT EXISTS (SELECT 1 FROM pending_orders
+                   WHERE id = $1 AND status = 'PENDING' AND expires_at > $2)""",
+                pending_id,
+                now,
+            )
+        )
     return Recipient(
         last_inbound_at=max(seen) if seen else None,
         opted_out=bool(record["opted_out"]),
         still_due=still_due,
+        unpaid_now=unpaid_now,
+        checkout_open=checkout_open,
+    )
+
+
+async def refresh_content(conn: Conn, claim: OutboxRow, body: str, variables: Any) -> None:
+    """The text (and template variables) of a claimed row, made true at sending time."""
+    await conn.execute(
+        """UPDATE outbox_messages SET body = $3, variables = $4
+           WHERE id = $1 AND status = 'SENDING' AND attempts = $2""",
+        claim.id,
+        claim.attempts,
+        body,
+        variables,
     )
 
 

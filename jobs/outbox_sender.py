@@ -14,17 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
+from bot.clock import business_date
 from bot.deps import Deps
+from bot.messages import Reply
 from bot.phone import mask_phone
+from bot.reminders import REMINDER_POLICY, refresh_reminder
 from bot.sending import (
     MAX_ATTEMPTS,
     WINDOW,
@@ -48,6 +53,7 @@ from db.outbox_queries import (
     get_recipient,
     mark_accepted,
     mark_unsent,
+    refresh_content,
     release_claims,
     release_held,
     requeue_expired_leases,
@@ -134,7 +140,9 @@ async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, rate: SharedSendR
             error_message=f"gave up after {row.attempts - 1} interrupted attempts", now=now,
         )  # fmt: skip
         return "failed"
-    recipient = await get_recipient(conn, row)
+    recipient = await get_recipient(conn, row, now)
+    if row.kind == "payment_reminder" and recipient.unpaid_now:
+        row = await _refresh_reminder(deps, conn, row, recipient.unpaid_now, now)
     plan = plan_send(
         kind=row.kind,
         language=row.language,
@@ -192,6 +200,21 @@ async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, rate: SharedSendR
         return "failed"
     log.info("outbox #%d %s to %s will retry: %s", row.id, row.kind, who, outcome.code)
     return "retried"
+
+
+async def _refresh_reminder(
+    deps: Deps, conn: Conn, row: OutboxRow, unpaid_now: Mapping[int, int], now: datetime
+) -> OutboxRow:
+    """A reminder says what is owed when it is sent: debits paid since the job queued it are
+    dropped, part-paid ones show what is left (the row keeps the text that was sent)."""
+    today = business_date(now, deps.settings.tz)
+    fresh = refresh_reminder(row.variables, unpaid_now, today, REMINDER_POLICY)
+    if fresh is None or fresh == row.variables:
+        return row
+    body = deps.renderer.render(Reply("payment_reminder", fresh), row.language)
+    await refresh_content(conn, row, body, fresh)
+    log.info("outbox #%d payment_reminder brought up to date before sending", row.id)
+    return dataclasses.replace(row, body=body, variables=fresh)
 
 
 async def _print_locally(

@@ -10,14 +10,13 @@ from bot.clock import business_date
 from bot.deps import Deps
 from bot.insights import compute_insights
 from bot.messages import Reply
-from bot.reminders import ReminderPolicy, plan_reminder
+from bot.reminders import REMINDER_POLICY, plan_reminder
 from db import sweeps
 from db.outbox import enqueue
 from jobs.registry import register
 
 log = logging.getLogger(__name__)
 
-REMINDER_POLICY = ReminderPolicy()
 # A checkout untouched this long is "abandoned" and gets one follow-up.
 FOLLOW_UP_AFTER = timedelta(hours=2)
 

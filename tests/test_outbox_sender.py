@@ -580,3 +580,75 @@ async def test_early_callback_never_moves_a_status_back_and_strays_are_dropped_a
     clock.advance(hours=2)
     await deliver_due(deps)
     assert await db.fetchval("SELECT count(*) FROM early_status_callbacks") == 0
+
+
+# --- the message is true when it is sent ------------------------------------------------------
+
+
+async def test_reminder_paid_in_part_meanwhile_is_sent_with_what_is_left(
+    deps: Deps, db: asyncpg.Pool, clock: FixedClock, twilio: respx.Route
+) -> None:
+    """The job lists two debits at 10:00; one is paid and the other part-paid before the sender
+    gets to the row: the message lists only what is still owed, and the row keeps that text."""
+    from db.ledger import record_payment
+    from jobs.runner import run_job_now
+    from tests.test_jobs import add_debit
+
+    today = clock.now().astimezone(deps.settings.tz).date()
+    rid = await add_retailer(db, last_inbound_at=clock.now())
+    old = await add_debit(db, rid, 14_850_00, today - timedelta(days=40))
+    recent = await add_debit(db, rid, 9_000_00, today - timedelta(days=16))
+    assert (await run_job_now(deps, "payment_reminders")).counts["queued"] == 1
+    queued = await db.fetchrow("SELECT id, body FROM outbox_messages")
+    assert "₹23,850" in queued["body"]
+
+    async with db.acquire() as conn:
+        for txn, amount in ((old, 14_850_00), (recent, 8_000_00)):
+            await record_payment(
+                conn, amount=amount, retailer_id=None, transaction_id=txn, reference=None,
+                performed_by="test", now=clock.now(), tz=deps.settings.tz,
+            )  # fmt: skip
+    twilio.mock(return_value=created())
+    await deliver_due(deps)
+
+    sent = form(twilio.calls.last.request)["Body"]
+    assert "₹14,850" not in sent and "₹23,850" not in sent
+    assert "₹1,000" in sent and "Total due: ₹1,000" in sent
+    assert "long overdue" not in sent  # the long-overdue debit was paid
+    r = await row(db, queued["id"])
+    assert r["status"] == "ACCEPTED" and r["body"] == sent
+    assert r["variables"]["total_due"] == 1_000_00
+
+
+async def test_follow_up_not_sent_once_the_checkout_is_over_or_after_stop(
+    deps: Deps, db: asyncpg.Pool, clock: FixedClock, twilio: respx.Route
+) -> None:
+    now = clock.now()
+    done_rid = await add_retailer(db, "+919812340001", last_inbound_at=now)
+    stop_rid = await add_retailer(db, "+919812340002", last_inbound_at=now, opted_out=True)
+    open_rid = await add_retailer(db, "+919812340003", last_inbound_at=now)
+    rows = {}
+    for rid, phone, status in (
+        (done_rid, "+919812340001", "COMPLETED"),
+        (stop_rid, "+919812340002", "PENDING"),
+        (open_rid, "+919812340003", "PENDING"),
+    ):
+        pending = await db.fetchval(
+            """INSERT INTO pending_orders (retailer_id, status, expires_at)
+               VALUES ($1, $2, $3) RETURNING id""",
+            rid, status, now + timedelta(hours=20),
+        )  # fmt: skip
+        rows[phone] = await queue(
+            db, now, retailer_id=rid, to_phone=phone, kind="pending_order_follow_up",
+            variables={"pending_order_id": pending}, key=f"f:{pending}",
+        )  # fmt: skip
+    twilio.mock(return_value=created())
+    await deliver_due(deps)
+    got = {phone: ((await row(db, i))["status"], (await row(db, i))["error_code"])
+           for phone, i in rows.items()}  # fmt: skip
+    assert got == {
+        "+919812340001": ("FAILED", "CHECKOUT_CLOSED"),
+        "+919812340002": ("FAILED", "OPTED_OUT"),
+        "+919812340003": ("ACCEPTED", None),
+    }
+    assert twilio.call_count == 1

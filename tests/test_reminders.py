@@ -10,6 +10,7 @@ from bot.reminders import (
     Stage,
     latest_point,
     plan_reminder,
+    refresh_reminder,
     reminder_owed,
     stage_for,
 )
@@ -89,3 +90,46 @@ def test_policy_is_configurable() -> None:
     assert latest_point(DUE, day(14), policy) == day(14)
     assert latest_point(DUE, day(19), policy) == day(17)
     assert latest_point(DUE, day(25), policy) == day(25)
+
+
+QUEUED = {
+    "name": "Rahman",
+    "stage": "escalating",
+    "items": [
+        {"transaction_id": 4, "order_id": 4, "unpaid": 14_850_00, "due_date": "2026-01-02",
+         "days_overdue": 25},
+        {"transaction_id": 5, "order_id": 5, "unpaid": 9_000_00, "due_date": "2026-01-26",
+         "days_overdue": 1},
+    ],
+    "total_due": 23_850_00,
+}  # fmt: skip
+SENT_ON = date(2026, 1, 27)
+
+
+@pytest.mark.parametrize(
+    "unpaid_now, items, stage, total",
+    [
+        # nothing paid: the same message
+        ({4: 14_850_00, 5: 9_000_00}, [(4, 14_850_00), (5, 9_000_00)], "escalating", 23_850_00),
+        # the oldest paid: dropped, and the message is no longer "long overdue"
+        ({5: 9_000_00}, [(5, 9_000_00)], "overdue", 9_000_00),
+        # part-paid: what is left
+        ({4: 850_00, 5: 9_000_00}, [(4, 850_00), (5, 9_000_00)], "escalating", 9_850_00),
+    ],
+)
+def test_refresh_reminder_says_what_is_owed_when_sent(
+    unpaid_now: dict[int, int], items: list[tuple[int, int]], stage: str, total: int
+) -> None:
+    fresh = refresh_reminder(QUEUED, unpaid_now, SENT_ON)
+    assert fresh is not None
+    assert [(i["transaction_id"], i["unpaid"]) for i in fresh["items"]] == items
+    assert (fresh["stage"], fresh["total_due"], fresh["name"]) == (stage, total, "Rahman")
+
+
+def test_refresh_reminder_when_all_paid_or_from_an_older_version() -> None:
+    assert refresh_reminder(QUEUED, {}, SENT_ON) is None
+    old = {"items": [{"order_id": 4, "unpaid": 100}], "total_due": 100}
+    assert refresh_reminder(old, {4: 50}, SENT_ON) == old
+    # Sent a day late: days late follow the day it is sent.
+    later = refresh_reminder(QUEUED, {4: 1, 5: 1}, SENT_ON + timedelta(days=1))
+    assert later is not None and [i["days_overdue"] for i in later["items"]] == [26, 2]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.sending import (
+    CHECKOUT_CLOSED,
     MAX_ATTEMPTS,
     MISSING_VARIABLE,
     NO_TEMPLATE,
@@ -119,6 +120,12 @@ OUTSIDE = Recipient(last_inbound_at=NOW - timedelta(days=2))
          Recipient(NOW, still_due=False), {}, NOTHING_DUE),
         ("payment_reminder", "en", REMINDER_VARS,
          Recipient(NOW, still_due=True), {}, FreeForm("BODY")),
+        # A checkout follow-up: not after STOP, nor once the checkout is over.
+        ("pending_order_follow_up", "en", {}, Recipient(NOW, opted_out=True), {}, OPTED_OUT),
+        ("pending_order_follow_up", "en", {}, Recipient(NOW, checkout_open=False), {},
+         CHECKOUT_CLOSED),
+        ("pending_order_follow_up", "en", {}, Recipient(NOW, checkout_open=True), {},
+         FreeForm("BODY")),
     ],
 )  # fmt: skip
 def test_plan_send(
