@@ -52,6 +52,8 @@ OPT_OUT_KINDS = frozenset({"payment_reminder", "pending_order_follow_up"})
 # Error codes the sender stores on rows it does not hand to Twilio.
 OPTED_OUT = "OPTED_OUT"
 NOTHING_DUE = "NOTHING_DUE"
+# Twilio's error for a free-form message outside the 24-hour window.
+WINDOW_CLOSED = "63016"
 CHECKOUT_CLOSED = "CHECKOUT_CLOSED"
 NO_TEMPLATE = "NO_TEMPLATE"
 MISSING_VARIABLE = "MISSING_VARIABLE"
@@ -207,15 +209,23 @@ def plan_send(
     recipient: Recipient,
     now: datetime,
     templates: Mapping[str, str],
+    window_refused_at: datetime | None = None,
 ) -> Plan:
-    """Decide what one outbox row becomes at `now` (the real clock, DESIGN section 7)."""
+    """Decide what one outbox row becomes at `now` (the real clock, DESIGN section 7).
+
+    `window_refused_at`: when Twilio refused this row as outside the window (63016); until the
+    recipient writes in after that, the window counts as closed whatever our reckoning says.
+    """
     if kind in OPT_OUT_KINDS and recipient.opted_out:
         return Skip(OPTED_OUT, "the retailer sent STOP; reminders are not sent")
     if kind == "payment_reminder" and recipient.still_due is False:
         return Skip(NOTHING_DUE, "paid since the reminder was queued; nothing is due")
     if kind == "pending_order_follow_up" and recipient.checkout_open is False:
         return Skip(CHECKOUT_CLOSED, "the checkout was confirmed, cancelled or expired since")
-    if in_window(recipient.last_inbound_at, now):
+    refused = window_refused_at is not None and (
+        recipient.last_inbound_at is None or recipient.last_inbound_at <= window_refused_at
+    )
+    if in_window(recipient.last_inbound_at, now) and not refused:
         return FreeForm(body)
     sid = content_sid_for(templates, kind, language)
     if sid is None:

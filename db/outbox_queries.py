@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from bot.sending import NO_TEMPLATE, OutboxStatus, Recipient, statuses_below
+from bot.sending import NO_TEMPLATE, WINDOW_CLOSED, OutboxStatus, Recipient, statuses_below
 from db.pool import Conn
 
 
@@ -38,11 +38,12 @@ class OutboxRow:
     created_at: datetime
     sent_at: datetime | None
     updated_at: datetime
+    window_refused_at: datetime | None = None
 
 
 _COLUMNS = """id, retailer_id, to_phone, kind, language, template, body, variables, status,
     twilio_sid, error_code, error_message, attempts, next_attempt_at, dedupe_key, created_at,
-    sent_at, updated_at"""
+    sent_at, updated_at, window_refused_at"""
 
 
 def _row(record: asyncpg.Record) -> OutboxRow:
@@ -69,17 +70,20 @@ async def release_held(
     max_age: timedelta,
 ) -> int:
     """HELD rows (no Content SID) that became sendable go back to the queue: the recipient wrote
-    in since (the 24-hour window is open) or the kind now has a template. Only rows younger than
-    `max_age`, so an old notice is not delivered days late."""
+    in since (the 24-hour window is open; after Twilio refused the window, since that refusal)
+    or the kind now has a template. Only rows younger than `max_age`, so an old notice is not
+    delivered days late."""
     result: str = await conn.execute(
         """UPDATE outbox_messages o
            SET status = 'QUEUED', next_attempt_at = $1, updated_at = $1
            WHERE o.status = 'HELD' AND o.error_code = $5 AND o.created_at > $4
              AND (o.kind = any($2::text[]) OR o.kind || ':' || o.language = any($2::text[])
                   OR EXISTS (SELECT 1 FROM retailers r
-                             WHERE r.id = o.retailer_id AND r.last_inbound_at > $3)
+                             WHERE r.id = o.retailer_id
+                               AND r.last_inbound_at > greatest($3, o.window_refused_at))
                   OR EXISTS (SELECT 1 FROM inbound_messages m
-                             WHERE m.phone = o.to_phone AND m.received_at > $3))""",
+                             WHERE m.phone = o.to_phone
+                               AND m.received_at > greatest($3, o.window_refused_at)))""",
         now,
         list(template_kinds),
         now - window,
@@ -235,6 +239,26 @@ async def mark_accepted(
     return result.endswith(" 1")
 
 
+async def mark_window_refused(
+    conn: Conn, claim: OutboxRow, *, error_code: str, error_message: str, now: datetime
+) -> bool:
+    """Twilio refused a free-form message as outside the 24-hour window: queue the claim again at
+    once, remembering when, so that it goes out with the kind's template (or is held until the
+    recipient writes in) instead of being refused again."""
+    result: str = await conn.execute(
+        """UPDATE outbox_messages
+           SET status = 'QUEUED', error_code = $3, error_message = $4, next_attempt_at = $5,
+               updated_at = $5, window_refused_at = $5
+           WHERE id = $1 AND status = 'SENDING' AND attempts = $2""",
+        claim.id,
+        claim.attempts,
+        error_code,
+        error_message[:1000],
+        now,
+    )
+    return result.endswith(" 1")
+
+
 async def mark_unsent(
     conn: Conn,
     claim: OutboxRow,
@@ -284,7 +308,8 @@ class StatusUpdate:
 
 async def apply_status_callback(conn: Conn, event: StatusEvent, now: datetime) -> StatusUpdate:
     """Move the row with the event's SID forward to its status, never backwards (one conditional
-    UPDATE, so two callbacks racing cannot undo each other). Failures keep their error code."""
+    UPDATE, so two callbacks racing cannot undo each other). Failures keep their error code. A
+    free-form message failed as outside the 24-hour window (63016) is queued again, once."""
     failed = event.status in (OutboxStatus.FAILED, OutboxStatus.UNDELIVERED)
     record = await conn.fetchrow(
         """UPDATE outbox_messages
@@ -302,6 +327,8 @@ async def apply_status_callback(conn: Conn, event: StatusEvent, now: datetime) -
         failed,
         list(statuses_below(event.status)),
     )
+    if record is not None and failed and event.error_code == WINDOW_CLOSED:
+        record = await _requeue_window_refused(conn, record["id"], now) or record
     if record is not None:
         return StatusUpdate(found=True, changed=True, id=record["id"], status=record["status"])
     existing = await conn.fetchrow(
@@ -310,6 +337,22 @@ async def apply_status_callback(conn: Conn, event: StatusEvent, now: datetime) -
     if existing is None:
         return StatusUpdate(found=False, changed=False)
     return StatusUpdate(found=True, changed=False, id=existing["id"], status=existing["status"])
+
+
+async def _requeue_window_refused(conn: Conn, row_id: int, now: datetime) -> asyncpg.Record | None:
+    """A free-form message Twilio failed as outside the 24-hour window (63016) is queued again,
+    once: the sender then uses the kind's template, or holds it until the recipient writes in."""
+    record: asyncpg.Record | None = await conn.fetchrow(
+        """UPDATE outbox_messages
+           SET status = 'QUEUED', next_attempt_at = $2, updated_at = $2, window_refused_at = $2,
+               twilio_sid = NULL
+           WHERE id = $1 AND content_sid IS NULL AND window_refused_at IS NULL
+             AND status IN ('FAILED', 'UNDELIVERED')
+           RETURNING id, status""",
+        row_id,
+        now,
+    )
+    return record
 
 
 async def keep_early_status_callback(conn: Conn, event: StatusEvent, now: datetime) -> None:

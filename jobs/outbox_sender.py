@@ -33,6 +33,7 @@ from bot.reminders import REMINDER_POLICY, refresh_reminder
 from bot.sending import (
     MAX_ATTEMPTS,
     WINDOW,
+    WINDOW_CLOSED,
     Accepted,
     FreeForm,
     Hold,
@@ -53,6 +54,7 @@ from db.outbox_queries import (
     get_recipient,
     mark_accepted,
     mark_unsent,
+    mark_window_refused,
     refresh_content,
     release_claims,
     release_held,
@@ -151,6 +153,7 @@ async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, rate: SharedSendR
         recipient=recipient,
         now=now,
         templates=deps.settings.whatsapp_templates,
+        window_refused_at=row.window_refused_at,
     )
     if isinstance(plan, Skip):
         await mark_unsent(
@@ -181,6 +184,16 @@ async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, rate: SharedSendR
             "outbox #%d %s to %s accepted by Twilio (%s)", row.id, row.kind, who, outcome.status
         )
         return "sent" if kept else "lost"
+    if isinstance(outcome, Permanent) and outcome.code == WINDOW_CLOSED:
+        # Our reckoning of the window was wrong: try again at once with the kind's template, or
+        # hold the row until the recipient writes in.
+        await mark_window_refused(
+            conn, row, error_code=outcome.code, error_message=outcome.message, now=now
+        )
+        log.warning(
+            "outbox #%d %s to %s: outside the 24-hour window (63016)", row.id, row.kind, who
+        )
+        return "window_refused"
     if isinstance(outcome, Permanent):
         await mark_unsent(
             conn, row, status=OutboxStatus.FAILED, error_code=outcome.code,

@@ -101,9 +101,9 @@ def created(sid: str = "SM" + "a" * 32, status: str = "queued") -> httpx.Respons
     return httpx.Response(201, json={"sid": sid, "status": status})
 
 
-def sign_status(sid: str, status: str) -> tuple[dict[str, str], dict[str, str]]:
+def sign_status(sid: str, status: str, **extra: str) -> tuple[dict[str, str], dict[str, str]]:
     """A status callback's fields and signature header, as Twilio posts them."""
-    fields = {"MessageSid": sid, "MessageStatus": status, "AccountSid": ACCOUNT_SID}
+    fields = {"MessageSid": sid, "MessageStatus": status, "AccountSid": ACCOUNT_SID, **extra}
     signature = compute_signature(AUTH_TOKEN, PUBLIC_BASE_URL + STATUS_PATH, fields.items())
     return fields, {"X-Twilio-Signature": signature}
 
@@ -652,3 +652,81 @@ async def test_follow_up_not_sent_once_the_checkout_is_over_or_after_stop(
         "+919812340003": ("ACCEPTED", None),
     }
     assert twilio.call_count == 1
+
+
+# --- Twilio says the 24-hour window is closed (63016) ------------------------------------------
+
+WINDOW_CLOSED_ANSWER = {"code": 63016, "message": "Failed to send freeform message because you "
+                        "are outside the allowed window."}  # fmt: skip
+
+
+async def test_refused_as_outside_the_window_goes_again_with_the_template(
+    deps: Deps, db: asyncpg.Pool, clock: FixedClock, twilio: respx.Route
+) -> None:
+    # By our reckoning the window is open (23 h), by Twilio's it is not.
+    deps = with_settings(deps, whatsapp_templates={"credit_paused": "HXp"})
+    rid = await add_retailer(db, last_inbound_at=clock.now() - timedelta(hours=23))
+    row_id = await queue(db, clock.now(), retailer_id=rid)
+    twilio.mock(side_effect=[httpx.Response(400, json=WINDOW_CLOSED_ANSWER), created()])
+
+    assert (await deliver_due(deps))["window_refused"] == 1
+    assert (await row(db, row_id))["status"] == "QUEUED"
+    await deliver_due(deps)
+
+    first, second = (form(c.request) for c in twilio.calls)
+    assert "Body" in first and "ContentSid" not in first
+    assert second["ContentSid"] == "HXp" and "Body" not in second
+    r = await row(db, row_id)
+    assert (r["status"], r["content_sid"]) == ("ACCEPTED", "HXp")
+
+
+async def test_refused_as_outside_the_window_without_a_template_waits_for_the_retailer(
+    deps: Deps, db: asyncpg.Pool, clock: FixedClock, twilio: respx.Route
+) -> None:
+    rid = await add_retailer(db, last_inbound_at=clock.now() - timedelta(hours=23))
+    row_id = await queue(db, clock.now(), retailer_id=rid)
+    twilio.mock(side_effect=[httpx.Response(400, json=WINDOW_CLOSED_ANSWER), created()])
+    await deliver_due(deps)
+    for _ in range(3):  # held, and not released by the old inbound message
+        clock.advance(seconds=5)
+        await deliver_due(deps)
+    r = await row(db, row_id)
+    assert (r["status"], r["error_code"]) == ("HELD", "NO_TEMPLATE")
+    assert twilio.call_count == 1
+
+    clock.advance(minutes=1)
+    await db.execute("UPDATE retailers SET last_inbound_at = $2 WHERE id = $1", rid, clock.now())
+    clock.advance(seconds=5)
+    await deliver_due(deps)
+    assert twilio.call_count == 2 and "Body" in form(twilio.calls.last.request)
+    assert (await row(db, row_id))["status"] == "ACCEPTED"
+
+
+async def test_window_failure_reported_by_status_callback_goes_again_once(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio: respx.Route,
+    client: httpx.AsyncClient,
+) -> None:
+    """Twilio usually accepts the message and reports 63016 later, in a status callback."""
+    deps = with_settings(deps, whatsapp_templates={"credit_paused": "HXp"})
+    rid = await add_retailer(db, last_inbound_at=clock.now() - timedelta(hours=23))
+    row_id = await queue(db, clock.now(), retailer_id=rid)
+    twilio.mock(side_effect=[created("SM" + "1" * 32), created("SM" + "2" * 32)])
+    await deliver_due(deps)
+
+    fields, headers = sign_status("SM" + "1" * 32, "failed", ErrorCode="63016")
+    assert (await client.post(STATUS_PATH, data=fields, headers=headers)).status_code == 204
+    r = await row(db, row_id)
+    assert (r["status"], r["twilio_sid"], r["error_code"]) == ("QUEUED", None, "63016")
+
+    await deliver_due(deps)
+    assert form(twilio.calls.last.request)["ContentSid"] == "HXp"
+    r = await row(db, row_id)
+    assert (r["status"], r["twilio_sid"]) == ("ACCEPTED", "SM" + "2" * 32)
+
+    # The template failing the same way is final: no loop.
+    fields, headers = sign_status("SM" + "2" * 32, "failed", ErrorCode="63016")
+    assert (await client.post(STATUS_PATH, data=fields, headers=headers)).status_code == 204
+    assert (await row(db, row_id))["status"] == "FAILED"

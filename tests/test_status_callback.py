@@ -66,8 +66,8 @@ async def state(db: asyncpg.Pool, sid: str = SID) -> tuple[str, str | None]:
         (["delivered", "sent"], ("DELIVERED", None)),
         (["delivered", "queued", "sending", "sent"], ("DELIVERED", None)),
         (["sent", "sent", "sent"], ("SENT", None)),
-        (["sent", "failed:63016"], ("FAILED", "63016")),
-        (["failed:63016", "sent"], ("FAILED", "63016")),
+        (["sent", "failed:30003"], ("FAILED", "30003")),
+        (["failed:30003", "sent"], ("FAILED", "30003")),
         (["sent", "undelivered:30008", "failed:30003"], ("UNDELIVERED", "30008")),
         (["delivered", "failed:30008"], ("DELIVERED", None)),
         (["read", "undelivered:30008"], ("READ", None)),
@@ -198,6 +198,6 @@ async def test_nul_in_a_field_is_dropped_not_a_500(
     client: httpx.AsyncClient, db: asyncpg.Pool
 ) -> None:
     await sent_row(db)
-    response = await post_signed(client, callback("failed", ErrorCode="630\x0016"))
+    response = await post_signed(client, callback("failed", ErrorCode="300\x0003"))
     assert response.status_code == 204
-    assert await state(db) == ("FAILED", "63016")
+    assert await state(db) == ("FAILED", "30003")
