@@ -22,6 +22,7 @@ from bot.credit import (
     PRODUCT_UNAVAILABLE,
     CreditFacts,
     PaymentMode,
+    overdue_blocks_credit,
     validate_order_placement,
 )
 from bot.insights import insights_vars
@@ -589,6 +590,9 @@ def _greet(t: _Turn) -> None:
         status=c.status.value if c else "",
         available=c.available if c else 0,
         limit=c.credit_limit if c else 0,
+        overdue_unpaid=c.overdue_unpaid if c else 0,
+        overdue_blocks=_overdue_blocks(t),
+        max_outstanding_days=c.max_outstanding_days if c else 0,
     )
     t.conv = replace(t.conv, stage=Stage.MENU, numbers=t.facts.catalogue)
 
@@ -1146,6 +1150,12 @@ def _reorder(t: _Turn) -> None:
     _show_cart(t, reordered=True)
 
 
+def _overdue_blocks(t: _Turn) -> bool:
+    """Debits unpaid too long stop this retailer's credit now (before any pause says so)."""
+    c = t.facts.credit
+    return c is not None and overdue_blocks_credit(c.overdue_unpaid, t.facts.tolerance)
+
+
 def _credit_status(t: _Turn) -> None:
     c = t.facts.credit
     t.say(
@@ -1157,7 +1167,7 @@ def _credit_status(t: _Turn) -> None:
         outstanding=c.outstanding if c else 0,
         available=c.available if c else 0,
         overdue_unpaid=c.overdue_unpaid if c else 0,
-        overdue_blocks=bool(c and c.overdue_unpaid > 0 and c.overdue_unpaid >= t.facts.tolerance),
+        overdue_blocks=_overdue_blocks(t),
         max_outstanding_days=c.max_outstanding_days if c else 0,
         payment_terms_days=c.payment_terms_days if c else 0,
         opted_out=t.facts.retailer.opted_out,

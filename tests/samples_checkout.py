@@ -32,6 +32,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "status": "ACTIVE",
         "available": 5950000,
         "limit": 10000000,
+        "overdue_unpaid": 0,
+        "overdue_blocks": False,
+        "max_outstanding_days": 30,
     },
     "menu": {
         "categories": [

@@ -221,7 +221,11 @@ async def test_paused_retailer_is_not_offered_credit_and_can_order_cod(
 async def test_overdue_retailer_is_told_why_credit_stops(
     client: httpx.AsyncClient, shop: asyncpg.Pool
 ) -> None:
-    await say(client, RAHMAN, "hi")
+    # Before any pause, the greeting and the balance already say that credit is on hold.
+    greeting = await say(client, RAHMAN, "hi")
+    assert "Credit on hold: ₹14,850 is unpaid for over 30 days" in greeting
+    assert "Credit available" not in greeting
+    assert "Status: on hold until the old dues are paid" in await say(client, RAHMAN, "balance")
     await say(client, RAHMAN, "atta 1")
     options = await say(client, RAHMAN, "checkout")
     assert "₹14,850 has been unpaid for more than 30 days" in options
@@ -312,7 +316,7 @@ async def test_product_retired_before_confirm(
 async def test_commands_anywhere(client: httpx.AsyncClient, shop: asyncpg.Pool) -> None:
     await say(client, RAMESH, "hi")
     assert "How to order" in await say(client, RAMESH, "help")
-    assert "Outstanding: ₹40,050" in await say(client, RAMESH, "balance")
+    assert "You owe: ₹40,050" in await say(client, RAMESH, "balance")
     assert "No orders yet" not in await say(client, RAMESH, "insights")
     assert "हिंदी" in await say(client, RAMESH, "language hi")
     assert await shop.fetchval("SELECT language FROM retailers WHERE id = 1") == "hi"
