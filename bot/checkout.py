@@ -1123,8 +1123,10 @@ def _cancel(t: _Turn) -> None:
         t.effects.append(CancelPendingOrder(pid))
     if had_order or t.conv.cart:
         t.say("order_cancelled", had_order=had_order)
-    else:
-        t.say("nothing_to_cancel", placed_order=t.conv.placed_order)
+        # Cancelling this checkout: the order placed before it is no longer the news.
+        t.conv = Conversation(stage=Stage.MENU, numbers=t.conv.numbers)
+        return
+    t.say("nothing_to_cancel", placed_order=t.conv.placed_order)
     t.conv = Conversation(
         stage=Stage.MENU, numbers=t.conv.numbers, placed_order=t.conv.placed_order
     )

@@ -298,6 +298,8 @@ ROWS: list[tuple[str, Conversation, str, Facts | None, list[str], Stage, list[st
     ("cancel nothing", MENU, "cancel", None, ["nothing_to_cancel"], Stage.MENU, []),
     ("cancel after the order", replace(MENU, placed_order=1042), "cancel", None,
      ["nothing_to_cancel"], Stage.MENU, []),
+    ("cancel a new cart after an order", replace(IN_CART, placed_order=1042), "cancel", None,
+     ["order_cancelled"], Stage.MENU, []),
     ("clear cart", IN_CART, "clear cart", None, ["order_cancelled"], Stage.MENU, []),
     ("cart from confirm", CONFIRM_CREDIT, "cart", facts(pending=LIVE), ["cart"], Stage.CART,
      []),
@@ -482,9 +484,10 @@ def test_refused_credit_says_why_and_offers_cod(
     d = run(IN_CART, "checkout", facts(credit_facts=credit_facts))
     assert names(d) == ["payment_options", template]
     opts = RENDERER.render(d.replies[0])
-    assert "Credit" not in opts and "2. *COD*" in opts
+    # No list with one choice starting at "2.": the reason says how to go on.
+    assert "Credit" not in opts and "COD" not in opts and "₹1,180" in opts
     why = RENDERER.render(d.replies[1])
-    assert words in why and "COD" in why
+    assert words in why and "*2* or *COD*" in why
     hindi = RENDERER.render(d.replies[1], "hi")
     assert "COD" in hindi
 
@@ -620,3 +623,11 @@ def test_any_input_at_any_stage_gets_a_reply_that_renders(
     # What is stored reads back the same.
     c = d.conversation
     assert Conversation.from_stored(c.stage.value, c.to_data()) == c
+
+
+def test_cancelling_a_new_cart_forgets_the_earlier_order() -> None:
+    d = run(replace(IN_CART, placed_order=1042), "cancel")
+    assert d.conversation.placed_order is None
+    again = run(d.conversation, "cancel")
+    assert names(again) == ["nothing_to_cancel"]
+    assert "#1042" not in RENDERER.render(again.replies[0])
