@@ -507,8 +507,8 @@ def _stage_command(t: _Turn, command: Command | None, said: str) -> bool:
             return True
     if stage == Stage.PICK and t.conv.choices:
         if number is not None:
-            if 1 <= number <= len(t.conv.choices):
-                pid = t.conv.choices[number - 1]
+            pid = _picked(t, number)
+            if pid is not None:
                 qty = t.conv.choice_quantity
                 if qty is None:
                     t.conv = replace(t.conv, stage=Stage.QUANTITY, asking=pid, choices=())
@@ -776,6 +776,25 @@ def _number_of(t: _Turn, pid: int) -> int | None:
     return numbers.index(pid) + 1 if pid in numbers else None
 
 
+def _pick_numbers(t: _Turn, ids: Sequence[int]) -> list[int]:
+    """The numbers choices are shown with: their catalogue numbers, so that "25" means the same
+    everywhere; 1, 2, ... when one of them has none in this retailer's numbering."""
+    numbers = [_number_of(t, pid) for pid in ids]
+    if all(n is not None for n in numbers) and len(set(numbers)) == len(numbers):
+        return [n for n in numbers if n is not None]
+    return list(range(1, len(ids) + 1))
+
+
+def _picked(t: _Turn, number: int) -> int | None:
+    """The choice a number means: a shown number, else (if not one) its position."""
+    shown = _pick_numbers(t, t.conv.choices)
+    if number in shown:
+        return t.conv.choices[shown.index(number)]
+    if 1 <= number <= len(t.conv.choices):
+        return t.conv.choices[number - 1]
+    return None
+
+
 def _offer_choices(t: _Turn, ids: Sequence[int], quantity: int | None) -> None:
     ids = tuple(ids[:9])
     t.conv = replace(t.conv, stage=Stage.PICK, choices=ids, choice_quantity=quantity)
@@ -783,11 +802,11 @@ def _offer_choices(t: _Turn, ids: Sequence[int], quantity: int | None) -> None:
         "pick_product",
         options=[
             {
-                "n": i,
+                "n": n,
                 "name": _short(t.facts.products[pid].name),
                 "price": t.facts.products[pid].price,
             }
-            for i, pid in enumerate(ids, 1)
+            for n, pid in zip(_pick_numbers(t, ids), ids, strict=True)
         ],
         quantity=quantity or 0,
     )

@@ -631,3 +631,19 @@ def test_cancelling_a_new_cart_forgets_the_earlier_order() -> None:
     again = run(d.conversation, "cancel")
     assert names(again) == ["nothing_to_cancel"]
     assert "#1042" not in RENDERER.render(again.replies[0])
+
+
+def test_choices_are_shown_and_picked_by_their_catalogue_numbers() -> None:
+    """The numbers a retailer sees for the dals are the ones the rest of the chat uses."""
+    d = run(MENU, "dal 2")
+    assert names(d) == ["pick_product"]
+    shown = [o["n"] for o in d.replies[0].vars["options"]]
+    assert sorted(shown) == sorted([number_of(TOOR), number_of(MOONG)])
+    by_number = dict(zip(shown, d.conversation.choices, strict=True))
+    for n, pid in by_number.items():
+        picked = run(d.conversation, str(n))
+        assert names(picked) == ["items_added"]
+        assert picked.conversation.cart == (CartItem(pid, 2),)
+    # A position still works when it is not one of the shown numbers.
+    first = run(d.conversation, "1")
+    assert first.conversation.cart == (CartItem(d.conversation.choices[0], 2),)
