@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from bot.money import InvalidAmount, parse_rupees
-from bot.text import is_digits
+from bot.text import has_nul, is_digits
 from db.ledger import LedgerError
 from db.onboarding import (
     NewProduct,
@@ -81,7 +81,7 @@ def _rows(text: str, required: set[str]) -> Iterator[tuple[int, dict[str, str]]]
         if len(values) != len(names):
             yield reader.line_num, {"__error__": f"expected {len(names)} fields, got {len(values)}"}
             continue
-        if any("\x00" in v for v in values):
+        if has_nul(values):
             yield (
                 reader.line_num,
                 {"__error__": "a field holds a NUL character (is it a text file?)"},

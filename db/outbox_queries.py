@@ -239,26 +239,6 @@ async def mark_accepted(
     return result.endswith(" 1")
 
 
-async def mark_window_refused(
-    conn: Conn, claim: OutboxRow, *, error_code: str, error_message: str, now: datetime
-) -> bool:
-    """Twilio refused a free-form message as outside the 24-hour window: queue the claim again at
-    once, remembering when, so that it goes out with the kind's template (or is held until the
-    recipient writes in) instead of being refused again."""
-    result: str = await conn.execute(
-        """UPDATE outbox_messages
-           SET status = 'QUEUED', error_code = $3, error_message = $4, next_attempt_at = $5,
-               updated_at = $5, window_refused_at = $5
-           WHERE id = $1 AND status = 'SENDING' AND attempts = $2""",
-        claim.id,
-        claim.attempts,
-        error_code,
-        error_message[:1000],
-        now,
-    )
-    return result.endswith(" 1")
-
-
 async def mark_unsent(
     conn: Conn,
     claim: OutboxRow,
@@ -268,12 +248,18 @@ async def mark_unsent(
     error_message: str,
     now: datetime,
     next_attempt_at: datetime | None = None,
+    window_refused: bool = False,
 ) -> bool:
-    """Record a claim that did not reach the recipient: re-queued, held or failed."""
+    """Record a claim that did not reach the recipient: re-queued, held or failed.
+
+    `window_refused`: Twilio refused it as outside the 24-hour window; remembered (as of `now`)
+    so that it goes out with the kind's template, or is held until the recipient writes in,
+    instead of being refused again."""
     result: str = await conn.execute(
         """UPDATE outbox_messages
            SET status = $3, error_code = $4, error_message = $5,
-               next_attempt_at = coalesce($6, next_attempt_at), updated_at = $7
+               next_attempt_at = coalesce($6, next_attempt_at), updated_at = $7,
+               window_refused_at = CASE WHEN $8 THEN $7 ELSE window_refused_at END
            WHERE id = $1 AND status = 'SENDING' AND attempts = $2""",
         claim.id,
         claim.attempts,
@@ -282,6 +268,7 @@ async def mark_unsent(
         error_message[:1000],
         next_attempt_at,
         now,
+        window_refused,
     )
     return result.endswith(" 1")
 
@@ -377,19 +364,16 @@ async def apply_early_status_callbacks(conn: Conn, now: datetime, max_age: timed
         """DELETE FROM early_status_callbacks e
            WHERE EXISTS (SELECT FROM outbox_messages o WHERE o.twilio_sid = e.twilio_sid)
               OR e.received_at < $1
-           RETURNING e.twilio_sid, e.status, e.error_code, e.error_message,
-                     EXISTS (SELECT FROM outbox_messages o
-                             WHERE o.twilio_sid = e.twilio_sid) AS known""",
+           RETURNING e.twilio_sid, e.status, e.error_code, e.error_message""",
         now - max_age,
     )
     applied = 0
     for r in records:
-        if r["known"]:
-            event = StatusEvent(
-                r["twilio_sid"], OutboxStatus(r["status"]), r["error_code"], r["error_message"]
-            )
-            await apply_status_callback(conn, event, now)
-            applied += 1
+        # One dropped for its age finds no message here, and changes nothing.
+        event = StatusEvent(
+            r["twilio_sid"], OutboxStatus(r["status"]), r["error_code"], r["error_message"]
+        )
+        applied += (await apply_status_callback(conn, event, now)).found
     return applied
 
 

@@ -54,7 +54,6 @@ from db.outbox_queries import (
     get_recipient,
     mark_accepted,
     mark_unsent,
-    mark_window_refused,
     refresh_content,
     release_claims,
     release_held,
@@ -187,9 +186,10 @@ async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, rate: SharedSendR
     if isinstance(outcome, Permanent) and outcome.code == WINDOW_CLOSED:
         # Our reckoning of the window was wrong: try again at once with the kind's template, or
         # hold the row until the recipient writes in.
-        await mark_window_refused(
-            conn, row, error_code=outcome.code, error_message=outcome.message, now=now
-        )
+        await mark_unsent(
+            conn, row, status=OutboxStatus.QUEUED, error_code=outcome.code,
+            error_message=outcome.message, now=now, next_attempt_at=now, window_refused=True,
+        )  # fmt: skip
         log.warning(
             "outbox #%d %s to %s: outside the 24-hour window (63016)", row.id, row.kind, who
         )
