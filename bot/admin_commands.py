@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bot.credit import ADJUSTMENT_REASONS, Direction
+from bot.credit import ADJUSTMENT_REASONS, MAX_DAYS, Direction
 from bot.money import InvalidAmount, parse_rupees
 from bot.phone import InvalidPhone, looks_like_phone, normalize_phone
 from bot.text import is_digits
 
-MAX_DAYS = 3650
 MAX_ID_DIGITS = 18
 
 USAGE: dict[str, str] = {

@@ -19,14 +19,15 @@ from typing import Any
 
 from bot.clock import business_date
 from bot.credit import (
-    PRODUCT_UNAVAILABLE,
     CreditFacts,
     PaymentMode,
+    RefusalCode,
     overdue_blocks_credit,
     validate_order_placement,
 )
 from bot.insights import insights_vars
 from bot.messages import Reply
+from bot.orders import OrderLine, PricedLine
 from bot.parsing import (
     MAX_INPUT_CHARS,
     MAX_LINES,
@@ -65,26 +66,9 @@ MAX_CART_LINES = 25
 PENDING_TTL = timedelta(hours=24)
 NAME_CHARS = 40
 HEARD_CHARS = 40
-NO_CREDIT_ACCOUNT = "NO_CREDIT_ACCOUNT"
-REFUSAL_TEMPLATES = {
-    "INVALID_AMOUNT": "refusal_invalid_amount",
-    "CREDIT_PAUSED": "refusal_credit_paused",
-    "CREDIT_BLOCKED": "refusal_credit_blocked",
-    "ORDER_VALUE_EXCEEDED": "refusal_order_value_exceeded",
-    "CREDIT_LIMIT_EXCEEDED": "refusal_credit_limit_exceeded",
-    "OVERDUE_OUTSTANDING": "refusal_overdue_outstanding",
-    "PRODUCT_UNAVAILABLE": "refusal_product_unavailable",
-    NO_CREDIT_ACCOUNT: "refusal_no_credit_account",
-}
 
 
 # --- the state ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CartItem:
-    product_id: int
-    quantity: int
 
 
 @dataclass(frozen=True)
@@ -92,7 +76,7 @@ class Conversation:
     """One retailer's place in the flow; stored as `conversations.stage` + `data` (JSON)."""
 
     stage: Stage = Stage.START
-    cart: tuple[CartItem, ...] = ()
+    cart: tuple[OrderLine, ...] = ()
     # The catalogue numbering this retailer was shown: item n is numbers[n - 1]. Kept so that a
     # product added or retired meanwhile never shifts what "12 x 3" means.
     numbers: tuple[int, ...] = ()
@@ -129,7 +113,7 @@ class Conversation:
             d: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
             return cls(
                 stage=Stage(stage),
-                cart=tuple(CartItem(int(p), int(q)) for p, q in d.get("cart", [])),
+                cart=tuple(OrderLine(int(p), int(q)) for p, q in d.get("cart", [])),
                 numbers=tuple(int(n) for n in d.get("numbers", [])),
                 category=int(d.get("category") or 0),
                 page=int(d.get("page") or 0),
@@ -207,7 +191,7 @@ class PastOrder:
 class History:
     """Loaded only when the message asks for it (`needs_history`)."""
 
-    last_order: tuple[CartItem, ...] = ()
+    last_order: tuple[OrderLine, ...] = ()
     recent: tuple[PastOrder, ...] = ()
     insight: Mapping[str, Any] | None = None  # `retailer_insights.data`, when generated
 
@@ -229,30 +213,10 @@ class Facts:
 
 
 @dataclass(frozen=True)
-class PendingLine:
-    product_id: int
-    sku: str
-    name: str
-    unit_price: int
-    quantity: int
-    line_total: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "product_id": self.product_id,
-            "sku": self.sku,
-            "name": self.name,
-            "unit_price": self.unit_price,
-            "quantity": self.quantity,
-            "line_total": self.line_total,
-        }
-
-
-@dataclass(frozen=True)
 class OpenPendingOrder:
     """Create the pending order; the handler puts its id into the conversation (`attach_pending`)."""
 
-    lines: tuple[PendingLine, ...]
+    lines: tuple[PricedLine, ...]
     total: int
     expires_at: datetime
 
@@ -260,7 +224,7 @@ class OpenPendingOrder:
 @dataclass(frozen=True)
 class UpdatePendingOrder:
     pending_id: int
-    lines: tuple[PendingLine, ...]
+    lines: tuple[PricedLine, ...]
     total: int
     payment_mode: PaymentMode | None
 
@@ -280,7 +244,7 @@ class PlaceOrder:
     """Place through the ledger; then call `after_placement` with the outcome."""
 
     pending_id: int
-    items: tuple[CartItem, ...]
+    items: tuple[OrderLine, ...]
     mode: PaymentMode
 
 
@@ -325,7 +289,7 @@ class Placement:
     """What the ledger answered to `PlaceOrder`."""
 
     allowed: bool
-    code: str | None
+    code: RefusalCode | None
     available: int  # paise, after the order when placed
     order_id: int | None = None
     total: int = 0
@@ -431,12 +395,12 @@ def after_placement(
         return t.decision()
     lines, _ = _price(t.conv.cart, facts)
     total = sum(line.line_total for line in lines)
-    if placement.code == PRODUCT_UNAVAILABLE:
-        t.say("refusal_product_unavailable", names=[])
+    if placement.code == RefusalCode.PRODUCT_UNAVAILABLE:
+        t.say(RefusalCode.PRODUCT_UNAVAILABLE.template, names=[])
         _to_cart(t, changed=True)
         _show_cart(t)
         return t.decision()
-    _refuse_credit(t, placement.code or NO_CREDIT_ACCOUNT, total)
+    _refuse_credit(t, placement.code or RefusalCode.NO_CREDIT_ACCOUNT, total)
     t.conv = replace(t.conv, stage=Stage.PAYMENT, mode=None)
     if pending_id is not None:
         t.effects.append(UpdatePendingOrder(pending_id, lines, total, None))
@@ -847,7 +811,7 @@ def _add(
     t.conv = replace(
         t.conv,
         stage=stage,
-        cart=tuple(CartItem(pid, q) for pid, q in cart.items()),
+        cart=tuple(OrderLine(pid, q) for pid, q in cart.items()),
         asking=None,
         choices=(),
         choice_quantity=None,
@@ -886,7 +850,7 @@ def _cart_edit(t: _Turn, said: str) -> bool:
         del cart[edit.line - 1]
         t.say("item_removed", name=name)
     else:
-        cart[edit.line - 1] = CartItem(item.product_id, edit.quantity)
+        cart[edit.line - 1] = OrderLine(item.product_id, edit.quantity)
         t.say("quantity_changed", name=name, quantity=edit.quantity)
     t.conv = replace(t.conv, cart=tuple(cart))
     _to_cart(t, changed=True)
@@ -895,29 +859,29 @@ def _cart_edit(t: _Turn, said: str) -> bool:
 
 
 def _price(
-    cart: Iterable[CartItem], facts: Facts
-) -> tuple[tuple[PendingLine, ...], list[Product | CartItem]]:
+    cart: Iterable[OrderLine], facts: Facts
+) -> tuple[tuple[PricedLine, ...], list[Product | OrderLine]]:
     """Cart lines at today's prices, and what can no longer be sold."""
-    lines: list[PendingLine] = []
-    gone: list[Product | CartItem] = []
+    lines: list[PricedLine] = []
+    gone: list[Product | OrderLine] = []
     for c in cart:
         p = facts.products.get(c.product_id)
         if p is None or not p.active:
             gone.append(p or c)
             continue
-        lines.append(PendingLine(p.id, p.sku, p.name, p.price, c.quantity, p.price * c.quantity))
+        lines.append(PricedLine(p.id, p.sku, p.name, p.price, c.quantity, p.price * c.quantity))
     return tuple(lines), gone
 
 
-def _gone_names(gone: Iterable[Product | CartItem]) -> list[str]:
+def _gone_names(gone: Iterable[Product | OrderLine]) -> list[str]:
     return [_short(g.name) if isinstance(g, Product) else "?" for g in gone]
 
 
-def _drop_unavailable(t: _Turn) -> tuple[tuple[PendingLine, ...], int]:
+def _drop_unavailable(t: _Turn) -> tuple[tuple[PricedLine, ...], int]:
     """Take retired products out of the cart (telling the retailer); priced lines and total."""
     lines, gone = _price(t.conv.cart, t.facts)
     if gone:
-        t.say("refusal_product_unavailable", names=_gone_names(gone))
+        t.say(RefusalCode.PRODUCT_UNAVAILABLE.template, names=_gone_names(gone))
         kept = {line.product_id for line in lines}
         t.conv = replace(t.conv, cart=tuple(c for c in t.conv.cart if c.product_id in kept))
     return lines, sum(line.line_total for line in lines)
@@ -1016,10 +980,10 @@ def _checkout(t: _Turn) -> None:
     _payment_options(t)
 
 
-def _credit_verdict(t: _Turn, total: int) -> tuple[bool, str | None, int]:
+def _credit_verdict(t: _Turn, total: int) -> tuple[bool, RefusalCode | None, int]:
     c = t.facts.credit
     if c is None:
-        return False, NO_CREDIT_ACCOUNT, 0
+        return False, RefusalCode.NO_CREDIT_ACCOUNT, 0
     v = validate_order_placement(c, total, PaymentMode.CREDIT, tolerance=t.facts.tolerance)
     return v.allowed, v.code, v.available
 
@@ -1049,13 +1013,13 @@ def _payment_options(t: _Turn, *, not_placed: bool = False) -> None:
     t.say("payment_options", not_placed=not_placed, **pv)
     if not pv["credit_allowed"]:
         _, code, _ = _credit_verdict(t, pv["total"])
-        _refuse_credit(t, code or NO_CREDIT_ACCOUNT, pv["total"])
+        _refuse_credit(t, code or RefusalCode.NO_CREDIT_ACCOUNT, pv["total"])
 
 
-def _refuse_credit(t: _Turn, code: str, total: int) -> None:
+def _refuse_credit(t: _Turn, code: RefusalCode, total: int) -> None:
     c = t.facts.credit
     t.say(
-        REFUSAL_TEMPLATES.get(code, "refusal_no_credit_account"),
+        RefusalCode(code).template,
         total=total,
         available=c.available if c else 0,
         credit_limit=c.credit_limit if c else 0,
@@ -1082,7 +1046,7 @@ def _choose_payment(t: _Turn, mode: PaymentMode) -> None:
         if not allowed:
             t.conv = replace(t.conv, stage=Stage.PAYMENT, mode=None)
             t.effects.append(UpdatePendingOrder(pid, lines, total, None))
-            _refuse_credit(t, code or NO_CREDIT_ACCOUNT, total)
+            _refuse_credit(t, code or RefusalCode.NO_CREDIT_ACCOUNT, total)
             return
     t.conv = replace(t.conv, stage=Stage.CONFIRM, mode=mode)
     t.effects.append(UpdatePendingOrder(pid, lines, total, mode))
@@ -1126,10 +1090,10 @@ def _confirm(t: _Turn) -> None:
         if not allowed:
             t.conv = replace(t.conv, stage=Stage.PAYMENT, mode=None)
             t.effects.append(UpdatePendingOrder(pid, lines, total, None))
-            _refuse_credit(t, code or NO_CREDIT_ACCOUNT, total)
+            _refuse_credit(t, code or RefusalCode.NO_CREDIT_ACCOUNT, total)
             return
     t.effects.append(
-        PlaceOrder(pid, tuple(CartItem(line.product_id, line.quantity) for line in lines), mode)
+        PlaceOrder(pid, tuple(OrderLine(line.product_id, line.quantity) for line in lines), mode)
     )
 
 
@@ -1156,16 +1120,16 @@ def _reorder(t: _Turn) -> None:
     if h is None or not h.last_order:
         t.say("reorder_empty")
         return
-    cart: list[CartItem] = []
+    cart: list[OrderLine] = []
     gone: list[str] = []
     for item in h.last_order[:MAX_CART_LINES]:
         p = t.facts.products.get(item.product_id)
         if p is None or not p.active:
             gone.append(_short(p.name) if p else "?")
         else:
-            cart.append(CartItem(item.product_id, min(item.quantity, MAX_QUANTITY)))
+            cart.append(OrderLine(item.product_id, min(item.quantity, MAX_QUANTITY)))
     if gone:
-        t.say("refusal_product_unavailable", names=gone)
+        t.say(RefusalCode.PRODUCT_UNAVAILABLE.template, names=gone)
     t.conv = replace(t.conv, cart=tuple(cart))
     _to_cart(t, changed=True)
     _show_cart(t, reordered=True)

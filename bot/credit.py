@@ -25,14 +25,30 @@ class CreditStatus(StrEnum):
     BLOCKED = "BLOCKED"
 
 
-# Refusal codes of the order verdict (DESIGN section 3); PRODUCT_UNAVAILABLE comes from placement.
-INVALID_AMOUNT = "INVALID_AMOUNT"
-CREDIT_PAUSED = "CREDIT_PAUSED"
-CREDIT_BLOCKED = "CREDIT_BLOCKED"
-ORDER_VALUE_EXCEEDED = "ORDER_VALUE_EXCEEDED"
-CREDIT_LIMIT_EXCEEDED = "CREDIT_LIMIT_EXCEEDED"
-OVERDUE_OUTSTANDING = "OVERDUE_OUTSTANDING"
-PRODUCT_UNAVAILABLE = "PRODUCT_UNAVAILABLE"
+# Who acts when no person does (audit entries, pauses); people are named by phone or operator.
+SYSTEM = "SYSTEM"
+# The most days any day-count setting (allowed days outstanding, payment terms) may hold.
+MAX_DAYS = 3650
+
+
+class RefusalCode(StrEnum):
+    """Why an order (or its credit) is refused (DESIGN section 3). The verdict gives the first
+    five; placement adds PRODUCT_UNAVAILABLE and the checkout NO_CREDIT_ACCOUNT. Each has a
+    template `refusal_<code>` in every language (tested)."""
+
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    CREDIT_PAUSED = "CREDIT_PAUSED"
+    CREDIT_BLOCKED = "CREDIT_BLOCKED"
+    ORDER_VALUE_EXCEEDED = "ORDER_VALUE_EXCEEDED"
+    CREDIT_LIMIT_EXCEEDED = "CREDIT_LIMIT_EXCEEDED"
+    OVERDUE_OUTSTANDING = "OVERDUE_OUTSTANDING"
+    PRODUCT_UNAVAILABLE = "PRODUCT_UNAVAILABLE"
+    NO_CREDIT_ACCOUNT = "NO_CREDIT_ACCOUNT"
+
+    @property
+    def template(self) -> str:
+        """The message that explains this refusal to a retailer."""
+        return f"refusal_{self.value.lower()}"
 
 
 @dataclass(frozen=True)
@@ -55,7 +71,7 @@ class CreditFacts:
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
-    code: str | None
+    code: RefusalCode | None
     message: str  # one English sentence a retailer understands (API); chat uses templates by code
     available: int  # paise
 
@@ -70,12 +86,13 @@ def validate_order_placement(
     """
     available = facts.available
 
-    def refuse(code: str, message: str) -> Verdict:
+    def refuse(code: RefusalCode, message: str) -> Verdict:
         return Verdict(allowed=False, code=code, message=message, available=available)
 
     if amount <= 0:
         return refuse(
-            INVALID_AMOUNT, "The order amount must be a positive amount with at most 2 decimals."
+            RefusalCode.INVALID_AMOUNT,
+            "The order amount must be a positive amount with at most 2 decimals.",
         )
     if mode == PaymentMode.COD:
         return Verdict(
@@ -83,29 +100,29 @@ def validate_order_placement(
         )
     if facts.status == CreditStatus.PAUSED:
         return refuse(
-            CREDIT_PAUSED,
+            RefusalCode.CREDIT_PAUSED,
             "Credit is paused on your account; you can still order with cash on delivery.",
         )
     if facts.status == CreditStatus.BLOCKED:
         return refuse(
-            CREDIT_BLOCKED,
+            RefusalCode.CREDIT_BLOCKED,
             "Credit is blocked on your account; you can still order with cash on delivery.",
         )
     if amount > facts.max_order_value:
         return refuse(
-            ORDER_VALUE_EXCEEDED,
+            RefusalCode.ORDER_VALUE_EXCEEDED,
             f"This order of {format_inr(amount)} is above your largest credit order of "
             f"{format_inr(facts.max_order_value)}.",
         )
     if facts.outstanding + amount > facts.credit_limit:
         return refuse(
-            CREDIT_LIMIT_EXCEEDED,
+            RefusalCode.CREDIT_LIMIT_EXCEEDED,
             f"This order of {format_inr(amount)} is more than your available credit of "
             f"{format_inr(available)}.",
         )
     if overdue_blocks_credit(facts.overdue_unpaid, tolerance):
         return refuse(
-            OVERDUE_OUTSTANDING,
+            RefusalCode.OVERDUE_OUTSTANDING,
             f"{format_inr(facts.overdue_unpaid)} has been unpaid for more than "
             f"{facts.max_outstanding_days} days; please pay it to order on credit again.",
         )
@@ -164,7 +181,7 @@ def aging_bucket(due_date: date, today: date) -> Bucket:
 
 
 @dataclass(frozen=True)
-class OpenDebit:
+class UnpaidDebit:
     """An open debit's unpaid part as aging sees it."""
 
     retailer_id: int
@@ -178,7 +195,7 @@ class BucketTotal:
     retailers: int
 
 
-def age_debits(debits: Iterable[OpenDebit], today: date) -> dict[Bucket, BucketTotal]:
+def age_debits(debits: Iterable[UnpaidDebit], today: date) -> dict[Bucket, BucketTotal]:
     """Sum unpaid parts per bucket, with how many retailers have something in each.
 
     The amounts always add up to the total unpaid, to the paisa.
@@ -202,8 +219,6 @@ def utilisation_percent(outstanding: int, credit_limit: int) -> float:
 
 
 # --- guardrails -----------------------------------------------------------------------------
-
-SYSTEM = "SYSTEM"
 
 
 class GuardrailAction(StrEnum):

@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from bot.money import InvalidAmount, parse_rupees
 from bot.text import has_nul, is_digits
-from db.ledger import LedgerError
+from db.errors import AppError
 from db.onboarding import (
     NewProduct,
     NewRetailer,
@@ -156,7 +156,7 @@ def _parse(
             except _RowProblem as exc:
                 parsed.errors.append(RowError(line, str(exc)))
                 continue
-            except LedgerError as exc:
+            except AppError as exc:
                 parsed.errors.append(RowError(line, exc.message))
                 continue
             k = key(item)
@@ -208,7 +208,7 @@ async def _write_all(
             for line, item in rows:
                 try:
                     await write(item)
-                except LedgerError as exc:
+                except AppError as exc:
                     raise _Abort(RowError(line, exc.message)) from None
     except _Abort as abort:
         return abort.error

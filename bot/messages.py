@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,26 @@ HI_MONTHS = (
     "जुलाई", "अगस्त", "सितंबर", "अक्टूबर", "नवंबर", "दिसंबर",
 )  # fmt: skip
 EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+class MessageKind(StrEnum):
+    """Business-initiated messages (DESIGN section 7): each is queued through the outbox, has a
+    template of the same name in every language (tested), and may be sent outside the 24-hour
+    window as an approved WhatsApp template (`bot.sending.CONTENT_VARIABLES`, also tested)."""
+
+    PAYMENT_REMINDER = "payment_reminder"
+    CREDIT_PAUSED = "credit_paused"
+    CREDIT_RESUMED = "credit_resumed"
+    ORDER_FAILED = "order_failed"
+    PENDING_ORDER_FOLLOW_UP = "pending_order_follow_up"
+    INSIGHTS = "insights"
+    TEST_MESSAGE = "test_message"
+
+    @property
+    def stops_on_opt_out(self) -> bool:
+        """Whether a retailer's STOP switches this kind off (DESIGN sections 4 and 7: no
+        reminders). Notices about their account (paused, resumed, failed) still go out."""
+        return self in (MessageKind.PAYMENT_REMINDER, MessageKind.PENDING_ORDER_FOLLOW_UP)
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,19 @@ from enum import StrEnum
 from typing import Any
 
 
-class Stage(StrEnum):
+class ReminderStage(StrEnum):
     DUE_SOON = "due_soon"
     DUE_TODAY = "due_today"
     OVERDUE = "overdue"
     ESCALATING = "escalating"
 
 
-_SEVERITY = {Stage.DUE_SOON: 0, Stage.DUE_TODAY: 1, Stage.OVERDUE: 2, Stage.ESCALATING: 3}
+_SEVERITY = {
+    ReminderStage.DUE_SOON: 0,
+    ReminderStage.DUE_TODAY: 1,
+    ReminderStage.OVERDUE: 2,
+    ReminderStage.ESCALATING: 3,
+}
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ REMINDER_POLICY = ReminderPolicy()
 
 
 @dataclass(frozen=True)
-class OpenDebit:
+class ReminderDebit:
     transaction_id: int
     order_id: int | None
     unpaid: int  # paise
@@ -52,25 +57,27 @@ class ReminderItem:
     unpaid: int
     due_date: date
     days_overdue: int
-    stage: Stage
+    stage: ReminderStage
 
 
 @dataclass(frozen=True)
 class ReminderPlan:
-    stage: Stage  # the most severe stage among the items
+    stage: ReminderStage  # the most severe stage among the items
     items: tuple[ReminderItem, ...]
     total_due: int
 
 
-def stage_for(due_date: date, today: date, policy: ReminderPolicy = ReminderPolicy()) -> Stage:
+def stage_for(
+    due_date: date, today: date, policy: ReminderPolicy = ReminderPolicy()
+) -> ReminderStage:
     overdue = (today - due_date).days
     if overdue < 0:
-        return Stage.DUE_SOON
+        return ReminderStage.DUE_SOON
     if overdue == 0:
-        return Stage.DUE_TODAY
+        return ReminderStage.DUE_TODAY
     if overdue < policy.escalate_from:
-        return Stage.OVERDUE
-    return Stage.ESCALATING
+        return ReminderStage.OVERDUE
+    return ReminderStage.ESCALATING
 
 
 def reminder_points(due_date: date, policy: ReminderPolicy = ReminderPolicy()) -> Iterator[date]:
@@ -97,7 +104,9 @@ def latest_point(
     return latest
 
 
-def reminder_owed(debit: OpenDebit, today: date, policy: ReminderPolicy = ReminderPolicy()) -> bool:
+def reminder_owed(
+    debit: ReminderDebit, today: date, policy: ReminderPolicy = ReminderPolicy()
+) -> bool:
     """True when a reminder day has come that this debit has not been reminded for."""
     point = latest_point(debit.due_date, today, policy)
     if point is None or debit.unpaid <= 0:
@@ -106,7 +115,7 @@ def reminder_owed(debit: OpenDebit, today: date, policy: ReminderPolicy = Remind
 
 
 def plan_reminder(
-    debits: Sequence[OpenDebit], today: date, policy: ReminderPolicy = ReminderPolicy()
+    debits: Sequence[ReminderDebit], today: date, policy: ReminderPolicy = ReminderPolicy()
 ) -> ReminderPlan | None:
     """One message per retailer: when any debit is owed a reminder, list every debit in the
     reminder horizon (due within `days_before_due` days or already due), oldest first."""
@@ -144,7 +153,7 @@ def refresh_reminder(
     if not isinstance(items, list) or not items:
         return dict(variables)
     kept: list[dict[str, Any]] = []
-    stages: list[Stage] = []
+    stages: list[ReminderStage] = []
     for item in items:
         tid = item.get("transaction_id") if isinstance(item, dict) else None
         if not isinstance(tid, int) or isinstance(tid, bool):

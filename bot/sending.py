@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from bot.messages import format_day
+from bot.messages import MessageKind, format_day
 from bot.money import format_inr
 
 WINDOW = timedelta(hours=24)
@@ -44,10 +44,6 @@ class OutboxStatus(StrEnum):
     FAILED = "FAILED"
     UNDELIVERED = "UNDELIVERED"
 
-
-# Kinds a retailer's STOP switches off (DESIGN sections 4 and 7: "opted-out retailers get no
-# reminders"). Pause, resume and failure notices are about their account and still go out.
-OPT_OUT_KINDS = frozenset({"payment_reminder", "pending_order_follow_up"})
 
 # Error codes the sender stores on rows it does not hand to Twilio.
 OPTED_OUT = "OPTED_OUT"
@@ -172,14 +168,16 @@ def _test_message(v: Mapping[str, Any], lang: str) -> list[str]:
 #   pending_order_follow_up  {{1}} name, {{2}} item count, {{3}} cart total
 #   insights                 {{1}} name, {{2}} orders, {{3}} spend
 #   test_message             {{1}} the message
-CONTENT_VARIABLES: dict[str, Callable[[Mapping[str, Any], str], list[str]]] = {
-    "payment_reminder": _reminder,
-    "credit_paused": _paused,
-    "credit_resumed": _resumed,
-    "order_failed": _order_failed,
-    "pending_order_follow_up": _follow_up,
-    "insights": _insights,
-    "test_message": _test_message,
+_KINDS = frozenset(MessageKind)
+
+CONTENT_VARIABLES: dict[MessageKind, Callable[[Mapping[str, Any], str], list[str]]] = {
+    MessageKind.PAYMENT_REMINDER: _reminder,
+    MessageKind.CREDIT_PAUSED: _paused,
+    MessageKind.CREDIT_RESUMED: _resumed,
+    MessageKind.ORDER_FAILED: _order_failed,
+    MessageKind.PENDING_ORDER_FOLLOW_UP: _follow_up,
+    MessageKind.INSIGHTS: _insights,
+    MessageKind.TEST_MESSAGE: _test_message,
 }
 
 
@@ -190,7 +188,7 @@ def content_sid_for(templates: Mapping[str, str], kind: str, language: str) -> s
 
 def content_variables(kind: str, variables: Mapping[str, Any], language: str) -> dict[str, str]:
     """The numbered variables ("1", "2", ...) of `kind`'s template; KeyError names what is missing."""
-    build = CONTENT_VARIABLES.get(kind)
+    build = CONTENT_VARIABLES.get(MessageKind(kind)) if kind in _KINDS else None
     if build is None:
         raise KeyError(f"no variable mapping for kind {kind!r}")
     try:
@@ -216,11 +214,11 @@ def plan_send(
     `window_refused_at`: when Twilio refused this row as outside the window (63016); until the
     recipient writes in after that, the window counts as closed whatever our reckoning says.
     """
-    if kind in OPT_OUT_KINDS and recipient.opted_out:
+    if kind in _KINDS and MessageKind(kind).stops_on_opt_out and recipient.opted_out:
         return Skip(OPTED_OUT, "the retailer sent STOP; reminders are not sent")
-    if kind == "payment_reminder" and recipient.still_due is False:
+    if kind == MessageKind.PAYMENT_REMINDER and recipient.still_due is False:
         return Skip(NOTHING_DUE, "paid since the reminder was queued; nothing is due")
-    if kind == "pending_order_follow_up" and recipient.checkout_open is False:
+    if kind == MessageKind.PENDING_ORDER_FOLLOW_UP and recipient.checkout_open is False:
         return Skip(CHECKOUT_CLOSED, "the checkout was confirmed, cancelled or expired since")
     refused = window_refused_at is not None and (
         recipient.last_inbound_at is None or recipient.last_inbound_at <= window_refused_at
@@ -254,7 +252,7 @@ class Accepted:
 
 
 @dataclass(frozen=True)
-class Retry:
+class Retryable:
     """A temporary failure: try again later (429, 5xx, timeouts, refused connections)."""
 
     code: str
@@ -270,7 +268,7 @@ class Permanent:
     message: str
 
 
-Outcome = Accepted | Retry | Permanent
+Outcome = Accepted | Retryable | Permanent
 
 # 401: a wrong or rotated auth token is an operator's fix, not the message's fault; retrying gives
 # them the backoff period to fix it instead of failing every queued message at once.
@@ -317,13 +315,13 @@ def classify_response(status_code: int, payload: Any, retry_after: str | None = 
         return Accepted(str(sid) if sid else None, status or OutboxStatus.ACCEPTED)
     code, message = _error_fields(status_code, payload)
     if status_code >= 500 or status_code in RETRYABLE_4XX:
-        return Retry(code, message, _retry_after_seconds(retry_after))
+        return Retryable(code, message, _retry_after_seconds(retry_after))
     return Permanent(code, message)
 
 
-def classify_transport_error(name: str) -> Retry:
+def classify_transport_error(name: str) -> Retryable:
     """A timeout or connection error never reached a decision at Twilio: retry."""
-    return Retry(NETWORK_ERROR, f"network error talking to Twilio: {name}")
+    return Retryable(NETWORK_ERROR, f"network error talking to Twilio: {name}")
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
@@ -353,7 +351,7 @@ class RetryDecision:
 
 
 def after_failure(
-    retry: Retry,
+    retry: Retryable,
     attempts: int,
     now: datetime,
     *,

@@ -8,8 +8,6 @@ from typing import Any
 
 from db.pool import Conn
 
-SYSTEM = "SYSTEM"
-
 
 @dataclass(frozen=True)
 class AuditEntry:

@@ -7,8 +7,8 @@ Each operation takes `conn` first, the target retailer id, amounts in paise, `pe
 locks the retailer's `credit_accounts` row first, so operations on one retailer run one at a
 time and always take their locks in the same order.
 
-Refusals the caller must show are raised as `LedgerError` subclasses (NotFound 404, Conflict 409,
-Unprocessable 422) carrying a code and a sentence; order placement returns its refusal as a
+Refusals the caller must show are raised as `db.errors.AppError` subclasses (NotFound 404,
+Conflict 409, Unprocessable 422) carrying a code and a sentence; order placement returns its refusal as a
 Verdict instead, because the checkout offers COD when credit is refused.
 """
 
@@ -24,58 +24,30 @@ import asyncpg
 from bot.clock import business_date
 from bot.credit import (
     ADJUSTMENT_REASONS,
-    PRODUCT_UNAVAILABLE,
+    MAX_DAYS,
     SYSTEM,
     CreditFacts,
     CreditStatus,
     Direction,
     GuardrailAction,
     PaymentMode,
+    RefusalCode,
     Verdict,
     auto_pause_reason,
     guardrail_action,
     terms_problem,
     validate_order_placement,
 )
-from bot.messages import Reply
+from bot.messages import MessageKind, Reply
 from bot.money import format_inr
+from bot.orders import OrderLine, PricedLine
 from bot.phone import InvalidPhone, looks_like_phone, normalize_phone
 from bot.text import is_digits
 from db.aging import refresh_aging, refresh_stale_aging
 from db.audit import insert_audit
+from db.errors import Conflict, NotFound, Unprocessable, retailer_not_found
 from db.outbox import enqueue
 from db.pool import Conn, atomic
-
-# --- errors ---------------------------------------------------------------------------------
-
-
-class LedgerError(Exception):
-    """A refusal with a code, a sentence for the person, and the HTTP status it maps to."""
-
-    status = 400
-
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.extra = extra
-
-
-class NotFound(LedgerError):
-    status = 404
-
-
-class Conflict(LedgerError):
-    status = 409
-
-
-class Unprocessable(LedgerError):
-    status = 422
-
-
-def retailer_not_found(retailer_id: int | str) -> NotFound:
-    return NotFound("RETAILER_NOT_FOUND", f"no retailer {retailer_id}")
-
 
 # --- facts and locking ----------------------------------------------------------------------
 
@@ -135,22 +107,6 @@ def credit_facts_from_row(row: asyncpg.Record) -> CreditFacts:
 
 
 @dataclass(frozen=True)
-class OrderLine:
-    product_id: int
-    quantity: int
-
-
-@dataclass(frozen=True)
-class PlacedItem:
-    product_id: int
-    sku: str
-    name: str
-    unit_price: int
-    quantity: int
-    line_total: int
-
-
-@dataclass(frozen=True)
 class PlacedOrder:
     order_id: int
     retailer_id: int
@@ -158,7 +114,7 @@ class PlacedOrder:
     payment_mode: PaymentMode
     due_date: date | None
     transaction_id: int | None
-    items: tuple[PlacedItem, ...]
+    items: tuple[PricedLine, ...]
     created_at: datetime
 
 
@@ -189,7 +145,7 @@ async def _get_placed_order(conn: Conn, order_id: int) -> PlacedOrder:
         payment_mode=PaymentMode(row["payment_mode"]),
         due_date=row["due_date"],
         transaction_id=row["txn_id"],
-        items=tuple(PlacedItem(**dict(i)) for i in items),
+        items=tuple(PricedLine(**dict(i)) for i in items),
         created_at=row["created_at"],
     )
 
@@ -302,11 +258,11 @@ async def place_order(
             message = (
                 "Some products in this order are no longer available; please update the order."
             )
-            verdict = Verdict(False, PRODUCT_UNAVAILABLE, message, facts.available)
+            verdict = Verdict(False, RefusalCode.PRODUCT_UNAVAILABLE, message, facts.available)
             return PlaceOrderResult(verdict, None)
 
         items = tuple(
-            PlacedItem(
+            PricedLine(
                 product_id=pid,
                 sku=products[pid]["sku"],
                 name=products[pid]["name"],
@@ -572,7 +528,7 @@ async def _record_status_change(
     )
     await enqueue(
         conn,
-        kind=notice.template,
+        kind=MessageKind(notice.template),
         reply=notice,
         to_phone=contact.phone,
         language=contact.language,
@@ -901,8 +857,6 @@ async def adjust(
 
 # --- guardrail settings ---------------------------------------------------------------------
 
-MAX_DAYS = 3650
-
 
 @dataclass(frozen=True)
 class Guardrails:
@@ -1168,7 +1122,7 @@ async def fail_order(
         contact = await _get_contact(conn, retailer_id)
         await enqueue(
             conn,
-            kind="order_failed",
+            kind=MessageKind.ORDER_FAILED,
             reply=Reply(
                 "order_failed",
                 {

@@ -5,17 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.credit import terms_problem
+from bot.credit import MAX_DAYS, terms_problem
 from bot.messages import LANGUAGES
 from bot.phone import InvalidPhone, normalize_phone
 from db.audit import insert_audit
-from db.ledger import Conflict, Unprocessable
+from db.errors import Conflict, Unprocessable
 from db.pool import Conn
 
 DEFAULT_MAX_ORDER_VALUE = 50_000_00
 DEFAULT_MAX_OUTSTANDING_DAYS = 30
 DEFAULT_PAYMENT_TERMS_DAYS = 15
-MAX_DAYS = 3650
 MAX_TEXT = 200
 
 

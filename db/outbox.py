@@ -12,19 +12,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from bot.messages import Renderer, Reply
+from bot.messages import MessageKind, Renderer, Reply
 from db.pool import Conn
-
-# Business-initiated kinds, each mappable to an approved WhatsApp template (DESIGN section 7).
-KINDS = (
-    "payment_reminder",
-    "credit_paused",
-    "credit_resumed",
-    "order_failed",
-    "pending_order_follow_up",
-    "insights",
-    "test_message",
-)
 
 
 @lru_cache(maxsize=1)
@@ -45,7 +34,7 @@ def _jsonable(value: Any) -> Any:
 async def enqueue(
     conn: Conn,
     *,
-    kind: str,
+    kind: MessageKind,
     reply: Reply,
     to_phone: str,
     language: str,
@@ -55,8 +44,7 @@ async def enqueue(
     renderer: Renderer | None = None,
 ) -> int | None:
     """Queue one message; return its id, or None when the dedupe key was already queued."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown outbox kind {kind!r}")
+    kind = MessageKind(kind)  # ValueError for a kind the outbox does not know
     body = (renderer or _renderer()).render(reply, language)
     row_id: int | None = await conn.fetchval(
         """INSERT INTO outbox_messages (retailer_id, to_phone, kind, language, template, body,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
-from bot.checkout import CartItem, History, PastOrder, PendingLine, PendingOrder
+from bot.checkout import History, PastOrder, PendingOrder
 from bot.credit import PaymentMode
+from bot.orders import OrderLine, PricedLine
 from db.pool import Conn
 
 
@@ -27,7 +28,7 @@ async def insert_pending_order(
     conn: Conn,
     *,
     retailer_id: int,
-    lines: Sequence[PendingLine],
+    lines: Sequence[PricedLine],
     total: int,
     expires_at: datetime,
     now: datetime,
@@ -48,7 +49,7 @@ async def update_pending_order(
     conn: Conn,
     pending_id: int,
     *,
-    lines: Sequence[PendingLine],
+    lines: Sequence[PricedLine],
     total: int,
     payment_mode: PaymentMode | None,
     now: datetime,
@@ -74,14 +75,14 @@ async def get_history(conn: Conn, retailer_id: int, tz: tzinfo, *, recent: int =
         retailer_id,
         recent,
     )
-    last: tuple[CartItem, ...] = ()
+    last: tuple[OrderLine, ...] = ()
     if orders:
         items = await conn.fetch(
             """SELECT product_id, sum(quantity)::int AS quantity FROM order_items
                WHERE order_id = $1 GROUP BY product_id ORDER BY min(id)""",
             orders[0]["id"],
         )
-        last = tuple(CartItem(r["product_id"], r["quantity"]) for r in items)
+        last = tuple(OrderLine(r["product_id"], r["quantity"]) for r in items)
     insight = await conn.fetchval(
         "SELECT data FROM retailer_insights WHERE retailer_id = $1", retailer_id
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 from bot.insights import OrderLineSummary, OrderSummary
-from bot.reminders import OpenDebit
+from bot.reminders import ReminderDebit
 from db.pool import Conn
 
 
@@ -16,7 +16,7 @@ class ReminderTarget:
     phone: str
     name: str
     language: str
-    debits: tuple[OpenDebit, ...]
+    debits: tuple[ReminderDebit, ...]
 
 
 async def get_reminder_targets(conn: Conn, *, horizon: date, tz: tzinfo) -> list[ReminderTarget]:
@@ -34,7 +34,7 @@ async def get_reminder_targets(conn: Conn, *, horizon: date, tz: tzinfo) -> list
     )
     targets: list[ReminderTarget] = []
     for row in rows:
-        debit = OpenDebit(
+        debit = ReminderDebit(
             transaction_id=row["transaction_id"],
             order_id=row["order_id"],
             unpaid=row["unpaid"],

@@ -24,17 +24,18 @@ from bot.clock import as_of_problem, business_date
 from bot.credit import Direction, PaymentMode, Verdict, validate_order_placement
 from bot.deps import Deps
 from bot.insights import insights_vars
-from bot.messages import LANGUAGES, Reply
+from bot.messages import LANGUAGES, MessageKind, Reply
 from bot.money import InvalidAmount, parse_rupees, rupees_json
 from bot.phone import InvalidPhone, mask_phone, normalize_phone
 from bot.text import is_digits
 from db import credit_queries as q
 from db import ledger
 from db.audit import AuditEntry, get_audit
+from db.errors import NotFound, Unauthorized, Unavailable, Unprocessable
 from db.idempotency import get_answer, request_hash, save_answer
 from db.onboarding import NewProduct, NewRetailer, create_product, create_retailer
 from db.outbox import enqueue
-from handlers.errors import ApiError, read_json
+from handlers.errors import read_json
 
 log = logging.getLogger(__name__)
 
@@ -52,44 +53,28 @@ Handler = Callable[[Request], Awaitable[Response]]
 def _check_token(request: Request, deps: Deps) -> None:
     expected = deps.settings.admin_api_token
     if not expected:
-        raise ApiError(
-            503, "ADMIN_API_DISABLED", "the admin API is closed: ADMIN_API_TOKEN is not configured"
+        raise Unavailable(
+            "ADMIN_API_DISABLED", "the admin API is closed: ADMIN_API_TOKEN is not configured"
         )
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(
         token.strip().encode(), expected.encode()
     ):
-        raise ApiError(401, "UNAUTHORIZED", "a valid admin bearer token is required")
+        raise Unauthorized("UNAUTHORIZED", "a valid admin bearer token is required")
 
 
 def admin(handler: Callable[[Request, Deps], Awaitable[Response]]) -> Handler:
-    """Check the bearer token first, then run the handler; ledger refusals become JSON errors."""
+    """Check the bearer token first, then run the handler."""
 
     async def endpoint(request: Request) -> Response:
         deps: Deps = request.state.deps
-        try:
-            _check_token(request, deps)
-        except ApiError as exc:
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-            body = {"error": {"code": exc.code, "message": exc.message}}
-            return JSONResponse(body, status_code=exc.status, headers=headers)
-        try:
-            return await handler(request, deps)
-        except ledger.LedgerError as exc:
-            extra = {k: _extra_json(k, v) for k, v in exc.extra.items()}
-            raise ApiError(exc.status, exc.code, exc.message, **extra) from None
+        _check_token(request, deps)
+        return await handler(request, deps)
 
     endpoint.__name__ = handler.__name__
     endpoint.__doc__ = handler.__doc__
     return endpoint
-
-
-def _extra_json(key: str, value: Any) -> Any:
-    # Amounts carried by ledger errors are paise; the API speaks rupees.
-    if key.startswith("amount") and isinstance(value, int):
-        return rupees_json(value)
-    return value
 
 
 async def _read_optional_json(request: Request) -> dict[str, Any]:
@@ -100,11 +85,11 @@ async def _read_optional_json(request: Request) -> dict[str, Any]:
 
 def _amount(body: dict[str, Any], field: str, *, allow_zero: bool = False) -> int:
     if field not in body:
-        raise ApiError(422, "INVALID_AMOUNT", f"{field} is required")
+        raise Unprocessable("INVALID_AMOUNT", f"{field} is required")
     try:
         return parse_rupees(body[field], allow_zero=allow_zero)
     except InvalidAmount as exc:
-        raise ApiError(422, "INVALID_AMOUNT", f"{field}: {exc}") from None
+        raise Unprocessable("INVALID_AMOUNT", f"{field}: {exc}") from None
 
 
 def _optional_amount(body: dict[str, Any], field: str, *, allow_zero: bool = False) -> int | None:
@@ -118,7 +103,7 @@ def _int(body: dict[str, Any], field: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ApiError(422, "INVALID_FIELD", f"{field} must be a whole number")
+        raise Unprocessable("INVALID_FIELD", f"{field} must be a whole number")
     # Bounded before int(): int(Decimal("1E+500000")) would hold the process for seconds.
     if (
         isinstance(value, Decimal)
@@ -130,7 +115,7 @@ def _int(body: dict[str, Any], field: str) -> int | None:
     if isinstance(value, str) and is_digits(value.strip()) and len(value.strip()) <= 19:
         value = int(value.strip())
     if not isinstance(value, int) or not 0 <= value < 2**63:
-        raise ApiError(422, "INVALID_FIELD", f"{field} must be a whole number")
+        raise Unprocessable("INVALID_FIELD", f"{field} must be a whole number")
     return value
 
 
@@ -140,29 +125,29 @@ def _text(
     value = body.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise ApiError(422, "INVALID_FIELD", f"{field} is required")
+            raise Unprocessable("INVALID_FIELD", f"{field} is required")
         return None
     if not isinstance(value, str):
-        raise ApiError(422, "INVALID_FIELD", f"{field} must be a string")
+        raise Unprocessable("INVALID_FIELD", f"{field} must be a string")
     if len(value) > max_len:
-        raise ApiError(422, "INVALID_FIELD", f"{field} is longer than {max_len} characters")
+        raise Unprocessable("INVALID_FIELD", f"{field} is longer than {max_len} characters")
     return value.strip()
 
 
 async def _retailer(deps: Deps, ref: str | int | None, field: str = "retailer") -> int:
     if ref is None or isinstance(ref, bool) or not isinstance(ref, str | int):
-        raise ApiError(422, "INVALID_FIELD", f"{field} must be a retailer id or phone number")
+        raise Unprocessable("INVALID_FIELD", f"{field} must be a retailer id or phone number")
     async with deps.pool.acquire() as conn:
         rid = await ledger.resolve_retailer(conn, str(ref))
     if rid is None:
-        raise ApiError(404, "RETAILER_NOT_FOUND", f"no retailer {ref}")
+        raise NotFound("RETAILER_NOT_FOUND", f"no retailer {ref}")
     return rid
 
 
 def _path_int(request: Request, name: str) -> int:
     raw = request.path_params[name]
     if not is_digits(raw) or len(raw) > 18:
-        raise ApiError(404, "NOT_FOUND", f"no {name} {raw}")
+        raise NotFound("NOT_FOUND", f"no {name} {raw}")
     return int(raw)
 
 
@@ -174,10 +159,10 @@ def _as_of(body: dict[str, Any], deps: Deps, *, today_only: bool = False) -> dat
     try:
         day = date.fromisoformat(str(value))
     except ValueError:
-        raise ApiError(422, "INVALID_FIELD", "asOf must be a date YYYY-MM-DD") from None
+        raise Unprocessable("INVALID_FIELD", "asOf must be a date YYYY-MM-DD") from None
     problem = as_of_problem(day, today, today_only=today_only)
     if problem:
-        raise ApiError(422, "INVALID_FIELD", f"asOf: {problem}")
+        raise Unprocessable("INVALID_FIELD", f"asOf: {problem}")
     return day
 
 
@@ -198,7 +183,7 @@ def _limit(request: Request, default: int = 100) -> int:
     if raw is None:
         return default
     if not is_digits(raw) or len(raw) > 6 or not 1 <= int(raw) <= MAX_LIST:
-        raise ApiError(422, "INVALID_FIELD", f"limit must be a whole number from 1 to {MAX_LIST}")
+        raise Unprocessable("INVALID_FIELD", f"limit must be a whole number from 1 to {MAX_LIST}")
     return int(raw)
 
 
@@ -319,7 +304,7 @@ async def profile(request: Request, deps: Deps) -> Response:
     async with deps.pool.acquire() as conn:
         p = await q.get_credit_profile(conn, rid, _today(deps))
     if p is None:
-        raise ApiError(404, "RETAILER_NOT_FOUND", f"no retailer {rid}")
+        raise NotFound("RETAILER_NOT_FOUND", f"no retailer {rid}")
     return JSONResponse(
         {
             "retailerId": p.retailer_id,
@@ -418,14 +403,14 @@ async def record_payment(request: Request, deps: Deps) -> Response:
     """Record a payment; the same `Idempotency-Key` replays the first successful answer."""
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key.strip()) <= MAX_KEY_LENGTH:
-        raise ApiError(422, "INVALID_FIELD", "Idempotency-Key must be 1 to 200 characters")
+        raise Unprocessable("INVALID_FIELD", "Idempotency-Key must be 1 to 200 characters")
     body = await read_json(request)
     amount = _amount(body, "amountPaid")
     reference = _text(body, "reference", required=False, max_len=100)
     txn_id = body.get("transactionId")
     retailer_ref = body.get("retailerId")
     if txn_id is None and retailer_ref is None:
-        raise ApiError(422, "INVALID_FIELD", "retailerId or transactionId is required")
+        raise Unprocessable("INVALID_FIELD", "retailerId or transactionId is required")
     transaction_id: int | None = None
     if txn_id is not None:
         transaction_id = _int(body, "transactionId")
@@ -478,8 +463,7 @@ async def record_payment(request: Request, deps: Deps) -> Response:
 
 def _replay(stored_hash: str, digest: str, status: int, response: Any) -> Response:
     if stored_hash != digest:
-        raise ApiError(
-            422,
+        raise Unprocessable(
             "IDEMPOTENCY_KEY_REUSED",
             "this Idempotency-Key was used for a different request",
         )
@@ -491,7 +475,7 @@ async def adjustment(request: Request, deps: Deps) -> Response:
     body = await read_json(request)
     raw_direction = body.get("direction")
     if raw_direction not in (Direction.DEBIT.value, Direction.CREDIT.value):
-        raise ApiError(422, "INVALID_FIELD", "direction must be DEBIT or CREDIT")
+        raise Unprocessable("INVALID_FIELD", "direction must be DEBIT or CREDIT")
     amount = _amount(body, "amount")
     reason = _text(body, "reason")
     assert reason is not None
@@ -560,12 +544,12 @@ async def validate_order(request: Request, deps: Deps) -> Response:
     amount = _amount(body, "orderAmount")
     mode = body.get("paymentMode")
     if mode not in (PaymentMode.CREDIT.value, PaymentMode.COD.value):
-        raise ApiError(422, "INVALID_PAYMENT_MODE", "paymentMode must be CREDIT or COD")
+        raise Unprocessable("INVALID_PAYMENT_MODE", "paymentMode must be CREDIT or COD")
     rid = await _retailer(deps, body.get("retailerId"), "retailerId")
     async with deps.pool.acquire() as conn:
         facts = await ledger.get_credit_facts(conn, rid, _today(deps))
     if facts is None:
-        raise ApiError(404, "RETAILER_NOT_FOUND", f"no credit account for retailer {rid}")
+        raise NotFound("RETAILER_NOT_FOUND", f"no credit account for retailer {rid}")
     verdict = validate_order_placement(
         facts, amount, PaymentMode(mode), tolerance=deps.settings.overdue_tolerance_paise
     )
@@ -645,7 +629,7 @@ async def _insights(deps: Deps, ref: str) -> tuple[int, str, str, dict[str, Any]
         data = await get_insights(conn, rid)
         row = await conn.fetchrow("SELECT name, language FROM retailers WHERE id = $1", rid)
     if data is None or row is None:
-        raise ApiError(404, "NO_INSIGHTS", "no insights yet for this retailer")
+        raise NotFound("NO_INSIGHTS", "no insights yet for this retailer")
     return rid, row["name"], row["language"], dict(data)
 
 
@@ -660,7 +644,7 @@ async def insights_message(request: Request, deps: Deps) -> Response:
     rid, name, language, data = await _insights(deps, request.path_params["retailer"])
     lang = request.query_params.get("lang", language)
     if lang not in LANGUAGES:
-        raise ApiError(422, "INVALID_FIELD", f"lang must be one of {', '.join(LANGUAGES)}")
+        raise Unprocessable("INVALID_FIELD", f"lang must be one of {', '.join(LANGUAGES)}")
     text = deps.renderer.render(Reply("insights", insights_vars(name, data)), lang)
     return JSONResponse({"retailerId": rid, "language": lang, "message": text})
 
@@ -675,7 +659,7 @@ async def new_retailer(request: Request, deps: Deps) -> Response:
     name = _text(body, "name", max_len=200)
     language = body.get("language", "en")
     if not isinstance(language, str):
-        raise ApiError(422, "INVALID_FIELD", "language must be en or hi")
+        raise Unprocessable("INVALID_FIELD", "language must be en or hi")
     new = NewRetailer(
         phone=phone or "",
         name=name or "",
@@ -736,7 +720,7 @@ async def run_job(request: Request, deps: Deps) -> Response:
     try:
         result = await run_job_now(deps, name, as_of)
     except UnknownJob:
-        raise ApiError(404, "UNKNOWN_JOB", f"no job named {name}") from None
+        raise NotFound("UNKNOWN_JOB", f"no job named {name}") from None
     return JSONResponse(
         {
             "job": result.job,
@@ -757,13 +741,13 @@ async def whatsapp_send(request: Request, deps: Deps) -> Response:
     try:
         phone = normalize_phone(to)
     except InvalidPhone:
-        raise ApiError(422, "INVALID_FIELD", "to is not a valid phone number") from None
+        raise Unprocessable("INVALID_FIELD", "to is not a valid phone number") from None
     now = deps.clock.now()
     async with deps.pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow("SELECT id, language FROM retailers WHERE phone = $1", phone)
         outbox_id = await enqueue(
             conn,
-            kind="test_message",
+            kind=MessageKind.TEST_MESSAGE,
             reply=Reply("test_message", {"message": message}),
             to_phone=phone,
             language=row["language"] if row else "en",

@@ -4,7 +4,7 @@ The WhatsApp webhook calls `handle_admin_text` inside its transaction for a numb
 ADMIN_NUMBERS. The text is parsed purely (`bot.admin_commands`); a wrong argument gets a one-line
 usage reply before anything is touched. Each change runs through the same ledger operations as the
 admin API (`db.ledger`), with `performed_by` = the admin's E.164 number so the audit entry names
-them, inside a savepoint: a refusal (LedgerError) rolls back only that command and becomes a
+them, inside a savepoint: a refusal (`db.errors.AppError`) rolls back only that command and becomes a
 one-line reply, while the webhook still stores the inbound message and its reply.
 """
 
@@ -30,6 +30,7 @@ from db.credit_queries import (
     get_credit_profile,
     get_risk_dashboard,
 )
+from db.errors import AppError
 from db.pool import Conn
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ async def run_admin_command(
     try:
         async with conn.transaction():  # a savepoint inside the webhook's transaction
             return await _execute(deps, conn, admin_phone, parsed, now)
-    except ledger.LedgerError as exc:
+    except AppError as exc:
         return Reply("admin_error", {"code": exc.code, "message": exc.message})
     except _RetailerNotFound as exc:
         return Reply("admin_not_found", {"ref": exc.ref})

@@ -16,8 +16,9 @@ from starlette.routing import BaseRoute
 from bot.clock import Clock
 from bot.deps import Deps, open_deps
 from bot.settings import Settings
+from db.errors import AppError
 from handlers import admin, health, status, whatsapp
-from handlers.errors import ApiError, BodySizeLimit, api_error_handler, http_error_handler
+from handlers.errors import BodySizeLimit, app_error_handler, http_error_handler
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def create_app(
     return Starlette(
         routes=all_routes(),
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
-        exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler},
+        exception_handlers={AppError: app_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )
 

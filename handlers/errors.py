@@ -1,8 +1,14 @@
-"""JSON errors `{"error": {"code", "message"}}` and the request-body size limit."""
+"""JSON errors `{"error": {"code", "message"}}` and the request-body size limit.
+
+Every refusal is an `db.errors.AppError` (the tree is drawn there); `app_error_handler` is the
+one place it becomes a response. Amounts a refusal carries (`extra` keys starting with `amount`)
+are paise inside and rupee strings on the wire, like every other amount of the API.
+"""
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -10,18 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.money import rupees_json
 from bot.text import has_nul
-
-
-class ApiError(Exception):
-    """An error the client caused or must know about; rendered as JSON with its status."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra
+from db.errors import AppError, BadRequest, Unauthorized
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -30,9 +27,20 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
     return JSONResponse({"error": body}, status_code=status)
 
 
-async def api_error_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, **exc.extra)
+def _extra_json(key: str, value: Any) -> Any:
+    if key.startswith("amount") and isinstance(value, int) and not isinstance(value, bool):
+        return rupees_json(value)
+    return value
+
+
+async def app_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    extra = {k: _extra_json(k, v) for k, v in exc.extra.items()}
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    response = error_response(exc.status, exc.code, exc.message, **extra)
+    if headers:
+        response.headers.update(headers)
+    return response
 
 
 _HTTP_CODES = {
@@ -61,19 +69,17 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 async def read_json(request: Request) -> dict[str, Any]:
     """The body as a JSON object (numbers kept exact as Decimal); 400 when it is not one."""
-    from decimal import Decimal
-
     raw = await request.body()
     if not raw.strip():
-        raise ApiError(400, "BAD_REQUEST", "request body must be a JSON object")
+        raise BadRequest("BAD_REQUEST", "request body must be a JSON object")
     try:
         data = json.loads(raw, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "BAD_REQUEST", "request body is not valid JSON") from None
+        raise BadRequest("BAD_REQUEST", "request body is not valid JSON") from None
     if not isinstance(data, dict):
-        raise ApiError(400, "BAD_REQUEST", "request body must be a JSON object")
+        raise BadRequest("BAD_REQUEST", "request body must be a JSON object")
     if has_nul(data):
-        raise ApiError(400, "BAD_REQUEST", "text in the body must not contain NUL characters")
+        raise BadRequest("BAD_REQUEST", "text in the body must not contain NUL characters")
     return data
 
 

@@ -20,8 +20,8 @@ from bot.phone import mask_phone
 from bot.sending import twilio_status
 from bot.text import without_nul
 from bot.twilio_edge import looks_like_sid, signature_valid
+from db.errors import BadRequest, Forbidden
 from db.outbox_queries import StatusEvent, apply_status_callback, keep_early_status_callback
-from handlers.errors import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +40,19 @@ async def status_callback(request: Request) -> Response:
     try:
         form = await request.form()
     except Exception:  # python-multipart raises several kinds on a malformed body
-        raise ApiError(400, "BAD_REQUEST", "the body is not a valid form") from None
+        raise BadRequest("BAD_REQUEST", "the body is not a valid form") from None
     fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     token = deps.settings.twilio_auth_token or ""
     if not signature_valid(
         token, signed_url(deps, request), fields, request.headers.get("X-Twilio-Signature")
     ):
         log.warning("status callback with a bad or missing signature refused")
-        raise ApiError(403, "FORBIDDEN", "invalid Twilio signature")
+        raise Forbidden("FORBIDDEN", "invalid Twilio signature")
     values = dict(without_nul(fields))
     sid = values.get("MessageSid", "").strip()
     raw_status = values.get("MessageStatus", "").strip()
     if not looks_like_sid(sid) or not raw_status:
-        raise ApiError(400, "BAD_REQUEST", "MessageSid and MessageStatus are required")
+        raise BadRequest("BAD_REQUEST", "MessageSid and MessageStatus are required")
     status = twilio_status(raw_status)
     if status is None:
         log.info("status callback for %s: status %r not tracked", sid, raw_status[:32])

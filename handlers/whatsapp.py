@@ -43,9 +43,9 @@ from bot.phone import InvalidPhone, Phone, mask_phone, normalize_phone
 from bot.text import without_nul
 from bot.twilio_edge import looks_like_sid, signature_valid
 from db import conversations, pending_orders
-from db.ledger import OrderLine, place_order
+from db.errors import BadRequest, Forbidden
+from db.ledger import place_order
 from db.pool import Conn
-from handlers.errors import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +61,14 @@ async def read_form(request: Request) -> list[tuple[str, str]]:
     """Every posted field in order (all of them count for the signature); 400 when malformed."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
-        raise ApiError(400, "BAD_REQUEST", "body must be application/x-www-form-urlencoded")
+        raise BadRequest("BAD_REQUEST", "body must be application/x-www-form-urlencoded")
     raw = await request.body()
     try:
         return parse_qsl(
             raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw), errors="strict"
         )
     except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "BAD_REQUEST", "body is not a valid form") from None
+        raise BadRequest("BAD_REQUEST", "body is not a valid form") from None
 
 
 def _first(fields: Sequence[tuple[str, str]], name: str) -> str:
@@ -78,17 +78,17 @@ def _first(fields: Sequence[tuple[str, str]], name: str) -> str:
 def _sender(fields: Sequence[tuple[str, str]]) -> Phone:
     raw = _first(fields, "From")
     if not raw:
-        raise ApiError(400, "BAD_REQUEST", "From is required")
+        raise BadRequest("BAD_REQUEST", "From is required")
     try:
         return normalize_phone(raw)
     except InvalidPhone:
-        raise ApiError(400, "BAD_REQUEST", "From is not a phone number") from None
+        raise BadRequest("BAD_REQUEST", "From is not a phone number") from None
 
 
 def _message_sid(fields: Sequence[tuple[str, str]]) -> str:
     sid = _first(fields, "MessageSid") or _first(fields, "SmsMessageSid")
     if not looks_like_sid(sid):
-        raise ApiError(400, "BAD_REQUEST", "MessageSid is required")
+        raise BadRequest("BAD_REQUEST", "MessageSid is required")
     return sid
 
 
@@ -105,7 +105,7 @@ def _verify(deps: Deps, request: Request, fields: Sequence[tuple[str, str]]) -> 
     token = deps.settings.twilio_auth_token
     signature = request.headers.get("x-twilio-signature")
     if not token or not signature_valid(token, signed_url(deps, request), fields, signature):
-        raise ApiError(403, "FORBIDDEN", "invalid Twilio signature")
+        raise Forbidden("FORBIDDEN", "invalid Twilio signature")
 
 
 # --- TwiML -------------------------------------------------------------------------------------
@@ -367,7 +367,7 @@ async def _place(
     result = await place_order(
         conn,
         retailer_id=facts.retailer.id,
-        lines=[OrderLine(i.product_id, i.quantity) for i in effect.items],
+        lines=effect.items,
         mode=effect.mode,
         now=now,
         tz=deps.settings.tz,

@@ -39,7 +39,7 @@ from bot.sending import (
     Hold,
     OutboxStatus,
     Permanent,
-    Retry,
+    Retryable,
     Skip,
     Templated,
     after_failure,
@@ -108,7 +108,7 @@ def form_fields(deps: Deps, row: OutboxRow, plan: FreeForm | Templated) -> dict[
 
 async def _post(
     deps: Deps, row: OutboxRow, plan: FreeForm | Templated
-) -> Accepted | Retry | Permanent:
+) -> Accepted | Retryable | Permanent:
     s = deps.settings
     assert s.twilio_account_sid and s.twilio_auth_token
     try:
@@ -122,7 +122,7 @@ async def _post(
         return classify_transport_error(type(exc).__name__)
     except Exception as exc:  # any other failure must still end in a retry, never a stuck lease
         log.exception("outbox #%d: unexpected error calling Twilio", row.id)
-        return Retry("SEND_ERROR", f"unexpected error calling Twilio: {type(exc).__name__}")
+        return Retryable("SEND_ERROR", f"unexpected error calling Twilio: {type(exc).__name__}")
     try:
         payload: Any = response.json()
     except ValueError:

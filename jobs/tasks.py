@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from bot.clock import business_date
 from bot.deps import Deps
 from bot.insights import compute_insights
-from bot.messages import Reply
+from bot.messages import MessageKind, Reply
 from bot.reminders import REMINDER_POLICY, plan_reminder
 from db import sweeps
 from db.outbox import enqueue
@@ -62,7 +62,7 @@ async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
         async with deps.pool.acquire() as conn, conn.transaction():
             row = await enqueue(
                 conn,
-                kind="payment_reminder",
+                kind=MessageKind.PAYMENT_REMINDER,
                 reply=reply,
                 to_phone=target.phone,
                 language=target.language,
@@ -107,7 +107,7 @@ async def pending_order_follow_up(deps: Deps, as_of: date) -> dict[str, int]:
             )
             row = await enqueue(
                 conn,
-                kind="pending_order_follow_up",
+                kind=MessageKind.PENDING_ORDER_FOLLOW_UP,
                 reply=reply,
                 to_phone=t.phone,
                 language=t.language,

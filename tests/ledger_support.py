@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import business_date
 from bot.credit import PaymentMode
+from bot.orders import OrderLine
 from db.credit_queries import get_risk_dashboard
-from db.ledger import OrderLine, PlacedOrder, place_order
+from db.ledger import PlacedOrder, place_order
 from db.onboarding import NewProduct, NewRetailer, create_product, create_retailer
 from db.pool import Conn
 

@@ -15,7 +15,8 @@ import pytest
 from bot.clock import FixedClock
 from bot.credit import PaymentMode
 from bot.deps import Deps
-from db.ledger import OrderLine, place_order
+from bot.orders import OrderLine
+from db.ledger import place_order
 from db.onboarding import NewProduct, NewRetailer, create_product, create_retailer
 from handlers.admin_chat import NotAnAdmin, handle_admin_text
 from tests.conftest import ADMIN_PHONE

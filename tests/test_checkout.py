@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from bot.checkout import (
     MAX_CART_LINES,
     CancelPendingOrder,
-    CartItem,
     CompletePendingOrder,
     Conversation,
     Decision,
@@ -26,6 +25,7 @@ from bot.checkout import (
     History,
     Inbound,
     OpenPendingOrder,
+    OrderLine,
     PastOrder,
     PendingOrder,
     Placement,
@@ -98,7 +98,7 @@ LIVE = PendingOrder(7, "PENDING", NOW + timedelta(hours=20))
 EXPIRED = PendingOrder(7, "PENDING", NOW - timedelta(minutes=1))
 CANCELLED = PendingOrder(7, "CANCELLED", NOW + timedelta(hours=20))
 
-CART = (CartItem(ATTA, 2), CartItem(SALT, 10))  # ₹900 + ₹280 = ₹1,180
+CART = (OrderLine(ATTA, 2), OrderLine(SALT, 10))  # ₹900 + ₹280 = ₹1,180
 START = Conversation()
 MENU = Conversation(Stage.MENU, numbers=CATALOGUE)
 BROWSING = replace(MENU, stage=Stage.BROWSING, category=0, page=0)
@@ -111,7 +111,7 @@ CONFIRM_CREDIT = replace(PAYMENT, stage=Stage.CONFIRM, mode=PaymentMode.CREDIT)
 CONFIRM_COD = replace(PAYMENT, stage=Stage.CONFIRM, mode=PaymentMode.COD)
 
 HISTORY = History(
-    last_order=(CartItem(ATTA, 3), CartItem(HARPIC, 1)),
+    last_order=(OrderLine(ATTA, 3), OrderLine(HARPIC, 1)),
     recent=(PastOrder(41, date(2026, 1, 10), 135000, "CREDIT", "PLACED"),),
 )
 INSIGHT = {
@@ -306,7 +306,7 @@ ROWS: list[tuple[str, Conversation, str, Facts | None, list[str], Stage, list[st
     ("cart empty", MENU, "cart", None, ["cart_empty"], Stage.CART, []),
     ("add at payment updates pending", PAYMENT, "5 x 1", facts(pending=LIVE),
      ["items_added"], Stage.CART, ["UpdatePendingOrder"]),
-    ("remove last with pending", replace(PAYMENT, cart=(CartItem(ATTA, 1),)), "remove 1",
+    ("remove last with pending", replace(PAYMENT, cart=(OrderLine(ATTA, 1),)), "remove 1",
      facts(pending=LIVE), ["item_removed", "cart_empty"], Stage.CART, ["CancelPendingOrder"]),
     ("reorder", MENU, "reorder", facts(history=HISTORY, inactive=frozenset({HARPIC})),
      ["refusal_product_unavailable", "cart"], Stage.CART, []),
@@ -409,23 +409,23 @@ def test_stage_values_are_fixed() -> None:
 
 def test_items_by_number_quantity_and_name() -> None:
     d = run(MENU, f"{number_of(ATTA)} x 2\n{number_of(SALT)} 10")
-    assert d.conversation.cart == (CartItem(ATTA, 2), CartItem(SALT, 10))
+    assert d.conversation.cart == (OrderLine(ATTA, 2), OrderLine(SALT, 10))
     added = d.replies[0].vars
     assert added["total"] == 2 * 45000 + 10 * 2800
     d = run(d.conversation, f"{number_of(ATTA)}x1")
-    assert d.conversation.cart[0] == CartItem(ATTA, 3)  # adds up
+    assert d.conversation.cart[0] == OrderLine(ATTA, 3)  # adds up
 
 
 def test_quantity_cap_per_line() -> None:
-    d = run(replace(IN_CART, cart=(CartItem(ATTA, 990),)), f"{number_of(ATTA)} x 10")
+    d = run(replace(IN_CART, cart=(OrderLine(ATTA, 990),)), f"{number_of(ATTA)} x 10")
     assert names(d) == ["item_problems"]
     assert d.replies[0].vars["problems"][0]["kind"] == "too_many"
-    assert d.conversation.cart == (CartItem(ATTA, 990),)
+    assert d.conversation.cart == (OrderLine(ATTA, 990),)
 
 
 def test_cart_holds_a_bounded_number_of_lines() -> None:
     ids = list(CATALOGUE)
-    full = replace(IN_CART, cart=tuple(CartItem(pid, 1) for pid in ids[:MAX_CART_LINES]))
+    full = replace(IN_CART, cart=tuple(OrderLine(pid, 1) for pid in ids[:MAX_CART_LINES]))
     d = run(full, f"{MAX_CART_LINES + 1} x 1")
     assert d.replies[-1].vars["problems"][0]["kind"] == "cart_full"
     assert len(d.conversation.cart) == MAX_CART_LINES
@@ -435,7 +435,7 @@ def test_numbering_is_the_one_shown() -> None:
     # The catalogue changed after the retailer saw the list: "1" still means what was shown.
     shown = replace(MENU, numbers=(SALT, ATTA))
     d = run(shown, "1 x 4")
-    assert d.conversation.cart == (CartItem(SALT, 4),)
+    assert d.conversation.cart == (OrderLine(SALT, 4),)
     # A fresh menu renumbers.
     d = run(shown, "menu")
     assert d.conversation.numbers == CATALOGUE
@@ -643,7 +643,7 @@ def test_choices_are_shown_and_picked_by_their_catalogue_numbers() -> None:
     for n, pid in by_number.items():
         picked = run(d.conversation, str(n))
         assert names(picked) == ["items_added"]
-        assert picked.conversation.cart == (CartItem(pid, 2),)
+        assert picked.conversation.cart == (OrderLine(pid, 2),)
     # A position still works when it is not one of the shown numbers.
     first = run(d.conversation, "1")
-    assert first.conversation.cart == (CartItem(d.conversation.choices[0], 2),)
+    assert first.conversation.cart == (OrderLine(d.conversation.choices[0], 2),)

@@ -13,10 +13,10 @@ from bot.credit import (
     CreditFacts,
     CreditStatus,
     GuardrailAction,
-    OpenDebit,
     PaymentMode,
     RiskFacts,
     RiskReason,
+    UnpaidDebit,
     age_debits,
     aging_bucket,
     days_past_due,
@@ -126,12 +126,12 @@ def test_aging_bucket(due: date, days: int, bucket: Bucket) -> None:
 
 def test_age_debits_sums_to_total_and_counts_retailers() -> None:
     debits = [
-        OpenDebit(1, date(2026, 4, 10), 1_000_00),
-        OpenDebit(1, date(2026, 3, 20), 250_50),
-        OpenDebit(2, date(2026, 3, 25), 99),
-        OpenDebit(2, date(2025, 11, 1), 7_000_00),
-        OpenDebit(3, date(2026, 4, 1), 1),
-        OpenDebit(3, date(2026, 4, 1), 0),  # fully paid parts are ignored
+        UnpaidDebit(1, date(2026, 4, 10), 1_000_00),
+        UnpaidDebit(1, date(2026, 3, 20), 250_50),
+        UnpaidDebit(2, date(2026, 3, 25), 99),
+        UnpaidDebit(2, date(2025, 11, 1), 7_000_00),
+        UnpaidDebit(3, date(2026, 4, 1), 1),
+        UnpaidDebit(3, date(2026, 4, 1), 0),  # fully paid parts are ignored
     ]
     aged = age_debits(debits, TODAY)
     assert aged == {

@@ -7,7 +7,8 @@ import asyncio
 import asyncpg
 
 from bot.credit import PaymentMode
-from db.ledger import OrderLine, PlaceOrderResult, place_order
+from bot.orders import OrderLine
+from db.ledger import PlaceOrderResult, place_order
 from db.pool import connect
 from tests.ledger_support import NOW, TOL, TZ, check_invariants, make_product, make_retailer
 

@@ -8,13 +8,11 @@ import asyncpg
 import pytest
 
 from bot.credit import CreditStatus, Direction, PaymentMode
+from bot.orders import OrderLine
 from db import ledger
 from db.credit_queries import get_at_risk, get_credit_profile, get_risk_dashboard
+from db.errors import Conflict, NotFound, Unprocessable
 from db.ledger import (
-    Conflict,
-    NotFound,
-    OrderLine,
-    Unprocessable,
     adjust,
     evaluate_guardrails,
     fail_order,

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from bot.credit import PaymentMode
-from db.ledger import OrderLine, get_credit_facts, place_order
+from bot.orders import OrderLine
+from db.ledger import get_credit_facts, place_order
 from db.onboarding import NewProduct, NewRetailer, create_product, create_retailer
 
 TZ = ZoneInfo("Asia/Kolkata")

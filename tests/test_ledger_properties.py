@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bot.clock import business_date
-from bot.credit import Direction, OpenDebit, PaymentMode, age_debits
+from bot.credit import Direction, PaymentMode, UnpaidDebit, age_debits
+from bot.orders import OrderLine
 from db import ledger
 from db.credit_queries import get_risk_dashboard
-from db.ledger import LedgerError, OrderLine
+from db.errors import AppError
 from tests.ledger_support import NOW, TOL, TZ, check_invariants, days, make_product, make_retailer
 
 RETAILERS = 2
@@ -124,7 +125,7 @@ async def test_random_ledger_sequences_keep_totals_exact(
             try:
                 await _step(conn, op, rids, pid, now)
                 event(f"{op[0]} done")
-            except LedgerError as exc:
+            except AppError as exc:
                 # a refusal changes nothing
                 event(f"{op[0]} refused {exc.code}")
                 assert await _counts(conn) == before
@@ -141,7 +142,7 @@ async def test_random_ledger_sequences_keep_totals_exact(
                    FROM credit_transactions
                    WHERE status IN ('OPEN', 'PARTIAL') AND direction = 'DEBIT'"""
             )
-            pure = age_debits((OpenDebit(**dict(r)) for r in rows), today)
+            pure = age_debits((UnpaidDebit(**dict(r)) for r in rows), today)
             sql = (await get_risk_dashboard(conn, today)).buckets
             assert sql == pure
             assert sum(b.amount for b in pure.values()) == after[2]

@@ -5,9 +5,9 @@ from datetime import date, timedelta
 import pytest
 
 from bot.reminders import (
-    OpenDebit,
+    ReminderDebit,
     ReminderPolicy,
-    Stage,
+    ReminderStage,
     latest_point,
     plan_reminder,
     refresh_reminder,
@@ -26,10 +26,10 @@ def day(n: int) -> date:
 
 @pytest.mark.parametrize(
     "n, stage",
-    [(12, Stage.DUE_SOON), (14, Stage.DUE_SOON), (15, Stage.DUE_TODAY), (16, Stage.OVERDUE),
-     (28, Stage.OVERDUE), (29, Stage.ESCALATING), (90, Stage.ESCALATING)],
+    [(12, ReminderStage.DUE_SOON), (14, ReminderStage.DUE_SOON), (15, ReminderStage.DUE_TODAY), (16, ReminderStage.OVERDUE),
+     (28, ReminderStage.OVERDUE), (29, ReminderStage.ESCALATING), (90, ReminderStage.ESCALATING)],
 )  # fmt: skip
-def test_stage(n: int, stage: Stage) -> None:
+def test_stage(n: int, stage: ReminderStage) -> None:
     assert stage_for(DUE, day(n)) == stage
 
 
@@ -58,30 +58,30 @@ def test_latest_point(n: int, point: int | None) -> None:
     ],
 )
 def test_reminder_owed(today: int, last: int | None, owed: bool) -> None:
-    debit = OpenDebit(1, 10, 5000_00, DUE, day(last) if last is not None else None)
+    debit = ReminderDebit(1, 10, 5000_00, DUE, day(last) if last is not None else None)
     assert reminder_owed(debit, day(today)) is owed
 
 
 def test_paid_debit_is_never_owed() -> None:
-    assert not reminder_owed(OpenDebit(1, None, 0, DUE, None), day(20))
+    assert not reminder_owed(ReminderDebit(1, None, 0, DUE, None), day(20))
 
 
 def test_one_plan_lists_every_due_item_with_the_worst_stage() -> None:
     debits = [
-        OpenDebit(2, 20, 300_00, DUE + timedelta(days=2), None),  # due in 2 days (horizon)
-        OpenDebit(1, 10, 1000_00, DUE - timedelta(days=5), day(15)),  # 5 days overdue
-        OpenDebit(3, 30, 700_00, DUE + timedelta(days=10), None),  # not yet in horizon
+        ReminderDebit(2, 20, 300_00, DUE + timedelta(days=2), None),  # due in 2 days (horizon)
+        ReminderDebit(1, 10, 1000_00, DUE - timedelta(days=5), day(15)),  # 5 days overdue
+        ReminderDebit(3, 30, 700_00, DUE + timedelta(days=10), None),  # not yet in horizon
     ]
     plan = plan_reminder(debits, day(15))
     assert plan is not None
     assert [i.transaction_id for i in plan.items] == [1, 2]
-    assert plan.stage == Stage.OVERDUE
+    assert plan.stage == ReminderStage.OVERDUE
     assert plan.total_due == 1300_00
     assert plan.items[0].days_overdue == 5
 
 
 def test_no_plan_when_nothing_owed() -> None:
-    assert plan_reminder([OpenDebit(1, 1, 100_00, DUE, day(15))], day(15)) is None
+    assert plan_reminder([ReminderDebit(1, 1, 100_00, DUE, day(15))], day(15)) is None
     assert plan_reminder([], day(15)) is None
 
 

@@ -22,7 +22,7 @@ from bot.sending import (
     OutboxStatus,
     Permanent,
     Recipient,
-    Retry,
+    Retryable,
     Skip,
     Templated,
     TokenBucket,
@@ -173,10 +173,10 @@ def test_content_variables_json_is_a_numbered_string_object() -> None:
         (201, {"sid": "SM1", "status": "sent"}, None, Accepted("SM1", S.SENT)),
         (200, {"sid": "SM1"}, None, Accepted("SM1", S.ACCEPTED)),
         (429, {"code": 20429, "message": "Too Many Requests"}, "7",
-         Retry("20429", "Too Many Requests", 7.0)),
-        (503, None, None, Retry("HTTP_503", "HTTP 503")),
-        (500, {"code": 20500, "message": "Internal"}, None, Retry("20500", "Internal")),
-        (401, {"code": 20003, "message": "Authenticate"}, None, Retry("20003", "Authenticate")),
+         Retryable("20429", "Too Many Requests", 7.0)),
+        (503, None, None, Retryable("HTTP_503", "HTTP 503")),
+        (500, {"code": 20500, "message": "Internal"}, None, Retryable("20500", "Internal")),
+        (401, {"code": 20003, "message": "Authenticate"}, None, Retryable("20003", "Authenticate")),
         (400, {"code": 21211, "message": "Invalid 'To' Phone Number"}, None,
          Permanent("21211", "Invalid 'To' Phone Number")),
         (400, {"code": 63016, "message": "outside window"}, None,
@@ -204,10 +204,10 @@ def test_backoff_doubles_to_a_cap(attempt: int, seconds: float) -> None:
 
 
 def test_after_failure_requeues_then_gives_up() -> None:
-    retry = Retry("20429", "Too Many Requests")
+    retry = Retryable("20429", "Too Many Requests")
     first = after_failure(retry, 1, NOW)
     assert first.status == S.QUEUED and first.next_attempt_at == NOW + timedelta(seconds=30)
-    slow = after_failure(Retry("20429", "x", retry_after=300), 1, NOW)
+    slow = after_failure(Retryable("20429", "x", retry_after=300), 1, NOW)
     assert slow.next_attempt_at == NOW + timedelta(seconds=300)
     last = after_failure(retry, MAX_ATTEMPTS, NOW)
     assert last.status == S.FAILED and last.next_attempt_at is None

@@ -11,7 +11,16 @@ import pytest
 from jinja2 import UndefinedError
 
 import tests
-from bot.messages import LANGUAGES, MAX_MESSAGE_CHARS, TEMPLATES_DIR, Renderer, Reply
+from bot.credit import RefusalCode
+from bot.messages import (
+    LANGUAGES,
+    MAX_MESSAGE_CHARS,
+    TEMPLATES_DIR,
+    MessageKind,
+    Renderer,
+    Reply,
+)
+from bot.sending import CONTENT_VARIABLES
 
 
 def _samples() -> dict[str, dict[str, Any]]:
@@ -71,3 +80,15 @@ def test_pause_notice_states_a_system_reason_in_the_retailers_language() -> None
     # A person's reason is sent as they wrote it.
     person = {"name": "Sunita", "reason": "cheque bounced"}
     assert "cheque bounced" in renderer.render(Reply("credit_paused", person), "hi")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_refusal_code_and_message_kind_has_its_template(lang: str) -> None:
+    for code in RefusalCode:
+        assert (TEMPLATES_DIR / lang / f"{code.template}.txt").exists(), f"{lang}: {code}"
+    for kind in MessageKind:
+        assert (TEMPLATES_DIR / lang / f"{kind.value}.txt").exists(), f"{lang}: {kind}"
+
+
+def test_every_message_kind_maps_to_whatsapp_template_variables() -> None:
+    assert set(CONTENT_VARIABLES) == set(MessageKind)
