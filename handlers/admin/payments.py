@@ -1,37 +1,31 @@
 """`POST /payment/record`: a payment clears a named debit or the oldest debits first.
 
-With an `Idempotency-Key` the same request replays the first successful answer.
+With an `Idempotency-Key` a retry gets the first successful answer, byte for byte, even when the
+two requests race (`handlers.admin.replay`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import AbstractAsyncContextManager, nullcontext
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.limits import max_length
 from db import ledger
 from db.errors import Unprocessable
-from db.idempotency import get_answer, request_hash, save_answer
+from db.idempotency import request_hash
 from handlers.admin import fields, shapes
 from handlers.admin.auth import caller_of, deps_of
+from handlers.admin.replay import claim, idempotency_key, remember
 from handlers.errors import read_json
 
 SCOPE = "payment_record"
 
 
-class _Replay(Exception):
-    """Another request with the same Idempotency-Key committed first."""
-
-
 async def record_payment(request: Request) -> Response:
     """Record a payment; the same `Idempotency-Key` replays the first successful answer."""
     deps, caller = deps_of(request), caller_of(request)
-    key = request.headers.get("idempotency-key")
-    limit = max_length("Idempotency-Key")
-    if key is not None and not 1 <= len(key.strip()) <= limit:
-        raise Unprocessable("INVALID_FIELD", f"Idempotency-Key must be 1 to {limit} characters")
+    key = idempotency_key(request)
     body = await read_json(request)
     amount = fields.amount(body, "amountPaid")
     reference = fields.optional_text(body, "reference")
@@ -54,40 +48,23 @@ async def record_payment(request: Request) -> Response:
                 "retailer": rid,
             }
         )
-        if key is not None:
-            key = key.strip()
-            stored = await get_answer(conn, SCOPE, key)
-            if stored is not None:
-                return _replay(stored.request_hash, digest, stored.status_code, stored.response)
-        try:
-            async with conn.transaction():
-                result = await ledger.record_payment(
-                    conn,
-                    amount=amount,
-                    retailer_id=rid,
-                    transaction_id=transaction_id,
-                    reference=reference,
-                    performed_by=caller.performed_by,
-                    now=now,
-                    tz=deps.settings.tz,
-                )
-                answer = shapes.payment_json(result)
-                if key is not None and not await save_answer(
-                    conn, SCOPE, key, request_hash=digest, status_code=201, response=answer,
-                    now=now,
-                ):  # fmt: skip
-                    raise _Replay
-        except _Replay:
-            stored = await get_answer(conn, SCOPE, key or "")
-            assert stored is not None
-            return _replay(stored.request_hash, digest, stored.status_code, stored.response)
-    return JSONResponse(answer, status_code=201)
-
-
-def _replay(stored_hash: str, digest: str, status: int, response: Any) -> Response:
-    if stored_hash != digest:
-        raise Unprocessable(
-            "IDEMPOTENCY_KEY_REUSED",
-            "this Idempotency-Key was used for a different request",
-        )
-    return JSONResponse(response, status_code=status, headers={"Idempotent-Replayed": "true"})
+        # With a key, one transaction holds the key from before the ledger's checks until the
+        # answer is stored; without one the ledger's own transaction is enough.
+        tx: AbstractAsyncContextManager[object] = conn.transaction() if key else nullcontext()
+        async with tx:
+            if key is not None and (replay := await claim(conn, SCOPE, key, digest)):
+                return replay
+            result = await ledger.record_payment(
+                conn,
+                amount=amount,
+                retailer_id=rid,
+                transaction_id=transaction_id,
+                reference=reference,
+                performed_by=caller.performed_by,
+                now=now,
+                tz=deps.settings.tz,
+            )
+            response = JSONResponse(shapes.payment_json(result), status_code=201)
+            if key is not None:
+                await remember(conn, SCOPE, key, digest, response, now)
+    return response
