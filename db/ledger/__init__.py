@@ -36,7 +36,7 @@ from db.ledger.clearing import (
     adjust,
     record_payment,
 )
-from db.ledger.guardrails import GuardrailRun, Guardrails, evaluate_guardrails, set_guardrails
+from db.ledger.guardrails import GuardrailRun, Guardrails, apply_guardrails, set_guardrails
 from db.ledger.orders import FailedOrder, PlacedOrder, PlaceOrderResult, fail_order, place_order
 from db.ledger.status import StatusChange, pause_credit, unpause_credit
 
@@ -53,7 +53,7 @@ __all__ = [
     "PlacedOrder",
     "StatusChange",
     "adjust",
-    "evaluate_guardrails",
+    "apply_guardrails",
     "credit_facts_from_row",
     "fail_order",
     "get_credit_facts",

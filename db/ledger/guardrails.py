@@ -144,7 +144,7 @@ _CANDIDATES = f"""
 """
 
 
-async def evaluate_guardrails(
+async def apply_guardrails(
     conn: Conn,
     *,
     today: date,
