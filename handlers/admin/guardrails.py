@@ -60,7 +60,7 @@ async def evaluate(request: Request) -> Response:
     deps = deps_of(request)
     day = fields.as_of(await fields.read_optional_json(request), deps, today_only=True)
     async with deps.pool.acquire() as conn:
-        run = await ledger.evaluate_guardrails(
+        run = await ledger.apply_guardrails(
             conn,
             today=day,
             now=deps.clock.now(),
