@@ -1,4 +1,5 @@
-"""How long each text field may be: one table for the admin API, onboarding and the ledger.
+"""How long each text field may be: one table for the admin API, onboarding (the API and the CSV
+import) and the ledger (so the admin chat's reasons and references too).
 
 Keyed by the field's name on the API (camelCase), which is also the name a refusal quotes
 (`reference is longer than 100 characters`). The limits bound what a person types into a form or
