@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.cli.deps import Deps
 from bot.clock import as_of_problem, business_date
 from bot.credit import Direction, PaymentMode, Verdict, validate_order_placement
-from bot.deps import Deps
 from bot.insights import insights_vars
 from bot.messages import LANGUAGES, MessageKind, Reply
 from bot.money import InvalidAmount, parse_rupees, rupees_json

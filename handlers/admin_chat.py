@@ -16,8 +16,8 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from bot import admin_commands as ac
+from bot.cli.deps import Deps
 from bot.clock import as_of_problem, business_date
-from bot.deps import Deps
 from bot.messages import Reply
 from bot.phone import mask_phone
 from db import ledger

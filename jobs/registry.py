@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import date
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 
 JobFunc = Callable[[Deps, date], Awaitable[dict[str, int]]]
 

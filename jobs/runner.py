@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import jobs.tasks  # noqa: F401 - registers the job functions
+from bot.cli.deps import Deps
 from bot.clock import business_date
-from bot.deps import Deps
 from db import sweeps
 from jobs.registry import JOB_NAMES, JOBS
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time, timedelta
 
+from bot.cli.deps import Deps
 from bot.clock import business_date
-from bot.deps import Deps
 from bot.insights import compute_insights
 from bot.messages import MessageKind, Reply
 from bot.reminders import REMINDER_POLICY, plan_reminder

@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
 
-from bot.deps import open_deps
-from bot.logs import setup_logging
+from bot.cli.deps import open_deps
+from bot.cli.logs import setup_logging
 from bot.settings import load_settings
 from jobs.schedule import cron_jobs
 

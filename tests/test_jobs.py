@@ -13,8 +13,8 @@ from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
 import jobs.schedule as schedule
+from bot.cli.deps import Deps
 from bot.clock import FixedClock
-from bot.deps import Deps
 from jobs.registry import JOBS
 from jobs.runner import UnknownJob, run_job_now
 from jobs.schedule import CRON_TASKS, SCHEDULES, cron_jobs, next_run
