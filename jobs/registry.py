@@ -29,6 +29,8 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Job:
+    """One row of the table: the function, when cron runs it, and what it does (one line)."""
+
     run: JobFunc
     schedule: Schedule
     # Changes credit or messages retailers: a person may run it as of today only
