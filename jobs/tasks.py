@@ -17,7 +17,7 @@ from bot.reminders import REMINDER_POLICY, plan_reminder
 from db import sweeps
 from db.aging import refresh_stale_aging
 from db.credit_queries import get_at_risk, get_risk_dashboard
-from db.ledger import evaluate_guardrails
+from db.ledger import apply_guardrails
 from db.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ async def auto_pause(deps: Deps, as_of: date) -> dict[str, int]:
     cleared. A second run the same day finds nothing to do."""
     now = _effective_now(deps, as_of, time(11, 0))
     async with deps.pool.acquire() as conn:
-        run = await evaluate_guardrails(
+        run = await apply_guardrails(
             conn, today=as_of, now=now, tolerance=deps.settings.overdue_tolerance_paise
         )
     return {"checked": run.checked, "paused": len(run.paused), "resumed": len(run.resumed)}
