@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bot.importer import parse_products
+from bot.cli.importer import parse_products
 from bot.limits import MAX_LENGTH
 
 A = "/api/v1/admin"

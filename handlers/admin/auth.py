@@ -24,7 +24,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from bot.settings import Settings
 from db.errors import Unauthorized, Unavailable
 

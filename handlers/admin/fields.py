@@ -13,8 +13,8 @@ from typing import Any
 
 from starlette.requests import Request
 
+from bot.cli.deps import Deps
 from bot.clock import as_of_problem, business_date
-from bot.deps import Deps
 from bot.limits import max_length
 from bot.money import InvalidAmount, parse_rupees
 from bot.text import is_digits

@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from bot.insights import insights_vars
 from bot.messages import LANGUAGES, Reply
 from db.admin_queries import Recipient, get_recipient

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import date
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -12,13 +13,12 @@ from bot.messages import MessageKind, Reply
 from bot.phone import InvalidPhone, mask_phone, normalize_phone
 from db.admin_queries import find_recipient
 from db.audit import get_audit
-from db.errors import NotFound, Unprocessable
+from db.errors import Unprocessable
 from db.outbox import enqueue
 from handlers.admin import fields, shapes
 from handlers.admin.auth import deps_of
 from handlers.errors import read_json
-from jobs.registry import TODAY_ONLY
-from jobs.runner import UnknownJob, run_job_now
+from jobs.runner import AsOfRefused, run_job_as_person
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +38,17 @@ async def run_job(request: Request) -> Response:
     deps = deps_of(request)
     name = request.path_params["job"]
     body = await fields.read_optional_json(request)
-    as_of = fields.as_of(body, deps, today_only=name in TODAY_ONLY) if "asOf" in body else None
+    as_of = None
+    if body.get("asOf") is not None:
+        try:
+            as_of = date.fromisoformat(str(body["asOf"]))
+        except ValueError:
+            raise Unprocessable("INVALID_FIELD", "asOf must be a date YYYY-MM-DD") from None
     try:
-        result = await run_job_now(deps, name, as_of)
-    except UnknownJob:
-        raise NotFound("UNKNOWN_JOB", f"no job named {name}") from None
+        result = await run_job_as_person(deps, name, as_of)
+    except AsOfRefused as refused:
+        # This API names the body field in a 422, as its other routes do.
+        raise Unprocessable("INVALID_FIELD", f"asOf: {refused.problem}") from None
     return JSONResponse(
         {
             "job": result.job,
