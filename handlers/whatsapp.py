@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import checkout
 from bot.checkout import (
@@ -38,7 +39,7 @@ from bot.checkout import (
 )
 from bot.clock import business_date
 from bot.deps import Deps
-from bot.messages import MAX_MESSAGE_CHARS, Reply
+from bot.messages import MAX_MESSAGE_CHARS, Reply, cut_utf16, utf16_len
 from bot.phone import InvalidPhone, Phone, mask_phone, normalize_phone
 from bot.text import without_nul
 from bot.twilio_edge import looks_like_sid, signature_valid
@@ -93,7 +94,9 @@ def _message_sid(fields: Sequence[tuple[str, str]]) -> str:
 
 
 def signed_url(deps: Deps, request: Request) -> str:
-    """The URL Twilio signed: the configured public address (behind a proxy) + path + query."""
+    """The URL Twilio signed: the configured public address (behind a proxy) + path + query.
+    `signature_valid` also tries it with and without the default port, as Twilio's own
+    validator does."""
     base = deps.settings.public_base_url
     if not base:
         return str(request.url)
@@ -111,22 +114,23 @@ def _verify(deps: Deps, request: Request, fields: Sequence[tuple[str, str]]) -> 
 # --- TwiML -------------------------------------------------------------------------------------
 
 
-def _xml(text: str) -> str:
-    text = _XML_INVALID.sub("", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def twiml(messages: Sequence[str]) -> str:
-    body = "".join(f"<Message>{_xml(m)}</Message>" for m in messages if m)
-    return f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>'
+    """The TwiML answer (twilio's `MessagingResponse`): one <Message> per non-empty text. XML
+    escaping is the library's; characters XML cannot carry at all are dropped first."""
+    response = MessagingResponse()
+    for text in messages:
+        if text:
+            response.message(_XML_INVALID.sub("", text))
+    return str(response.to_xml())
 
 
 def pack(texts: Sequence[str], limit: int = MAX_MESSAGE_CHARS) -> list[str]:
-    """Join replies into as few WhatsApp messages as fit (blank line between), each <= limit."""
+    """Join replies into as few WhatsApp messages as fit (blank line between), each within
+    `limit` UTF-16 code units (as Twilio counts)."""
     out: list[str] = []
     for text in texts:
         for piece in _split_long(text, limit):
-            if out and len(out[-1]) + 2 + len(piece) <= limit:
+            if out and utf16_len(out[-1]) + 2 + utf16_len(piece) <= limit:
                 out[-1] += "\n\n" + piece
             else:
                 out.append(piece)
@@ -135,9 +139,11 @@ def pack(texts: Sequence[str], limit: int = MAX_MESSAGE_CHARS) -> list[str]:
 
 def _split_long(text: str, limit: int) -> list[str]:
     pieces: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut if cut > 0 else limit
+    while utf16_len(text) > limit:
+        # A text of nothing but combining marks has no boundary to cut at: cut anywhere.
+        head = cut_utf16(text, limit) or text[: max(1, limit // 2)]
+        cut = head.rfind("\n")
+        cut = cut if cut > 0 else len(head)
         pieces.append(text[:cut].rstrip())
         text = text[cut:].lstrip("\n")
     pieces.append(text)
