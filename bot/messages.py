@@ -65,7 +65,8 @@ class Reply:
 
 def utf16_len(text: str) -> int:
     """Length as Twilio counts it: UTF-16 code units (a character outside the BMP counts 2)."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    # The codec counts in C; "surrogatepass" counts a lone surrogate (bad input) as the 1 it is.
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def cut_utf16(text: str, limit: int) -> str:

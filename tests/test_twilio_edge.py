@@ -13,6 +13,7 @@ from bot.twilio_edge import (
     lookup_params,
     parse_message_list,
     signature_valid,
+    url_forms,
 )
 
 TOKEN = "12345"
@@ -76,6 +77,60 @@ def test_sid_shape(value: str, ok: bool) -> None:
 def test_signature_with_or_without_the_default_port(signed_as: str, checked_against: str) -> None:
     sig = compute_signature(TOKEN, signed_as, PARAMS.items())
     assert signature_valid(TOKEN, checked_against, PARAMS.items(), sig)
+
+
+class MultiDict(dict[str, list[str]]):
+    """Fields with repeated names, as twilio's validator reads them (Flask's `getall`)."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+
+FORMS = [
+    [("Body", "hi"), ("From", "whatsapp:+919800000001"), ("MessageSid", "SM1")],
+    [("MediaUrl", "b"), ("Body", "x"), ("MediaUrl", "a"), ("MediaUrl", "a")],  # repeated
+    [("Body", ""), ("Body", "नमस्ते 🙏"), ("a", "1"), ("A", "2")],
+    [],
+]
+URLS = [
+    "https://bot.example.test/webhooks/twilio/whatsapp",
+    "https://bot.example.test:443/webhooks/twilio/status",
+    "https://bot.example.test:8443/webhooks/twilio/status?x=1&y=%20",
+    "http://127.0.0.1:8000/webhooks/twilio/whatsapp",
+    "http://bot.example.test/hook",
+]
+
+
+@pytest.mark.parametrize("fields", FORMS)
+@pytest.mark.parametrize("url", URLS)
+def test_ours_agrees_with_twilios_request_validator(
+    fields: list[tuple[str, str]], url: str
+) -> None:
+    """Ours is kept for its cost (docs/decisions.md): it must say what twilio's says, for every
+    URL form Twilio may sign and for repeated fields."""
+    grouped = MultiDict()
+    for name, value in fields:
+        grouped.setdefault(name, []).append(value)
+    validator = RequestValidator(TOKEN)
+    assert compute_signature(TOKEN, url, fields) == validator.compute_signature(url, grouped)
+    for signed in [*url_forms(url), url + "x", "https://evil.example/hook"]:
+        sig = validator.compute_signature(signed, grouped)
+        assert signature_valid(TOKEN, url, fields, sig) == validator.validate(url, grouped, sig)
+    assert not signature_valid(TOKEN, url, fields, "bm90IGEgc2lnbmF0dXJl")
+
+
+@pytest.mark.parametrize(
+    "url, forms",
+    [
+        ("https://h/p", ["https://h/p", "https://h:443/p"]),
+        ("https://h:443/p?q=1", ["https://h:443/p?q=1", "https://h/p?q=1"]),
+        ("http://h:8000/p", ["http://h:8000/p", "http://h/p"]),
+        ("http://h/p", ["http://h/p", "http://h:80/p"]),
+        ("https://h:99999/p", ["https://h:99999/p"]),  # not a port: only as given
+    ],
+)
+def test_url_forms(url: str, forms: list[str]) -> None:
+    assert url_forms(url) == forms
 
 
 def test_a_non_default_port_must_be_in_the_url() -> None:

@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.clock import FixedClock
 from bot.deps import Deps
@@ -620,6 +621,19 @@ def test_twiml_escapes_and_strips_what_xml_cannot_carry() -> None:
     xml = twiml(["a < b & c > d", "bell\x07 ok"])
     root = ET.fromstring(xml)
     assert [m.text for m in root.findall("Message")] == ["a < b & c > d", "bell ok"]
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [["hello"], ["a < b & c > d", "नमस्ते 🙏", "line\nbreak"], ["x", "", "y"], ["\"quoted\" 'it'"]],
+)
+def test_twiml_is_what_twilios_messaging_response_writes(messages: list[str]) -> None:
+    """Ours is kept for its cost (docs/decisions.md): the same document, byte for byte."""
+    expected = MessagingResponse()
+    for text in messages:
+        if text:
+            expected.message(text)
+    assert twiml(messages) == expected.to_xml()
 
 
 def test_pack_joins_short_replies_and_splits_long_ones() -> None:
