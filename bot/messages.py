@@ -38,7 +38,7 @@ EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct
 class MessageKind(StrEnum):
     """Business-initiated messages (DESIGN section 7): each is queued through the outbox, has a
     template of the same name in every language (tested), and may be sent outside the 24-hour
-    window as an approved WhatsApp template (`bot.sending.CONTENT_VARIABLES`, also tested)."""
+    window as an approved WhatsApp template (`bot.content.CONTENT_VARIABLES`, also tested)."""
 
     PAYMENT_REMINDER = "payment_reminder"
     CREDIT_PAUSED = "credit_paused"

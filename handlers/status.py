@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from bot.outbox_status import twilio_status
 from bot.phone import mask_phone
 from bot.text import without_nul

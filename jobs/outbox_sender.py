@@ -31,9 +31,9 @@ from typing import Any
 
 import httpx
 
+from bot.cli.deps import Deps
 from bot.clock import business_date
 from bot.content import content_variables
-from bot.deps import Deps
 from bot.messages import Reply
 from bot.outbox_status import OutboxStatus
 from bot.phone import mask_phone

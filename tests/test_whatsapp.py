@@ -16,8 +16,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot.cli.deps import Deps
 from bot.clock import FixedClock
-from bot.deps import Deps
 from bot.messages import MAX_MESSAGE_CHARS, utf16_len
 from bot.settings import Settings
 from bot.twilio_edge import compute_signature
