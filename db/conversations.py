@@ -158,9 +158,11 @@ async def get_conversation_facts(
     retired product can still be named)."""
     row = await conn.fetchrow(
         f"""SELECT r.id, r.name, r.shop_name, r.language, r.opted_out, r.phone,
+                   r.last_inbound_at, r.insights_off_at,
                    ca.retailer_id AS account, {CREDIT_FACTS_COLUMNS},
                    p.id AS pending_id, p.status AS pending_status,
                    p.expires_at AS pending_expires_at, p.payment_mode AS pending_mode,
+                   p.follow_up_sent_at AS pending_followed_up_at,
                    (SELECT version FROM catalogue_version) AS catalogue_version
             FROM retailers r
             LEFT JOIN credit_accounts ca ON ca.retailer_id = r.id
@@ -176,7 +178,11 @@ async def get_conversation_facts(
     if row["pending_id"] is not None:
         mode = PaymentMode(row["pending_mode"]) if row["pending_mode"] else None
         pending = PendingOrder(
-            row["pending_id"], row["pending_status"], row["pending_expires_at"], mode
+            row["pending_id"],
+            row["pending_status"],
+            row["pending_expires_at"],
+            mode,
+            followed_up_at=row["pending_followed_up_at"],
         )
     return ConversationFacts(
         retailer=Retailer(
@@ -186,6 +192,8 @@ async def get_conversation_facts(
             language=row["language"],
             opted_out=row["opted_out"],
             phone=row["phone"],
+            last_message_at=row["last_inbound_at"],
+            insights_off=row["insights_off_at"] is not None,
         ),
         credit=credit,
         pending=pending,
@@ -206,9 +214,10 @@ async def finish_message(
     opted_out: bool | None = None,
     language: str | None = None,
     pending_status: Sequence[tuple[int, str]] = (),
+    insights_off: bool | None = None,
 ) -> None:
     """Store the conversation and the reply, and record on the retailer that they wrote at `now`
-    (opens the 24-hour window), with STOP/START and a language change. Pending orders move from
+    (opens the 24-hour window), with STOP/START, `insights off`/`on` and a language change. Pending orders move from
     PENDING to their new status (CANCELLED, EXPIRED or COMPLETED; one that has already left
     PENDING stays as it is). One statement."""
     await conn.execute(
@@ -224,7 +233,9 @@ async def finish_message(
                opted_out = COALESCE($8, opted_out),
                opted_out_at = CASE WHEN $8 IS NULL OR $8 = opted_out THEN opted_out_at
                                    WHEN $8 THEN $6 ELSE NULL END,
-               language = COALESCE($9, language)
+               language = COALESCE($9, language),
+               insights_off_at = CASE WHEN $12::boolean IS NULL THEN insights_off_at
+                                      WHEN $12 THEN COALESCE(insights_off_at, $6) ELSE NULL END
            WHERE id = $7""",
         phone,
         stage,
@@ -237,4 +248,5 @@ async def finish_message(
         language,
         [pid for pid, _ in pending_status],
         [status for _, status in pending_status],
+        insights_off,
     )

@@ -33,6 +33,7 @@ from bot.checkout import (
     OpenPendingOrder,
     Placement,
     PlaceOrder,
+    SetInsightsOff,
     SetLanguage,
     SetOptOut,
     UpdatePendingOrder,
@@ -228,6 +229,7 @@ async def handle_message(
         opted_out=final.opted_out,
         language=final.language,
         pending_status=final.pending_status,
+        insights_off=final.insights_off,
     )
     return xml, f"{conv.stage.value} -> {decision.conversation.stage.value}"
 
@@ -308,6 +310,7 @@ class FinalWrites:
     opted_out: bool | None = None
     language: str | None = None
     pending_status: tuple[tuple[int, str], ...] = ()  # (pending order id, new status)
+    insights_off: bool | None = None
 
 
 async def apply_effects(
@@ -363,6 +366,8 @@ async def apply_effects(
                 change = replace(change, opted_out=opted_out)
             case SetLanguage(language=language):
                 change = replace(change, language=language)
+            case SetInsightsOff(off=off):
+                change = replace(change, insights_off=off)
             case _:
                 assert_never(effect)
     return replace(decision, conversation=conv, replies=tuple(replies), effects=()), change

@@ -7,7 +7,14 @@ from dataclasses import replace
 from bot.checkout.cart import reorder, show_cart, to_cart
 from bot.checkout.catalogue import show_menu
 from bot.checkout.hints import hint_vars
-from bot.checkout.model import HEARD_CHARS, History, SetLanguage, SetOptOut, Stage
+from bot.checkout.model import (
+    HEARD_CHARS,
+    History,
+    SetInsightsOff,
+    SetLanguage,
+    SetOptOut,
+    Stage,
+)
 from bot.checkout.payment import cancel, checkout
 from bot.checkout.turn import Turn
 from bot.credit import overdue_blocks_credit
@@ -32,7 +39,7 @@ def global_command(t: Turn, command: Command | None) -> bool:
     elif command == Command.CHECKOUT:
         checkout(t)
     elif command in (Command.CANCEL, Command.CLEAR):
-        cancel(t)
+        cancel(t, clear=command == Command.CLEAR)
     elif command == Command.REORDER:
         reorder(t)
     elif command in (Command.BALANCE, Command.CREDIT):
@@ -44,6 +51,10 @@ def global_command(t: Turn, command: Command | None) -> bool:
         t.effects.append(SetLanguage(language))
         t.language = language
         t.say("language_changed", language=language)
+    elif command in (Command.INSIGHTS_OFF, Command.INSIGHTS_ON):
+        off = command == Command.INSIGHTS_OFF
+        t.effects.append(SetInsightsOff(off))
+        t.say("insights_switched", off=off)
     elif command == Command.STOP:
         t.effects.append(SetOptOut(True))
         t.say("opted_out")

@@ -129,6 +129,10 @@ class Retailer:
     language: str
     opted_out: bool
     phone: str = ""
+    # When they last wrote before this message (None: never): a follow-up sent after it is
+    # the last thing they read, so a "haan" now answers it.
+    last_message_at: datetime | None = None
+    insights_off: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ class PendingOrder:
     status: str  # PENDING | COMPLETED | CANCELLED | EXPIRED
     expires_at: datetime
     payment_mode: PaymentMode | None = None
+    followed_up_at: datetime | None = None  # when its follow-up was queued
 
 
 @dataclass(frozen=True)
@@ -233,6 +238,13 @@ class SetLanguage:
     language: str
 
 
+@dataclass(frozen=True)
+class SetInsightsOff:
+    """`insights off` (True) / `insights on` (False): the weekly insights message."""
+
+    off: bool
+
+
 Effect = (
     OpenPendingOrder
     | UpdatePendingOrder
@@ -242,6 +254,7 @@ Effect = (
     | CompletePendingOrder
     | SetOptOut
     | SetLanguage
+    | SetInsightsOff
 )
 
 
