@@ -88,6 +88,91 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(go())
 
 
+def _cmd_bank(args: argparse.Namespace, settings: Settings) -> int:
+    """`bank import FILE`: match and record a bank statement's credits; `bank unmatched`: what
+    is left for an operator (assign with the admin API)."""
+    from pathlib import Path
+
+    from bot.bank import ColumnMap, UnreadableStatement, read_statement
+    from bot.clock import SystemClock
+    from bot.messages import Renderer
+    from bot.money import format_inr
+    from db.bank import import_statement
+    from db.errors import AppError
+    from db.payments import get_unmatched
+    from db.pool import connect
+
+    if not settings.database_url:
+        print("error: DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    url = settings.database_url
+
+    async def unmatched() -> int:
+        conn = await connect(url)
+        try:
+            rows = await get_unmatched(conn, limit=args.limit)
+        finally:
+            await conn.close()
+        for r in rows:
+            print(
+                f"#{r.id} {r.source} {r.received_on} {format_inr(r.amount)} "
+                f"ref {r.reference or '-'}: {r.narration[:60]} ({r.note or 'no retailer found'})"
+            )
+        print(f"{len(rows)} unmatched")
+        return 0
+
+    if args.action == "unmatched":
+        return asyncio.run(unmatched())
+    try:
+        raw = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    mapping = ColumnMap(
+        date=args.date_col, narration=args.narration_col, reference=args.reference_col,
+        amount=args.amount_col, credit=args.credit_col, debit=args.debit_col, kind=args.type_col,
+    )  # fmt: skip
+    try:
+        statement = read_statement(text, mapping)
+    except UnreadableStatement as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 1
+    if not statement.ok:
+        for problem in statement.problems:
+            for what in problem.problems:
+                print(f"{args.file}:{problem.line_no}: {what}", file=sys.stderr)
+        print(f"nothing imported: {len(statement.problems)} bad row(s)", file=sys.stderr)
+        return 1
+
+    async def go() -> int:
+        conn = await connect(url)
+        try:
+            result = await import_statement(
+                conn, statement, file_name=Path(args.file).name, performed_by="cli",
+                now=SystemClock().now(), tz=settings.tz, renderer=Renderer(),
+            )  # fmt: skip
+        except AppError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
+        finally:
+            await conn.close()
+        for line in result.lines:
+            if line.status == "DEBIT":
+                continue
+            who = f" retailer {line.retailer_id} by {line.matched_by}" if line.retailer_id else ""
+            why = f" ({line.reason})" if line.reason else ""
+            print(f"line {line.line_no}: {format_inr(line.amount)} {line.status}{who}{why}")
+        counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
+        print(f"import #{result.import_id} ({result.layout}): {counts}")
+        return 0
+
+    return asyncio.run(go())
+
+
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from arq.worker import run_worker
 
@@ -118,6 +203,25 @@ def _cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _bank_arguments(p: argparse.ArgumentParser) -> None:
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    imp = actions.add_parser("import", help="import a statement CSV (see README, Payments)")
+    imp.add_argument("file", help="the bank's CSV export, or date,amount,narration,reference")
+    for flag, what in (
+        ("--date-col", "the transaction date"),
+        ("--narration-col", "the narration or description"),
+        ("--reference-col", "the UTR or reference"),
+        ("--amount-col", "a signed amount (or with --type-col)"),
+        ("--credit-col", "credits (deposits)"),
+        ("--debit-col", "debits (withdrawals)"),
+        ("--type-col", "Dr/Cr of --amount-col"),
+    ):
+        imp.add_argument(flag, default=None, metavar="NAME", help=f"column holding {what}")
+    unmatched = actions.add_parser("unmatched", help="list received money with no retailer")
+    unmatched.add_argument("--limit", type=int, default=100)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot", description="WhatsApp ordering and retailer credit operations."
@@ -131,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("migrate", "apply pending database migrations (Procfile: release)", _cmd_migrate),
         ("seed", "load demo data into an empty database", _cmd_seed),
         ("import", "import retailers or products from a CSV file (all or nothing)", _cmd_import),
+        ("bank", "import a bank statement (match and record payments), list unmatched", _cmd_bank),
         (
             "chat",
             "chat with the local bot as a retailer (--as PHONE) or admin (--admin)",
@@ -145,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "import":
             p.add_argument("kind", choices=["retailers", "products"])
             p.add_argument("file", help="CSV file with a header row (see bot/importer.py)")
+        if name == "bank":
+            _bank_arguments(p)
         if name == "chat":
             from bot.chat import add_arguments
 

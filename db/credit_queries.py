@@ -268,6 +268,7 @@ class PaymentView:
     reference: str | None
     performed_by: str
     created_at: datetime
+    source: str = "operator"  # gateway | bank | operator (the SQL function payment_source)
 
 
 @dataclass(frozen=True)
@@ -358,7 +359,8 @@ async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> Credi
         for r in debit_rows
     ]
     payments = await conn.fetch(
-        """SELECT id, amount, reference, performed_by, created_at FROM credit_transactions
+        """SELECT id, amount, reference, performed_by, created_at, payment_source(id) AS source
+           FROM credit_transactions
            WHERE retailer_id = $1 AND type = 'PAYMENT'
            ORDER BY created_at DESC, id DESC LIMIT $2""",
         retailer_id,
@@ -410,6 +412,7 @@ async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> Credi
                 reference=r["reference"],
                 performed_by=r["performed_by"],
                 created_at=r["created_at"],
+                source=r["source"],
             )
             for r in payments
         ),

@@ -347,6 +347,7 @@ async def profile(request: Request, deps: Deps) -> Response:
                     "transactionId": pay.transaction_id,
                     "amount": rupees_json(pay.amount),
                     "reference": pay.reference,
+                    "source": pay.source,
                     "performedBy": pay.performed_by,
                     "createdAt": _ts(pay.created_at),
                 }

@@ -13,6 +13,7 @@ from bot.messages import MessageKind, Reply
 from bot.reminders import REMINDER_POLICY, plan_reminder
 from db import sweeps
 from db.outbox import enqueue
+from jobs.payment_links import pay_for
 from jobs.registry import register
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
         plan = plan_reminder(target.debits, as_of, REMINDER_POLICY)
         if plan is None:
             continue
+        # The payment link (a gateway call) is made here, before the transaction that queues.
+        pay = await pay_for(deps, target.retailer_id, plan.total_due)
         reply = Reply(
             "payment_reminder",
             {
@@ -57,6 +60,7 @@ async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
                     for i in plan.items
                 ],
                 "total_due": plan.total_due,
+                "pay": pay,
             },
         )
         async with deps.pool.acquire() as conn, conn.transaction():

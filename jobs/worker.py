@@ -12,6 +12,7 @@ from arq.connections import RedisSettings
 from bot.deps import open_deps
 from bot.logs import setup_logging
 from bot.settings import load_settings
+from jobs.payment_links import create_payment_link
 from jobs.schedule import cron_jobs
 
 settings = load_settings()
@@ -49,7 +50,7 @@ async def run_named_job(ctx: dict[str, Any], name: str, as_of: str | None = None
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [run_named_job]
+    functions: ClassVar[list[Any]] = [run_named_job, create_payment_link]
     cron_jobs: ClassVar[list[Any]] = cron_jobs
     on_startup = startup
     on_shutdown = shutdown
