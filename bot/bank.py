@@ -428,7 +428,9 @@ def line_keys(lines: Sequence[BankLine]) -> list[str]:
 
 # --- matching -----------------------------------------------------------------------------------
 
-_VPA_IN_TEXT = re.compile(r"[a-z0-9][a-z0-9._-]{1,255}@[a-z][a-z0-9-]{1,63}")
+# The app's name after "@" is letters (okhdfcbank, ybl, paytm); banks glue narration parts with
+# "-" or "/", so a handle found with dashes is also tried without each dashed prefix.
+_VPA_IN_TEXT = re.compile(r"[a-z0-9][a-z0-9._-]{1,255}@[a-z]{2,64}")
 # An Indian mobile number, alone or after +91 / 91- / 0; twelve bare digits are an RRN, not
 # 91 and a number.
 _PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+91[- ]?|91[- ]|0)?([6-9][0-9]{9})(?![0-9])")
@@ -443,7 +445,12 @@ class Clues:
 def clues_in(line: BankLine) -> Clues:
     """The UPI addresses and phone numbers a line's narration names."""
     text = line.narration.lower()
-    vpas = tuple(dict.fromkeys(v.rstrip(".-") for v in _VPA_IN_TEXT.findall(text)))
+    found: list[str] = []
+    for vpa in _VPA_IN_TEXT.findall(text):
+        handle, app = vpa.split("@")
+        parts = handle.split("-")
+        found.extend(f"{'-'.join(parts[i:])}@{app}" for i in range(len(parts)) if parts[i])
+    vpas = tuple(dict.fromkeys(v for v in found if len(v.split("@")[0]) >= 2))
     phones = tuple(dict.fromkeys(_PHONE_IN_TEXT.findall(line.narration)))
     return Clues(vpas, phones)
 

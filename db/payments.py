@@ -716,7 +716,7 @@ async def assign(
             raise Conflict(
                 "NOT_UNMATCHED",
                 f"received payment {received_id} is {received.status}, not UNMATCHED",
-                status=received.status,
+                currentStatus=received.status,
             )
         exists = await conn.fetchval("SELECT 1 FROM retailers WHERE id = $1", retailer_id)
         if exists is None:
@@ -794,7 +794,7 @@ async def dismiss(
             raise Conflict(
                 "NOT_UNMATCHED",
                 f"received payment {received_id} is {received.status}, not UNMATCHED",
-                status=received.status,
+                currentStatus=received.status,
             )
         await conn.execute(
             """UPDATE received_payments SET status = 'DISMISSED', note = $2, resolved_by = $3,

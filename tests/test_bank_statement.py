@@ -193,6 +193,11 @@ def _line(narration: str, amount: int = 100_000, reference: str | None = None) -
     [
         ("UPI/512345678901/RAMESH/Ramesh.Kirana@OKHDFCBANK/HDFC", ["ramesh.kirana@okhdfcbank"], []),
         ("IMPS MOHAN 9876500005 SBIN", [], ["9876500005"]),
+        (
+            "UPI-RAMESH KIRANA-ramesh.kirana@okhdfcbank-HDFC0000001-512345678901-PAYMENT",
+            ["kirana-ramesh.kirana@okhdfcbank", "ramesh.kirana@okhdfcbank"],
+            [],
+        ),
         ("from +91 9876500005 and 09812345678", [], ["9876500005", "9812345678"]),
         ("UPI 9876500005@ybl", ["9876500005@ybl"], ["9876500005"]),
         # Twelve bare digits are a UPI reference, not 91 and a number.
