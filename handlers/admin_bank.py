@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.bank import ColumnMap, UnreadableStatement, read_statement
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from bot.money import rupees_json
 from db import payments
 from db.bank import ImportResult, import_statement

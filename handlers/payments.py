@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from bot.payments.provider import BadEvent
 from bot.text import has_nul
 from db import payments

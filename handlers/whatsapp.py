@@ -39,9 +39,9 @@ from bot.checkout import (
     SetOptOut,
     UpdatePendingOrder,
 )
+from bot.cli.deps import Deps
 from bot.clock import business_date
 from bot.credit import CreditFacts
-from bot.deps import Deps
 from bot.messages import MAX_MESSAGE_CHARS, Reply
 from bot.payments.pay import PayOptions, upi_note
 from bot.phone import InvalidPhone, Phone, mask_phone, normalize_phone

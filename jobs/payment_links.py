@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 
+from bot.cli.deps import Deps
 from bot.clock import business_date
-from bot.deps import Deps
 from bot.payments.links import LINK_POLICY, LiveLink, plan_link
 from bot.payments.pay import PayOptions, pay_vars, upi_note
 from bot.payments.provider import HttpCall, LinkCreated, LinkFailed, LinkOrder, PaymentProvider

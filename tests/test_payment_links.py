@@ -14,8 +14,8 @@ import httpx
 import pytest
 import respx
 
+from bot.cli.deps import Deps
 from bot.clock import FixedClock
-from bot.deps import Deps
 from bot.payments.pay import upi_url
 from bot.settings import Settings
 from bot.twilio_edge import compute_signature

@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from bot.settings import Settings
 from db import ledger
 from tests.ledger_support import (
