@@ -307,7 +307,9 @@ async def take(
     owed: int = await conn.fetchval(
         "SELECT outstanding FROM credit_accounts WHERE retailer_id = $1", retailer_id
     )
-    recorded = min(received.amount, owed) if duplicate_of is None else 0
+    # What is left of it: a refund may have given part back while it waited for an operator.
+    available = received.amount - received.refunded
+    recorded = min(available, owed) if duplicate_of is None else 0
     payment_id: int | None = None
     after = owed
     if recorded > 0:
@@ -331,7 +333,7 @@ async def take(
     if duplicate_of is not None:
         status, excess = "DUPLICATE", 0
     else:
-        excess = received.amount - recorded
+        excess = available - recorded
         status = "RECORDED" if excess == 0 else "EXCESS"
     await conn.execute(
         """UPDATE received_payments
@@ -618,11 +620,13 @@ async def apply_refund(
            WHERE received_payment_id = $1""",
         received.id,
     )
-    unrecorded = received.amount - received.recorded_amount - given_back
+    # A DUPLICATE was recorded in full before, by whoever recorded its reference first.
+    recorded = received.amount if received.status == "DUPLICATE" else received.recorded_amount
+    unrecorded = received.amount - recorded - given_back
     if received.status == "EXCESS":
         unrecorded = min(unrecorded, received.excess)
     from_unrecorded = max(0, min(event.amount, unrecorded))
-    owed_again = min(event.amount - from_unrecorded, received.recorded_amount)
+    owed_again = min(event.amount - from_unrecorded, recorded)
     adjustment_id: int | None = None
     if owed_again > 0 and received.retailer_id is not None:
         result = await ledger.adjust(

@@ -297,6 +297,26 @@ async def test_a_payment_recorded_by_hand_first_is_not_recorded_again(
     assert r.json()["status"] == "duplicate"
     assert await _payments(db) == [(500_000, "pay_A", "+919900000000", "operator")]
     assert await db.fetchval("SELECT count(*) FROM outbox_messages") == 0
+    # Refunded later: what the operator recorded is owed again.
+    await _post(gw, refund_processed("rfnd_1", "pay_A", 500_000, payment_amount=500_000), "e2")
+    assert await _outstanding(db, retailer) == 1_250_000
+
+
+async def test_a_partly_refunded_unmatched_payment_is_assigned_for_what_is_left(
+    gw: httpx.AsyncClient, db: asyncpg.Pool, retailer: int, admin_headers: dict[str, str]
+) -> None:
+    payer = {"contact": "+15550001111", "vpa": None}
+    await _post(gw, payment_captured("pay_Z", 300_000, **payer), "e1")
+    refund = refund_processed("rfnd_1", "pay_Z", 100_000, payment_amount=300_000, **payer)
+    assert (await _post(gw, refund, "e2")).json()["status"] == "refunded"
+    assert await _outstanding(db, retailer) == 1_250_000  # nothing was recorded: nothing owed
+    item = await db.fetchval("SELECT id FROM received_payments")
+    r = await gw.post(
+        f"/api/v1/admin/bank/unmatched/{item}/assign", json={"retailer": retailer},
+        headers=admin_headers,
+    )  # fmt: skip
+    assert r.json()["recordedAmount"] == "2000.00"
+    assert await _outstanding(db, retailer) == 1_050_000
 
 
 async def test_events_not_acted_on_are_acknowledged(
