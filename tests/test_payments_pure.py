@@ -404,3 +404,24 @@ def test_a_reminder_refreshed_at_sending_asks_for_what_is_left() -> None:
 def test_upi_note_names_the_shop_and_number() -> None:
     assert upi_note("Ramesh Kirana", "Ramesh", "+919812345678") == "Ramesh Kirana 9812345678"
     assert len(upi_note("A" * 80, "x", "+919812345678")) == 50
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+def test_payment_settings_fail_loudly_at_start() -> None:
+    from bot.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="RAZORPAY_KEY_SECRET, RAZORPAY_WEBHOOK_SECRET"):
+        load_settings(payment_provider="razorpay", razorpay_key_id="k")
+    with pytest.raises(SettingsError, match="UPI_ID: not a UPI address"):
+        load_settings(upi_id="sharma traders")
+    with pytest.raises(SettingsError, match="PAYMENT_PROVIDER"):
+        load_settings(payment_provider="paypal")
+    s = load_settings(payment_provider="", upi_id=" Sharma@OKHDFCBANK ")
+    assert s.payments is None and s.upi_id == "sharma@okhdfcbank"
+    s = load_settings(
+        payment_provider="razorpay", razorpay_key_id="k", razorpay_key_secret="s",
+        razorpay_webhook_secret="w", razorpay_api_url="https://razorpay.test/",
+    )  # fmt: skip
+    assert s.payments == Razorpay("k", "s", "w", api_url="https://razorpay.test")
