@@ -17,7 +17,7 @@ from bot.cli.deps import Deps, open_deps
 from bot.clock import Clock
 from bot.settings import Settings
 from db.errors import AppError
-from handlers import admin, admin_bank, health, payments, status, whatsapp
+from handlers import admin, health, payments, status, whatsapp
 from handlers.errors import BodySizeLimit, app_error_handler, http_error_handler
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,6 @@ def all_routes() -> list[BaseRoute]:
         *status.routes,
         *payments.routes,
         *admin.routes,
-        *admin_bank.routes,
     ]
 
 

@@ -9,7 +9,8 @@ an operator's assign or dismiss, and a retailer's UPI address (which matching lo
 | `POST /bank/unmatched/{id}/dismiss`         | `{"reason"}`              |
 | `PUT /retailers/{retailer}/vpa`             | `{"vpa"}` (null clears)   |
 
-Amounts go out as rupee strings; every route needs the admin bearer token.
+Amounts go out as rupee strings; the admin mount checks the bearer token before these run, and
+what they record is audited under the caller.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from bot.bank import ColumnMap, UnreadableStatement, read_statement
-from bot.cli.deps import Deps
 from bot.money import rupees_json
 from db import payments
 from db.bank import ImportResult, import_statement
 from db.errors import BadRequest, Unprocessable
 from db.payments import Received
-from handlers.admin import PERFORMED_BY, PREFIX, _limit, _path_int, _retailer, _text, admin
+from handlers.admin import fields
+from handlers.admin.auth import caller_of, deps_of
 from handlers.errors import read_json
 
 # Query parameters that name a statement's columns, and the role each names.
@@ -97,9 +97,9 @@ def import_json(result: ImportResult) -> dict[str, Any]:
     }
 
 
-@admin
-async def bank_import(request: Request, deps: Deps) -> Response:
+async def bank_import(request: Request) -> Response:
     """Import a bank statement (CSV body); 201 with what each line became."""
+    deps, caller = deps_of(request), caller_of(request)
     raw = await request.body()
     if not raw.strip():
         raise BadRequest("BAD_REQUEST", "the body must be the statement's CSV")
@@ -119,7 +119,7 @@ async def bank_import(request: Request, deps: Deps) -> Response:
             conn,
             statement,
             file_name=params.get("fileName", ""),
-            performed_by=PERFORMED_BY,
+            performed_by=caller.performed_by,
             now=deps.clock.now(),
             tz=deps.settings.tz,
             renderer=deps.renderer,
@@ -127,9 +127,9 @@ async def bank_import(request: Request, deps: Deps) -> Response:
     return JSONResponse(import_json(result), status_code=201)
 
 
-@admin
-async def unmatched(request: Request, deps: Deps) -> Response:
+async def unmatched(request: Request) -> Response:
     """Money received that no retailer was found for (or, with `status`, any other state)."""
+    deps = deps_of(request)
     source = request.query_params.get("source")
     if source not in (None, payments.BANK, payments.GATEWAY):
         raise Unprocessable("INVALID_FIELD", "source must be bank or gateway")
@@ -138,23 +138,23 @@ async def unmatched(request: Request, deps: Deps) -> Response:
         raise Unprocessable("INVALID_FIELD", f"status must be one of {', '.join(STATUSES)}")
     async with deps.pool.acquire() as conn:
         rows = await payments.get_unmatched(
-            conn, source=source, status=status, limit=_limit(request)
+            conn, source=source, status=status, limit=fields.limit(request)
         )
     return JSONResponse({"items": [received_json(r) for r in rows]})
 
 
-@admin
-async def assign(request: Request, deps: Deps) -> Response:
+async def assign(request: Request) -> Response:
     """Record an unmatched payment for the retailer the operator names."""
-    received_id = _path_int(request, "id")
+    deps, caller = deps_of(request), caller_of(request)
+    received_id = fields.path_id(request, "id")
     body = await read_json(request)
-    retailer_id = await _retailer(deps, body.get("retailer"))
     async with deps.pool.acquire() as conn:
+        retailer_id = await fields.retailer(conn, body.get("retailer"))
         done = await payments.assign(
             conn,
             received_id,
             retailer_id,
-            performed_by=PERFORMED_BY,
+            performed_by=caller.performed_by,
             now=deps.clock.now(),
             tz=deps.settings.tz,
             renderer=deps.renderer,
@@ -165,39 +165,30 @@ async def assign(request: Request, deps: Deps) -> Response:
     return JSONResponse(answer)
 
 
-@admin
-async def dismiss(request: Request, deps: Deps) -> Response:
+async def dismiss(request: Request) -> Response:
     """Mark an unmatched payment as no retailer's (a settlement, a refund), with the reason."""
-    received_id = _path_int(request, "id")
+    deps, caller = deps_of(request), caller_of(request)
+    received_id = fields.path_id(request, "id")
     body = await read_json(request)
-    reason = _text(body, "reason")
-    assert reason is not None
+    reason = fields.text(body, "reason")
     async with deps.pool.acquire() as conn:
         row = await payments.dismiss(
-            conn, received_id, reason=reason, performed_by=PERFORMED_BY, now=deps.clock.now()
-        )
+            conn, received_id, reason=reason, performed_by=caller.performed_by,
+            now=deps.clock.now(),
+        )  # fmt: skip
     return JSONResponse(received_json(row))
 
 
-@admin
-async def set_vpa(request: Request, deps: Deps) -> Response:
+async def set_vpa(request: Request) -> Response:
     """Set or clear the retailer's UPI address, which bank lines are matched by."""
+    deps, caller = deps_of(request), caller_of(request)
     body = await read_json(request)
     if "vpa" not in body:
         raise Unprocessable("INVALID_FIELD", "vpa is required (null clears it)")
-    vpa = _text(body, "vpa", required=False, max_len=320)
-    retailer_id = await _retailer(deps, request.path_params["retailer"])
+    vpa = fields.optional_text(body, "vpa")
     async with deps.pool.acquire() as conn:
+        retailer_id = await fields.retailer(conn, request.path_params["retailer"])
         stored = await payments.set_vpa(
-            conn, retailer_id, vpa, performed_by=PERFORMED_BY, now=deps.clock.now()
+            conn, retailer_id, vpa, performed_by=caller.performed_by, now=deps.clock.now()
         )
     return JSONResponse({"retailerId": retailer_id, "vpa": stored})
-
-
-routes: list[BaseRoute] = [
-    Route(f"{PREFIX}/bank/import", bank_import, methods=["POST"]),
-    Route(f"{PREFIX}/bank/unmatched", unmatched, methods=["GET"]),
-    Route(f"{PREFIX}/bank/unmatched/{{id}}/assign", assign, methods=["POST"]),
-    Route(f"{PREFIX}/bank/unmatched/{{id}}/dismiss", dismiss, methods=["POST"]),
-    Route(f"{PREFIX}/retailers/{{retailer}}/vpa", set_vpa, methods=["PUT"]),
-]
