@@ -65,14 +65,6 @@ _REFRESH = f"""
 BATCH = 5000
 
 
-async def has_stale_aging(conn: Conn, today: date) -> bool:
-    """True when some account owing money has no stored aging for `today`."""
-    found: bool = await conn.fetchval(
-        f"SELECT EXISTS (SELECT 1 FROM credit_accounts ca WHERE {STALE})", today
-    )
-    return found
-
-
 async def refresh_aging(conn: Conn, today: date, retailer_ids: Sequence[int]) -> None:
     """Recompute these retailers' aging as of `today` (call it inside the ledger change's
     transaction, after the change, with the account rows locked)."""

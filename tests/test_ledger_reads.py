@@ -45,7 +45,9 @@ async def _owing_retailer(conn: Conn, phone: str = "+919812345678") -> int:
     return rid
 
 
-async def _until_waiting(observer: Conn, waiter: Conn, holder: Conn, task: asyncio.Task[Any]) -> None:
+async def _until_waiting(
+    observer: Conn, waiter: Conn, holder: Conn, task: asyncio.Task[Any]
+) -> None:
     """Return once `waiter` is blocked on a lock `holder` has (no sleeping on a guess)."""
     while not await observer.fetchval(
         "SELECT $1::int = any(pg_blocking_pids($2::int))",
@@ -86,12 +88,8 @@ async def test_aging_refresh_that_waited_for_a_payment_stores_the_payment_s_agin
             await c.close()
 
     async with db.acquire() as conn:
-        stored = await conn.fetchrow(
-            "SELECT * FROM credit_accounts WHERE retailer_id = $1", rid
-        )
-        live = await conn.fetchrow(
-            AGING_SELECT.format(where="ca.retailer_id = $2"), TODAY, rid
-        )
+        stored = await conn.fetchrow("SELECT * FROM credit_accounts WHERE retailer_id = $1", rid)
+        live = await conn.fetchrow(AGING_SELECT.format(where="ca.retailer_id = $2"), TODAY, rid)
         assert stored is not None and live is not None
         assert stored["aging_as_of"] == TODAY
         assert {c: stored[c] for c in AGED} == {c: live[c] for c in AGED}
@@ -211,7 +209,9 @@ async def test_profile_is_one_moment_while_a_payment_lands(
             assert sum(d.outstanding for d in p.open_debits) == p.outstanding
             assert p.open_debit_count == len(p.open_debits)
             assert p.available == 100_000_00 - p.outstanding
-        owed = await conn.fetchval("SELECT outstanding FROM credit_accounts WHERE retailer_id = $1", rid)
+        owed = await conn.fetchval(
+            "SELECT outstanding FROM credit_accounts WHERE retailer_id = $1", rid
+        )
         assert owed == 1_300_00  # both payments landed, after their reads
 
 
@@ -225,9 +225,7 @@ async def test_at_risk_is_one_moment_while_a_payment_lands(
         assert [r.retailer_id for r in before.retailers] == [rid]
         # A payment recorded with yesterday's date (a bank statement's line) ages the account
         # for yesterday: for today it is stale again, and the retailer is still at risk.
-        reader = Interleaved(
-            conn, _payment_from(database_url, rid, 10_00, now=NOW - days(1))
-        )
+        reader = Interleaved(conn, _payment_from(database_url, rid, 10_00, now=NOW - days(1)))
         during = await get_at_risk(cast(Conn, reader), TODAY, tolerance=TOL)
         assert reader.fired
         after = await get_at_risk(conn, TODAY, tolerance=TOL)
