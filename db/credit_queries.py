@@ -164,22 +164,33 @@ _LIVE_AGING = f"""
     FROM ({AGING_SELECT.format(where=STALE)}) live
 """
 
+# The one reminder figure shown for a retailer, `maxReminders` in the at-risk list and the
+# profile alike: the most reminders counted on any of its open debits. `{retailer}` is the column
+# holding the retailer's id.
+MAX_REMINDERS_SQL = """
+    (SELECT coalesce(max(t.reminder_count), 0) FROM credit_transactions t
+     WHERE t.retailer_id = {retailer} AND t.status IN ('OPEN', 'PARTIAL')
+       AND t.direction = 'DEBIT')
+"""
+
 _RANK = "about_to_pause DESC, max_dpd DESC, overdue_amount DESC, permille DESC, retailer_id"
 
 _AT_RISK = """
     WITH aging AS ({aging}),
+    -- who was reminded repeatedly (from credit_transactions_reminded_idx); the figure itself
+    -- is read for the retailers listed
     reminded AS (
-        SELECT retailer_id, max(reminder_count) AS max_reminders
+        SELECT DISTINCT retailer_id
         FROM credit_transactions
-        WHERE status IN ('OPEN', 'PARTIAL') AND direction = 'DEBIT' AND reminder_count >= 2
-        GROUP BY retailer_id
+        WHERE status IN ('OPEN', 'PARTIAL') AND direction = 'DEBIT'
+          AND reminder_count >= {reminders}
     ),
     facts AS MATERIALIZED (
         SELECT * FROM (
             SELECT a.retailer_id, a.credit_limit, a.outstanding, a.overdue AS overdue_amount,
                    greatest(0, $1::date - a.oldest_due_date) AS max_dpd,
                    a.beyond_unpaid AS beyond,
-                   coalesce(m.max_reminders, 0) AS max_reminders,
+                   m.retailer_id IS NOT NULL AS reminded_repeatedly,
                    (a.beyond_unpaid > 0 AND a.beyond_unpaid >= $2) AS about_to_pause,
                    CASE WHEN a.credit_limit > 0 THEN a.outstanding * 1000 / a.credit_limit
                         ELSE {no_limit} END AS permille
@@ -188,11 +199,12 @@ _AT_RISK = """
             -- paused and blocked retailers are few: a hashed NOT IN leaves them out
             WHERE a.retailer_id NOT IN (SELECT id FROM retailers WHERE credit_status <> 'ACTIVE')
         ) f
-        WHERE overdue_amount > 0 OR about_to_pause OR max_reminders >= {reminders}
+        WHERE overdue_amount > 0 OR about_to_pause OR reminded_repeatedly
            OR outstanding * 100 >= credit_limit * {high}
     ),
     top AS (SELECT * FROM facts ORDER BY {rank} LIMIT $3)
     SELECT top.*, r.phone, r.name, r.shop_name, r.credit_status,
+           {max_reminders} AS max_reminders,
            (SELECT count(*) FROM facts) AS total
     FROM top JOIN retailers r ON r.id = top.retailer_id
     ORDER BY {rank}
@@ -207,6 +219,7 @@ _AT_RISK_SQL = _AT_RISK.format(
     reminders=REPEATED_REMINDERS,
     high=HIGH_UTILISATION_PERCENT,
     rank=_RANK,
+    max_reminders=MAX_REMINDERS_SQL.format(retailer="top.retailer_id"),
 )
 
 
@@ -321,6 +334,7 @@ class CreditProfile:
     recent_payments: tuple[PaymentView, ...]
     recent_orders: tuple[OrderView, ...]
     reminders_sent: int  # reminders counted on open debits
+    max_reminders: int  # the most on one open debit (MAX_REMINDERS_SQL), as the at-risk list
     last_reminder_at: datetime | None
     recent_reminders: tuple[ReminderView, ...]
     recent_audit: tuple[AuditEntry, ...]
@@ -334,7 +348,7 @@ _PROFILE = """
     SELECT r.id, r.phone, r.name, r.shop_name, r.language, r.opted_out, r.credit_status,
            r.credit_pause_reason, r.paused_by, r.credit_paused_at,
            ca.credit_limit, ca.outstanding, ca.max_order_value, ca.max_outstanding_days,
-           ca.payment_terms_days,
+           ca.payment_terms_days, {max_reminders} AS max_reminders,
            ARRAY(SELECT ROW(t.id, t.order_id, t.type, t.amount, t.amount - t.cleared_amount,
                             t.txn_date, t.due_date, t.reminder_count, t.reminder_sent_at)
                  FROM credit_transactions t
@@ -360,7 +374,7 @@ _PROFILE = """
                  ORDER BY a.id DESC LIMIT $2) AS audit
     FROM retailers r JOIN credit_accounts ca ON ca.retailer_id = r.id
     WHERE r.id = $1
-"""
+""".format(max_reminders=MAX_REMINDERS_SQL.format(retailer="r.id"))
 
 
 async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> CreditProfile | None:
@@ -416,6 +430,7 @@ async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> Credi
         recent_payments=tuple(PaymentView(*p) for p in head["payments"]),
         recent_orders=tuple(OrderView(*o) for o in head["orders"]),
         reminders_sent=sum(d.reminder_count for d in debits),
+        max_reminders=head["max_reminders"],
         last_reminder_at=max(sent_times) if sent_times else None,
         recent_reminders=tuple(ReminderView(*m) for m in head["reminders"]),
         recent_audit=tuple(AuditEntry(*e) for e in head["audit"]),

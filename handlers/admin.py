@@ -327,6 +327,7 @@ async def profile(request: Request, deps: Deps) -> Response:
             "overdueAmount": rupees_json(p.overdue_amount),
             "overdueBeyondLimit": rupees_json(p.beyond_limit_amount),
             "openDebitCount": p.open_debit_count,
+            "maxReminders": p.max_reminders,
             "openDebits": [
                 {
                     "transactionId": d.transaction_id,
