@@ -21,7 +21,7 @@ from bot.deps import Deps
 from bot.messages import Reply
 from bot.phone import mask_phone
 from db import ledger
-from db.admin_queries import get_retailer_label
+from db.admin_queries import get_payment_outcome, get_retailer_label
 from db.credit_queries import (
     AtRiskList,
     CreditProfile,
@@ -132,13 +132,17 @@ async def _execute(
                 reference=reference,
             )  # fmt: skip
             label = await get_retailer_label(conn, rid)
+            # "cleared" counts only debits paid off; the rest of the payment is told apart
+            outcome = await get_payment_outcome(
+                conn, {a.transaction_id: a.amount for a in paid.allocations}
+            )
             return Reply(
                 "admin_paid",
                 {
                     **label.vars(),
+                    **outcome.vars(),
                     "amount": paid.amount,
                     "reference": paid.reference,
-                    "cleared": len(paid.allocations),
                     "outstanding_before": paid.outstanding_before,
                     "outstanding_after": paid.outstanding_after,
                 },

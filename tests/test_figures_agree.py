@@ -4,18 +4,16 @@ one unit for each figure, in the API and in the admin chat alike."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import asyncpg
 import httpx
 import pytest
 
 from bot.deps import Deps
-from bot.insights import OrderSummary, compute_insights
 from db.pool import Conn
 from handlers.admin_chat import handle_admin_text
 from tests.conftest import ADMIN_PHONE
-from tests.ledger_support import NOW, TODAY, credit_order, days, make_product, make_retailer
+from tests.ledger_support import NOW, credit_order, days, make_product, make_retailer
 
 A = "/api/v1/admin"
 PHONE = "+919812345678"
@@ -61,3 +59,48 @@ async def test_at_risk_and_profile_show_the_same_reminder_figure(
     assert [d["reminderCount"] for d in profile["openDebits"]] == [1]
     assert listed["maxReminders"] == profile["maxReminders"] == 1
     assert listed["reasons"] == ["OVERDUE"]  # one reminder is not "repeated reminders"
+
+
+# --- the `paid` reply says what was cleared and what was paid in part --------------------------
+
+
+@pytest.mark.parametrize(
+    "amount, words, not_words",
+    [
+        # ₹9,000 (40 days old) and ₹2,000 (5 days old) owed; FIFO clears the older first
+        ("4000", ["₹4,000 paid towards 1 debit, still partly owed", "none cleared in full",
+                  "₹11,000 → ₹7,000"], ["Cleared"]),
+        ("9000", ["Cleared 1 debit in full (₹9,000)", "₹11,000 → ₹2,000"], ["partly"]),
+        ("10000", ["Cleared 1 debit in full (₹9,000)", "₹1,000 went towards 1 more, still partly",
+                   "₹11,000 → ₹1,000"], []),
+        ("11000", ["Cleared 2 debits in full (₹11,000)", "₹11,000 → ₹0"], ["partly"]),
+    ],
+)  # fmt: skip
+async def test_paid_reply_tells_cleared_from_part_paid(
+    deps: Deps, db: asyncpg.Pool, amount: str, words: list[str], not_words: list[str]
+) -> None:
+    async with db.acquire() as conn:
+        rid, *_ = await _retailer_with_debits(conn, (9_000_00, 40), (2_000_00, 5))
+    reply = await say(deps, f"paid {rid} {amount} UTR9")
+    for word in words:
+        assert word in reply, reply
+    for word in not_words:
+        assert word not in reply, reply
+
+
+async def test_paid_reply_in_hindi_renders_both_parts(deps: Deps) -> None:
+    from bot.messages import Reply
+
+    text = deps.renderer.render(
+        Reply(
+            "admin_paid",
+            {
+                "id": 1, "name": "Ramesh", "amount": 10_000_00, "reference": None,
+                "cleared": 1, "cleared_amount": 9_000_00, "part_paid": 1,
+                "part_paid_amount": 1_000_00, "outstanding_before": 11_000_00,
+                "outstanding_after": 1_000_00,
+            },
+        ),
+        "hi",
+    )  # fmt: skip
+    assert "₹9,000" in text and "₹1,000" in text and "आंशिक" in text
