@@ -36,6 +36,7 @@ from db.idempotency import get_answer, request_hash, save_answer
 from db.onboarding import NewProduct, NewRetailer, create_product, create_retailer
 from db.outbox import enqueue
 from handlers.errors import read_json
+from handlers.insights_json import insights_json
 
 log = logging.getLogger(__name__)
 
@@ -637,7 +638,7 @@ async def _insights(deps: Deps, ref: str) -> tuple[int, str, str, dict[str, Any]
 @admin
 async def insights(request: Request, deps: Deps) -> Response:
     rid, _, _, data = await _insights(deps, request.path_params["retailer"])
-    return JSONResponse({"retailerId": rid, "insights": data})
+    return JSONResponse({"retailerId": rid, "insights": insights_json(data)})
 
 
 @admin

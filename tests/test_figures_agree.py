@@ -10,10 +10,12 @@ import httpx
 import pytest
 
 from bot.deps import Deps
+from bot.insights import compute_insights
 from db.pool import Conn
 from handlers.admin_chat import handle_admin_text
+from handlers.insights_json import AMOUNT_KEYS
 from tests.conftest import ADMIN_PHONE
-from tests.ledger_support import NOW, credit_order, days, make_product, make_retailer
+from tests.ledger_support import NOW, TODAY, credit_order, days, make_product, make_retailer
 
 A = "/api/v1/admin"
 PHONE = "+919812345678"
@@ -104,3 +106,32 @@ async def test_paid_reply_in_hindi_renders_both_parts(deps: Deps) -> None:
         "hi",
     )  # fmt: skip
     assert "₹9,000" in text and "₹1,000" in text and "आंशिक" in text
+
+
+# --- amounts in the insights API are rupee strings, like every other amount -------------------
+
+
+async def test_insights_api_gives_rupee_strings(api: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:
+        rid, *_ = await _retailer_with_debits(conn, (900_00, 3), (450_50, 10))
+    r = await api.post(f"{A}/jobs/regenerate_insights/run", json={})
+    assert r.status_code == 200, r.text
+    insights = (await api.get(f"{A}/insights/{rid}")).json()["insights"]
+    assert (insights["orders"], insights["spend"], insights["averageOrder"]) == (
+        2, "1350.50", "675.25",
+    )  # fmt: skip
+    profile = (await api.get(f"{A}/credit/{rid}")).json()
+    assert profile["outstanding"] == insights["spend"]  # one unit: the same figure, the same form
+    message = (await api.get(f"{A}/insights/{rid}/message")).json()["message"]
+    assert "₹1,350.50" in message
+
+
+def test_every_insights_key_is_known_to_be_an_amount_or_not() -> None:
+    """A key added to the insight data must be classified here (and in AMOUNT_KEYS if it is
+    paise), or the API would give paise where it gives rupees elsewhere."""
+    not_amounts = {
+        "asOf", "windowDays", "orders", "lastOrderOn", "daysSinceLastOrder", "typicalGapDays",
+        "dueToReorder", "topItems", "creditSharePercent",
+    }  # fmt: skip
+    assert set(compute_insights([], TODAY)) == AMOUNT_KEYS | not_amounts
+    assert not AMOUNT_KEYS & not_amounts
