@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 ADMIN_LANGUAGE = "en"
 AT_RISK_SHOWN = 10
 PROFILE_DEBITS_SHOWN = 5
+# Job counters that are amounts end with this (jobs record them in paise, by name).
+PAISE_SUFFIX = "_paise"
 
 
 class NotAnAdmin(PermissionError):
@@ -220,7 +222,11 @@ async def _run_job(deps: Deps, cmd: ac.Run) -> Reply:
     except Exception as exc:  # the run is recorded with its error; the admin gets one line
         log.exception("admin run %s failed", cmd.job)
         return Reply("admin_error", {"code": "JOB_FAILED", "message": type(exc).__name__})
-    counts = [{"name": k, "value": v} for k, v in result.counts.items()]
+    # A counter that is an amount is named for its unit (`outstanding_paise`): shown as money.
+    counts = [
+        {"name": k.removesuffix(PAISE_SUFFIX), "value": v, "money": k.endswith(PAISE_SUFFIX)}
+        for k, v in result.counts.items()
+    ]
     return Reply("admin_job_run", {"job": result.job, "as_of": result.as_of, "counts": counts})
 
 

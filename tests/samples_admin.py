@@ -146,6 +146,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "admin_job_run": {
         "job": "auto_pause",
         "as_of": "2026-01-15",
-        "counts": [{"name": "checked", "value": 3}, {"name": "paused", "value": 1}],
+        "counts": [
+            {"name": "checked", "value": 3, "money": False},
+            {"name": "paused", "value": 1, "money": False},
+            {"name": "outstanding", "value": 9100000, "money": True},
+        ],
     },
 }

@@ -135,3 +135,18 @@ def test_every_insights_key_is_known_to_be_an_amount_or_not() -> None:
     }  # fmt: skip
     assert set(compute_insights([], TODAY)) == AMOUNT_KEYS | not_amounts
     assert not AMOUNT_KEYS & not_amounts
+
+
+# --- `run <job>` replies format amounts as money ----------------------------------------------
+
+
+async def test_run_reply_shows_amounts_in_rupees(deps: Deps, db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:
+        await _retailer_with_debits(conn, (9_000_00, 40), (2_000_00, 5))
+    reply = await say(deps, "run evaluate_guardrails")
+    assert "outstanding ₹11,000" in reply, reply
+    assert "1-30 days ₹9,000" in reply and "current ₹2,000" in reply, reply
+    assert "1100000" not in reply and "_paise" not in reply, reply
+    assert "retailers 1" in reply, reply  # counts stay counts
+    row = await db.fetchrow("SELECT counts FROM job_runs")
+    assert row is not None and row["counts"]["outstanding_paise"] == 11_000_00  # named by unit
