@@ -32,6 +32,7 @@ from bot.credit import (
 )
 from db.aging import AGING_SELECT, STALE
 from db.audit import AuditEntry
+from db.fragments import open_debit
 from db.pool import Conn
 
 # --- risk dashboard -------------------------------------------------------------------------
@@ -167,10 +168,9 @@ _LIVE_AGING = f"""
 # The one reminder figure shown for a retailer, `maxReminders` in the at-risk list and the
 # profile alike: the most reminders counted on any of its open debits. `{retailer}` is the column
 # holding the retailer's id.
-MAX_REMINDERS_SQL = """
+MAX_REMINDERS_SQL = f"""
     (SELECT coalesce(max(t.reminder_count), 0) FROM credit_transactions t
-     WHERE t.retailer_id = {retailer} AND t.status IN ('OPEN', 'PARTIAL')
-       AND t.direction = 'DEBIT')
+     WHERE t.retailer_id = {{retailer}} AND {open_debit("t")})
 """
 
 _RANK = "about_to_pause DESC, max_dpd DESC, overdue_amount DESC, permille DESC, retailer_id"
@@ -182,8 +182,7 @@ _AT_RISK = """
     reminded AS (
         SELECT DISTINCT retailer_id
         FROM credit_transactions
-        WHERE status IN ('OPEN', 'PARTIAL') AND direction = 'DEBIT'
-          AND reminder_count >= {reminders}
+        WHERE {open_debit} AND reminder_count >= {reminders}
     ),
     facts AS MATERIALIZED (
         SELECT * FROM (
@@ -215,6 +214,7 @@ _AT_RISK = """
 # found by credit_accounts_aging_idx) are aged here, in the same statement.
 _AT_RISK_SQL = _AT_RISK.format(
     aging=_FRESH_AGING + " UNION ALL " + _LIVE_AGING,
+    open_debit=open_debit(),
     no_limit=2**62,
     reminders=REPEATED_REMINDERS,
     high=HIGH_UTILISATION_PERCENT,
@@ -352,8 +352,7 @@ _PROFILE = """
            ARRAY(SELECT ROW(t.id, t.order_id, t.type, t.amount, t.amount - t.cleared_amount,
                             t.txn_date, t.due_date, t.reminder_count, t.reminder_sent_at)
                  FROM credit_transactions t
-                 WHERE t.retailer_id = r.id AND t.status IN ('OPEN', 'PARTIAL')
-                   AND t.direction = 'DEBIT'
+                 WHERE t.retailer_id = r.id AND {open_debit}
                  ORDER BY t.due_date, t.id) AS debits,
            ARRAY(SELECT ROW(t.id, t.amount, t.reference, t.performed_by, t.created_at)
                  FROM credit_transactions t
@@ -374,7 +373,7 @@ _PROFILE = """
                  ORDER BY a.id DESC LIMIT $2) AS audit
     FROM retailers r JOIN credit_accounts ca ON ca.retailer_id = r.id
     WHERE r.id = $1
-""".format(max_reminders=MAX_REMINDERS_SQL.format(retailer="r.id"))
+""".format(max_reminders=MAX_REMINDERS_SQL.format(retailer="r.id"), open_debit=open_debit("t"))
 
 
 async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> CreditProfile | None:
