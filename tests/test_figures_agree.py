@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from bot.insights import compute_insights
 from db.pool import Conn
 from handlers.admin_chat import handle_admin_text

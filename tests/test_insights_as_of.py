@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from handlers.admin_chat import handle_admin_text
 from jobs.runner import run_job_now
 from tests.conftest import ADMIN_PHONE
