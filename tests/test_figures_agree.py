@@ -12,8 +12,8 @@ import pytest
 from bot.cli.deps import Deps
 from bot.insights import compute_insights
 from db.pool import Conn
+from handlers.admin.insights_json import AMOUNT_KEYS
 from handlers.admin_chat import handle_admin_text
-from handlers.insights_json import AMOUNT_KEYS
 from tests.conftest import ADMIN_PHONE
 from tests.ledger_support import NOW, TODAY, credit_order, days, make_product, make_retailer
 
