@@ -138,6 +138,7 @@ def profile_json(p: q.CreditProfile) -> dict[str, Any]:
         "overdueAmount": rupees_json(p.overdue_amount),
         "overdueBeyondLimit": rupees_json(p.beyond_limit_amount),
         "openDebitCount": p.open_debit_count,
+        "maxReminders": p.max_reminders,
         "openDebits": [
             {
                 "transactionId": d.transaction_id,
