@@ -24,6 +24,15 @@ def day(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def job_counts_json(counts: dict[str, int]) -> dict[str, Any]:
+    """A job's counts as the API speaks: a counter named `<what>_paise` is an amount, shown as
+    `<what>` in rupees like every other amount; the rest are plain counts."""
+    return {
+        k.removesuffix("_paise"): rupees_json(v) if k.endswith("_paise") else v
+        for k, v in counts.items()
+    }
+
+
 def verdict_json(v: Verdict) -> dict[str, Any]:
     return {
         "allowed": v.allowed,
