@@ -13,6 +13,8 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
+from bot.payments.pay import refresh_pay
+
 
 class ReminderStage(StrEnum):
     DUE_SOON = "due_soon"
@@ -207,10 +209,14 @@ def refresh_reminder(
         kept.append({**item, "unpaid": left, "days_overdue": days_overdue, "stage": stage.value})
     if not kept:
         return None
-    return {
+    total = sum(i["unpaid"] for i in kept)
+    fresh = {
         **variables,
         "stage": max(stages, key=_SEVERITY.__getitem__).value,
         "items": kept,
-        "total_due": sum(i["unpaid"] for i in kept),
+        "total_due": total,
         "breakdown": breakdown(kept),
     }
+    if "pay" in variables:  # how to pay follows the total (a link for another amount is dropped)
+        fresh["pay"] = refresh_pay(variables["pay"], total)
+    return fresh

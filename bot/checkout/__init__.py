@@ -28,7 +28,7 @@ The package, each module importing only those above it:
 What the rest of the code uses is re-exported here: `from bot.checkout import X`.
 """
 
-from bot.checkout.machine import needs_history, not_registered, step
+from bot.checkout.machine import needs_history, needs_payment, not_registered, step
 from bot.checkout.model import (
     HEARD_CHARS,
     MAX_CART_LINES,
@@ -50,6 +50,7 @@ from bot.checkout.model import (
     Placement,
     PlaceOrder,
     Product,
+    RequestPaymentLink,
     Retailer,
     SetInsightsOff,
     SetLanguage,
@@ -86,6 +87,7 @@ __all__ = [
     "Placement",
     "PricedLine",
     "Product",
+    "RequestPaymentLink",
     "Retailer",
     "SetInsightsOff",
     "SetLanguage",
@@ -95,6 +97,7 @@ __all__ = [
     "after_placement",
     "attach_pending",
     "needs_history",
+    "needs_payment",
     "not_registered",
     "step",
 ]

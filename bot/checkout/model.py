@@ -16,6 +16,7 @@ from typing import Any
 from bot.credit import CreditFacts, PaymentMode, RefusalCode
 from bot.messages import Reply
 from bot.orders import OrderLine, PricedLine
+from bot.payments.pay import PayOptions
 
 
 class Stage(StrEnum):
@@ -184,6 +185,9 @@ class Facts:
     history: History | None = None
     tolerance: int = 100_00
     tz: tzinfo = UTC
+    # How this retailer can pay (a gateway link for the amount due, a UPI ID); loaded only for
+    # the messages that show it (`needs_payment`).
+    payment: PayOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +249,14 @@ class SetInsightsOff:
     off: bool
 
 
+@dataclass(frozen=True)
+class RequestPaymentLink:
+    """Have the worker make a gateway payment link for `amount` (what the retailer owes): a
+    call to the gateway never runs inside the message's transaction."""
+
+    amount: int
+
+
 Effect = (
     OpenPendingOrder
     | UpdatePendingOrder
@@ -255,6 +267,7 @@ Effect = (
     | SetOptOut
     | SetLanguage
     | SetInsightsOff
+    | RequestPaymentLink
 )
 
 
