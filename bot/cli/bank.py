@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from bot.bank import ColumnMap, UnreadableStatement, read_statement
+from bot.cli.local import NO_DATABASE
 from bot.clock import SystemClock
 from bot.messages import Renderer
 from bot.money import format_inr
@@ -50,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.database_url:
-        print("error: DATABASE_URL is not set", file=sys.stderr)
+        print(f"error: {NO_DATABASE}", file=sys.stderr)
         return 2
     if args.action == "unmatched":
         return asyncio.run(_unmatched(settings.database_url, args.limit))

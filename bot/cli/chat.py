@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import secrets
 import sys
 import xml.etree.ElementTree as ET
@@ -20,11 +19,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 
+from bot.cli.local import load_run_info
 from bot.phone import InvalidPhone, mask_phone, normalize_phone
 from bot.settings import Settings
 from bot.twilio_edge import compute_signature
@@ -47,16 +46,6 @@ class ChatConfig:
     account_sid: str
     to: str
     admin: bool
-
-
-def load_run_info(data_dir: Path) -> dict[str, Any]:
-    """`.data/run.json` if the run command wrote one, else {}."""
-    path = data_dir / "run.json"
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return info if isinstance(info, dict) else {}
 
 
 def resolve_config(args: argparse.Namespace, settings: Settings) -> ChatConfig:
