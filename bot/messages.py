@@ -67,8 +67,8 @@ class MessageKind(StrEnum):
         """Sent at any hour; otherwise held while `QUIET_HOURS` last (`bot.quiet_hours`).
 
         Urgent is what answers the person's own act or an order they are waiting on: an order
-        that failed (the goods they expect are not coming), an operator's test message (sent to
-        see it arrive now). Everything the business starts on its own waits for the morning:
+        that failed (the goods they expect are not coming), a receipt for a payment they just
+        made, an operator's test message (sent to see it arrive now). Everything the business starts on its own waits for the morning:
         payment reminders, checkout follow-ups, weekly insights, and the credit notices (paused,
         active again), which change nothing the retailer can act on at night: the checkout
         itself says it when they next order. Chat replies never pass through the outbox at all.
@@ -85,6 +85,7 @@ URGENT: dict[MessageKind, bool] = {
     MessageKind.PENDING_ORDER_FOLLOW_UP: False,
     MessageKind.INSIGHTS: False,
     MessageKind.TEST_MESSAGE: True,
+    MessageKind.PAYMENT_RECEIVED: True,  # a receipt answers the retailer's own payment
 }
 
 

@@ -35,7 +35,15 @@ from bot.checkout.payment import (
 from bot.checkout.turn import Turn
 from bot.checkout.units import pack_question, quantity_unit
 from bot.credit import PaymentMode
-from bot.parsing import BadQuantity, Command, normalize, parse_number, parse_request
+from bot.parsing import (
+    PHRASES,
+    BadQuantity,
+    Command,
+    QuantityProblem,
+    normalize,
+    parse_number,
+    parse_request,
+)
 
 StageHandler = Callable[[Turn, Command | None, int | None], bool]
 """One stage's meaning of a message: `(turn, command or None, number or None) -> handled`."""
@@ -71,6 +79,8 @@ def in_quantity(t: Turn, command: Command | None, number: int | None) -> bool:
     product = t.facts.products.get(t.conv.asking)
     typed = normalize(t.said)[:HEARD_CHARS]
     bad = parse_request(t.said)
+    if typed in PHRASES.fractions:  # "aadha" alone reads as a name; here it answers "how many?"
+        bad = BadQuantity(QuantityProblem.FRACTION, typed, typed)
     if isinstance(bad, BadQuantity) and bad.number is None and bad.query is None:
         t.say("item_problems", problems=[bad_quantity(t, bad, [], product)], unchanged=True)
     elif number is not None:
