@@ -34,6 +34,7 @@ from db.payments.events import handle_gateway_event
 from db.payments.gateway import (
     LINK_REFERENCE_PREFIX,
     EventOutcome,
+    gateway_external_id,
     receive_gateway_payment,
 )
 from db.payments.links import (
@@ -49,6 +50,7 @@ from db.payments.received import (
     GATEWAY,
     Received,
     claim_received,
+    get_received_id,
     get_unmatched,
     lock_received,
 )
@@ -69,8 +71,10 @@ __all__ = [
     "claim_received",
     "close_provider_link",
     "dismiss",
+    "gateway_external_id",
     "get_active_link",
     "get_live_links",
+    "get_received_id",
     "get_unmatched",
     "handle_gateway_event",
     "insert_creating_link",

@@ -35,6 +35,16 @@ class EventOutcome:
 LINK_REFERENCE_PREFIX = "link-"
 
 
+def gateway_external_id(provider: str, payment_id: str) -> str:
+    """A gateway payment's `received_payments.external_id`: the provider and its payment id."""
+    return f"{provider}:{payment_id}"
+
+
+def _row_id(text: str) -> int | None:
+    # An id we gave the gateway comes back as text; anything longer than a BIGINT is not ours.
+    return int(text) if is_digits(text) and len(text) <= 18 else None
+
+
 async def _gateway_retailer(conn: Conn, provider: str, p: GatewayPayment) -> tuple[int, str] | None:
     """Whose payment this is, and by which clue: the link we made, the link's notes, the
     payer's phone number, the payer's UPI address."""
@@ -46,14 +56,15 @@ async def _gateway_retailer(conn: Conn, provider: str, p: GatewayPayment) -> tup
         )
         if found is not None:
             return found, "link"
-    ref = (p.link_reference or "").removeprefix(LINK_REFERENCE_PREFIX)
-    if ref != (p.link_reference or "") and is_digits(ref) and len(ref) <= 18:
-        found = await conn.fetchval("SELECT retailer_id FROM payment_links WHERE id = $1", int(ref))
+    reference = p.link_reference or ""
+    link_id = _row_id(reference.removeprefix(LINK_REFERENCE_PREFIX))
+    if reference.startswith(LINK_REFERENCE_PREFIX) and link_id is not None:
+        found = await conn.fetchval("SELECT retailer_id FROM payment_links WHERE id = $1", link_id)
         if found is not None:
             return found, "link"
-    hint = (p.retailer_hint or "").strip()
-    if is_digits(hint) and len(hint) <= 18:
-        found = await conn.fetchval("SELECT id FROM retailers WHERE id = $1", int(hint))
+    hinted = _row_id((p.retailer_hint or "").strip())
+    if hinted is not None:
+        found = await conn.fetchval("SELECT id FROM retailers WHERE id = $1", hinted)
         if found is not None:
             return found, "notes"
     if p.contact:
@@ -91,7 +102,7 @@ async def receive_gateway_payment(
     row, _ = await claim_received(
         conn,
         source=GATEWAY,
-        external_id=f"{provider}:{p.payment_id}",
+        external_id=gateway_external_id(provider, p.payment_id),
         received_on=received_on,
         amount=p.amount,
         reference=p.payment_id,

@@ -103,6 +103,16 @@ async def lock_received(conn: Conn, received_id: int) -> Received:
     return _received(row)
 
 
+async def get_received_id(conn: Conn, source: str, external_id: str) -> int | None:
+    """The id of the row of this received payment, None when it never arrived (no lock)."""
+    received_id: int | None = await conn.fetchval(
+        "SELECT id FROM received_payments WHERE source = $1 AND external_id = $2",
+        source,
+        external_id,
+    )
+    return received_id
+
+
 async def get_unmatched(
     conn: Conn, *, source: str | None = None, status: str = "UNMATCHED", limit: int = 100
 ) -> list[Received]:

@@ -10,8 +10,8 @@ from bot.credit import Direction
 from bot.messages import Renderer
 from bot.payments.provider import RefundEvent
 from db import ledger
-from db.payments.gateway import EventOutcome, receive_gateway_payment
-from db.payments.received import GATEWAY, lock_received
+from db.payments.gateway import EventOutcome, gateway_external_id, receive_gateway_payment
+from db.payments.received import GATEWAY, get_received_id, lock_received
 from db.pool import Conn
 
 log = logging.getLogger(__name__)
@@ -42,27 +42,19 @@ async def apply_refund(
     )
     if claimed is None:
         return EventOutcome("duplicate", detail=f"refund {event.refund_id} was applied before")
-    external_id = f"{provider}:{event.payment_id}"
-    row = await conn.fetchrow(
-        "SELECT id FROM received_payments WHERE source = $1 AND external_id = $2",
-        GATEWAY,
-        external_id,
-    )
-    if row is None and event.payment is not None and event.payment.captured:
+    external_id = gateway_external_id(provider, event.payment_id)
+    received_id = await get_received_id(conn, GATEWAY, external_id)
+    if received_id is None and event.payment is not None and event.payment.captured:
         # The refund's event came first: the payment it carries is recorded, then refunded.
         await receive_gateway_payment(
             conn, event.payment, provider=provider, performed_by=performed_by, now=now, tz=tz,
             renderer=renderer,
         )  # fmt: skip
-        row = await conn.fetchrow(
-            "SELECT id FROM received_payments WHERE source = $1 AND external_id = $2",
-            GATEWAY,
-            external_id,
-        )
-    if row is None:
+        received_id = await get_received_id(conn, GATEWAY, external_id)
+    if received_id is None:
         log.warning("refund %s of unknown payment %s", event.refund_id, event.payment_id)
         return EventOutcome("unmatched", detail=f"no payment {event.payment_id} was received")
-    received = await lock_received(conn, row["id"])
+    received = await lock_received(conn, received_id)
     given_back: int = await conn.fetchval(
         """SELECT coalesce(sum(from_unrecorded), 0)::bigint FROM gateway_refunds
            WHERE received_payment_id = $1""",

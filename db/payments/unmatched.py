@@ -23,6 +23,18 @@ class Assigned:
     vpa_learned: str | None
 
 
+async def _lock_unmatched(conn: Conn, received_id: int) -> Received:
+    """The row, locked; Conflict NOT_UNMATCHED when an operator or a refund settled it."""
+    received = await lock_received(conn, received_id)
+    if received.status != "UNMATCHED":
+        raise Conflict(
+            "NOT_UNMATCHED",
+            f"received payment {received_id} is {received.status}, not UNMATCHED",
+            currentStatus=received.status,
+        )
+    return received
+
+
 async def assign(
     conn: Conn,
     received_id: int,
@@ -37,13 +49,7 @@ async def assign(
     what they owe, the rest held), audited under the operator. A bank line naming exactly one
     UPI address teaches it to a retailer who has none, so their next transfer matches alone."""
     async with conn.transaction():
-        received = await lock_received(conn, received_id)
-        if received.status != "UNMATCHED":
-            raise Conflict(
-                "NOT_UNMATCHED",
-                f"received payment {received_id} is {received.status}, not UNMATCHED",
-                currentStatus=received.status,
-            )
+        received = await _lock_unmatched(conn, received_id)
         exists = await conn.fetchval("SELECT 1 FROM retailers WHERE id = $1", retailer_id)
         if exists is None:
             raise retailer_not_found(retailer_id)
@@ -115,13 +121,7 @@ async def dismiss(
 ) -> Received:
     """An operator says an UNMATCHED row is no retailer's payment (a settlement, a refund)."""
     async with conn.transaction():
-        received = await lock_received(conn, received_id)
-        if received.status != "UNMATCHED":
-            raise Conflict(
-                "NOT_UNMATCHED",
-                f"received payment {received_id} is {received.status}, not UNMATCHED",
-                currentStatus=received.status,
-            )
+        await _lock_unmatched(conn, received_id)
         await conn.execute(
             """UPDATE received_payments SET status = 'DISMISSED', note = $2, resolved_by = $3,
                    resolved_at = $4, updated_at = $4
