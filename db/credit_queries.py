@@ -14,6 +14,7 @@ from bot.credit import (
     BUCKETS,
     HIGH_UTILISATION_PERCENT,
     REPEATED_REMINDERS,
+    SYSTEM,
     Bucket,
     BucketTotal,
     CreditStatus,
@@ -25,7 +26,7 @@ from bot.credit import (
 )
 from db.aging import AGING_SELECT, STALE, has_stale_aging
 from db.audit import AuditEntry, get_audit
-from db.fragments import open_debit
+from db.fragments import live_override, open_debit
 from db.pool import Conn
 
 # --- risk dashboard -------------------------------------------------------------------------
@@ -37,10 +38,14 @@ class RiskDashboard:
     buckets: dict[Bucket, BucketTotal]
     total_outstanding: int
     total_limit: int
-    available: int  # sum of each account's max(0, limit - outstanding)
+    available: int  # sum of each account's max(0, limit - outstanding + advance)
     utilisation: float  # percent of the total limit
     status_counts: dict[CreditStatus, int]
     retailers: int
+    # Advances are money held for retailers, not owed by them: apart from the buckets.
+    advances: BucketTotal
+    paused_by_system: int  # of the PAUSED count: the overdue rule's pauses
+    overrides: int  # accounts whose overdue rule an operator holds off today
 
 
 _BUCKET_COLUMNS = {
@@ -55,7 +60,11 @@ _DASHBOARD_FRESH = f"""
     SELECT count(*) AS retailers,
            coalesce(sum(credit_limit), 0)::bigint AS total_limit,
            coalesce(sum(outstanding), 0)::bigint AS total_outstanding,
-           coalesce(sum(greatest(0, credit_limit - outstanding)), 0)::bigint AS available,
+           coalesce(sum(greatest(0, credit_limit - outstanding + advance)), 0)::bigint
+               AS available,
+           coalesce(sum(advance), 0)::bigint AS advances,
+           count(*) FILTER (WHERE advance > 0) AS n_advances,
+           count(*) FILTER (WHERE overdue_override_until >= $1::date) AS overrides,
            count(*) FILTER (WHERE {STALE}) AS stale,
            {
     ", ".join(
@@ -97,11 +106,15 @@ async def get_risk_dashboard(conn: Conn, today: date) -> RiskDashboard:
             amounts[b] += live[c]
             counts[b] += live[f"n_{c}"]
     status_rows = await conn.fetch(
-        "SELECT credit_status, count(*) AS n FROM retailers GROUP BY credit_status"
+        f"""SELECT credit_status, paused_by = '{SYSTEM}' AS by_system, count(*) AS n
+            FROM retailers GROUP BY 1, 2"""
     )
     status_counts = dict.fromkeys(CreditStatus, 0)
+    paused_by_system = 0
     for r in status_rows:
-        status_counts[CreditStatus(r["credit_status"])] = r["n"]
+        status_counts[CreditStatus(r["credit_status"])] += r["n"]
+        if r["credit_status"] == CreditStatus.PAUSED and r["by_system"]:
+            paused_by_system += r["n"]
     return RiskDashboard(
         as_of=today,
         buckets={b: BucketTotal(amounts[b], counts[b]) for b in BUCKETS},
@@ -111,6 +124,9 @@ async def get_risk_dashboard(conn: Conn, today: date) -> RiskDashboard:
         utilisation=utilisation_percent(row["total_outstanding"], row["total_limit"]),
         status_counts=status_counts,
         retailers=row["retailers"],
+        advances=BucketTotal(row["advances"], row["n_advances"]),
+        paused_by_system=paused_by_system,
+        overrides=row["overrides"],
     )
 
 
@@ -130,6 +146,7 @@ class AtRiskRetailer:
     max_days_past_due: int
     max_reminders: int
     reasons: tuple[RiskReason, ...]
+    override_until: date | None = None  # an operator holds the overdue rule off until then
 
 
 @dataclass(frozen=True)
@@ -163,17 +180,24 @@ _AT_RISK = """
         WHERE {open_debit} AND reminder_count >= 2
         GROUP BY retailer_id
     ),
+    overrides AS (
+        SELECT retailer_id, overdue_override_until AS until FROM credit_accounts
+        WHERE overdue_override_until >= $1::date
+    ),
     facts AS MATERIALIZED (
         SELECT * FROM (
             SELECT a.retailer_id, a.credit_limit, a.outstanding, a.overdue AS overdue_amount,
                    greatest(0, $1::date - a.oldest_due_date) AS max_dpd,
                    a.beyond_unpaid AS beyond,
                    coalesce(m.max_reminders, 0) AS max_reminders,
-                   (a.beyond_unpaid > 0 AND a.beyond_unpaid >= $2) AS about_to_pause,
+                   ov.until AS override_until,
+                   (a.beyond_unpaid > 0 AND a.beyond_unpaid >= $2 AND ov.until IS NULL)
+                       AS about_to_pause,
                    CASE WHEN a.credit_limit > 0 THEN a.outstanding * 1000 / a.credit_limit
                         ELSE {no_limit} END AS permille
             FROM aging a
             LEFT JOIN reminded m ON m.retailer_id = a.retailer_id
+            LEFT JOIN overrides ov ON ov.retailer_id = a.retailer_id
             -- paused and blocked retailers are few: a hashed NOT IN leaves them out
             WHERE a.retailer_id NOT IN (SELECT id FROM retailers WHERE credit_status <> 'ACTIVE')
         ) f
@@ -221,6 +245,7 @@ async def get_at_risk(conn: Conn, today: date, *, tolerance: int, limit: int = 1
             max_days_past_due=r["max_dpd"],
             beyond_limit_unpaid=r["beyond"],
             max_reminders=r["max_reminders"],
+            override_until=r["override_until"],
         )
         items.append(
             AtRiskRetailer(
@@ -235,6 +260,7 @@ async def get_at_risk(conn: Conn, today: date, *, tolerance: int, limit: int = 1
                 max_days_past_due=r["max_dpd"],
                 max_reminders=r["max_reminders"],
                 reasons=risk_reasons(facts, tolerance),
+                override_until=r["override_until"],
             )
         )
     total = rows[0]["total"] if rows else 0
@@ -303,7 +329,7 @@ class CreditProfile:
     paused_at: datetime | None
     credit_limit: int
     outstanding: int
-    available: int
+    available: int  # limit - outstanding + advance, whatever the status
     utilisation: float
     max_order_value: int
     max_outstanding_days: int
@@ -318,18 +344,25 @@ class CreditProfile:
     last_reminder_at: datetime | None
     recent_reminders: tuple[ReminderView, ...]
     recent_audit: tuple[AuditEntry, ...]
+    advance: int = 0  # paise held for the retailer, paid into their next debits
+    override_until: date | None = None  # the live override of the overdue rule's last day
+
+    @property
+    def blocked_reason(self) -> str | None:
+        return self.status_reason if self.status == CreditStatus.BLOCKED else None
 
 
 async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> CreditProfile | None:
     """Everything staff want to see about one retailer's credit; None for an unknown retailer."""
     head = await conn.fetchrow(
-        """SELECT r.id, r.phone, r.name, r.shop_name, r.language, r.opted_out, r.credit_status,
+        f"""SELECT r.id, r.phone, r.name, r.shop_name, r.language, r.opted_out, r.credit_status,
                   r.credit_pause_reason, r.paused_by, r.credit_paused_at,
                   ca.credit_limit, ca.outstanding, ca.max_order_value, ca.max_outstanding_days,
-                  ca.payment_terms_days
+                  ca.payment_terms_days, ca.advance, {live_override("$2")} AS override_until
            FROM retailers r JOIN credit_accounts ca ON ca.retailer_id = r.id
            WHERE r.id = $1""",
         retailer_id,
+        today,
     )
     if head is None:
         return None
@@ -394,7 +427,7 @@ async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> Credi
         paused_at=head["credit_paused_at"],
         credit_limit=head["credit_limit"],
         outstanding=outstanding,
-        available=max(0, head["credit_limit"] - outstanding),
+        available=max(0, head["credit_limit"] - outstanding + head["advance"]),
         utilisation=utilisation_percent(outstanding, head["credit_limit"]),
         max_order_value=head["max_order_value"],
         max_outstanding_days=head["max_outstanding_days"],
@@ -421,6 +454,8 @@ async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> Credi
             for r in reminders
         ),
         recent_audit=tuple(audit),
+        advance=head["advance"],
+        override_until=head["override_until"],
     )
 
 

@@ -290,6 +290,7 @@ async def load_facts(
         history=history,
         tolerance=deps.settings.overdue_tolerance_paise,
         tz=tz,
+        support_phone=deps.settings.support_phone,
     )
 
 

@@ -21,21 +21,28 @@ _REFUSAL = {
     "max_order_value": 5000000,
     "overdue_unpaid": 1500000,
     "max_outstanding_days": 30,
+    "paused_by_system": True,
+    "overdue_blocks": True,
+    "support_phone": "+919876500000",
     "names": [],
+}
+# What `bot.checkout.commands.credit_vars` gives (greeting, balance).
+_CREDIT = {
+    "has_credit": True,
+    "standing": "OPEN",
+    "available": 5950000,
+    "limit": 10000000,
+    "outstanding": 4050000,
+    "advance": 0,
+    "overdue_unpaid": 1500000,
+    "overdue_blocks": True,
+    "max_outstanding_days": 30,
+    "override_until": date(2026, 2, 10),
+    "support_phone": "+919876500000",
 }
 
 SAMPLES: dict[str, dict[str, Any]] = {
-    "greeting": {
-        "name": "Ramesh Kumar",
-        "shop_name": "Ramesh General Store",
-        "has_credit": True,
-        "status": "ACTIVE",
-        "available": 5950000,
-        "limit": 10000000,
-        "overdue_unpaid": 0,
-        "overdue_blocks": False,
-        "max_outstanding_days": 30,
-    },
+    "greeting": {"name": "Ramesh Kumar", "shop_name": "Ramesh General Store", **_CREDIT},
     "menu": {
         "categories": [
             {"n": 1, "name": "Beverages", "count": 5},
@@ -162,14 +169,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "reorder_empty": {},
     "credit_status": {
         "name": "Abdul Rahman",
-        "has_credit": True,
-        "status": "ACTIVE",
-        "credit_limit": 7500000,
-        "outstanding": 2400000,
-        "available": 5100000,
-        "overdue_unpaid": 1500000,
-        "overdue_blocks": True,
-        "max_outstanding_days": 30,
+        **_CREDIT,
         "payment_terms_days": 15,
         "opted_out": True,
     },

@@ -95,7 +95,9 @@ async def _step(conn: asyncpg.Connection, op: tuple[Any, ...], rids: list[int], 
     elif kind == "pause":
         await ledger.pause_credit(conn, rids[op[1]], reason="prop", performed_by="prop", now=now)
     elif kind == "unpause":
-        await ledger.unpause_credit(conn, rids[op[1]], performed_by="prop", now=now)
+        await ledger.unpause_credit(
+            conn, rids[op[1]], performed_by="prop", now=now, tz=TZ, tolerance=TOL
+        )
     elif kind == "evaluate":
         await ledger.apply_guardrails(conn, today=business_date(now, TZ), now=now, tolerance=TOL)
 

@@ -179,6 +179,7 @@ class Facts:
     history: History | None = None
     tolerance: int = 100_00
     tz: tzinfo = UTC
+    support_phone: str | None = None  # whom a retailer whose credit is blocked should call
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,13 @@ from bot.checkout.model import (
 )
 from bot.checkout.turn import Turn, short
 from bot.clock import business_date
-from bot.credit import PaymentMode, RefusalCode, validate_order_placement
+from bot.credit import (
+    SYSTEM,
+    PaymentMode,
+    RefusalCode,
+    overdue_blocks_credit,
+    validate_order_placement,
+)
 from bot.orders import OrderLine
 
 
@@ -113,6 +119,10 @@ def refuse_credit(t: Turn, code: RefusalCode, total: int) -> None:
         max_order_value=c.max_order_value if c else 0,
         overdue_unpaid=c.overdue_unpaid if c else 0,
         max_outstanding_days=c.max_outstanding_days if c else 0,
+        # A SYSTEM pause is lifted by paying; a person's pause and a block are not.
+        paused_by_system=c is not None and c.paused_by == SYSTEM,
+        overdue_blocks=c is not None and overdue_blocks_credit(c.overdue_unpaid, t.facts.tolerance),
+        support_phone=t.facts.support_phone,
         names=[],
     )
 
