@@ -205,7 +205,10 @@ async def test_run_job_replies_with_counts(deps: Deps, db: asyncpg.Pool, world: 
     "text, reply_start",
     [
         ("pause {rid}", "Usage: pause <retailer> <reason> (an argument is missing)"),
-        ("paid {rid} -500", "Usage: paid <retailer> <amount> [ref] [advance] (the amount must be positive"),
+        (
+            "paid {rid} -500",
+            "Usage: paid <retailer> <amount> [ref] [advance] (the amount must be positive",
+        ),
         ("paid {rid} 12.345", "Usage: paid"),
         ("adjust {rid} 300 correction", "Usage: adjust"),
         ("adjust {rid} +300 gift", "Usage: adjust"),

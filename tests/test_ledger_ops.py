@@ -391,9 +391,7 @@ async def test_pause_and_unpause_conflicts_and_messages(db: asyncpg.Pool) -> Non
         assert (row["credit_status"], row["paused_by"], row["credit_pause_reason"]) == (
             "PAUSED", "api", "cheque bounced",
         )  # fmt: skip
-        resumed = await unpause_credit(
-            conn, rid, performed_by="api", now=NOW, tz=TZ, tolerance=TOL
-        )
+        resumed = await unpause_credit(conn, rid, performed_by="api", now=NOW, tz=TZ, tolerance=TOL)
         assert resumed.status == CreditStatus.ACTIVE
         with pytest.raises(Conflict) as err:
             await unpause_credit(conn, rid, performed_by="api", now=NOW, tz=TZ, tolerance=TOL)
