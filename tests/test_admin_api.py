@@ -31,6 +31,8 @@ ROUTES = [
     ("GET", f"{A}/credit/1"),
     ("POST", f"{A}/credit/1/pause"),
     ("POST", f"{A}/credit/1/unpause"),
+    ("POST", f"{A}/credit/1/block"),
+    ("POST", f"{A}/credit/1/unblock"),
     ("POST", f"{A}/credit/1/adjustment"),
     ("POST", f"{A}/payment/record"),
     ("PUT", f"{A}/guardrails/1"),
