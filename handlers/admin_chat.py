@@ -31,7 +31,7 @@ from db.credit_queries import (
     get_credit_profile,
     get_risk_dashboard,
 )
-from db.errors import AppError, Conflict, RetailerNotFound
+from db.errors import AppError, Conflict, RetailerNotFound, Unprocessable
 from db.pool import Conn
 from jobs.registry import JOBS
 from jobs.runner import AsOfRefused, UnknownJob, run_job_as_person
@@ -151,11 +151,18 @@ async def _execute(
             )
         case ac.Paid(retailer=ref, amount=amount, reference=reference, as_advance=as_advance):
             rid = await _retailer_id(conn, ref)
-            paid = await ledger.record_payment(
-                conn, amount=amount, performed_by=by, now=now, tz=tz, retailer_id=rid,
-                reference=reference, as_advance=as_advance,
-                tolerance=deps.settings.overdue_tolerance_paise,
-            )  # fmt: skip
+            try:
+                paid = await ledger.record_payment(
+                    conn, amount=amount, performed_by=by, now=now, tz=tz, retailer_id=rid,
+                    reference=reference, as_advance=as_advance,
+                    tolerance=deps.settings.overdue_tolerance_paise,
+                )  # fmt: skip
+            except Unprocessable as refused:
+                if refused.code != "AMOUNT_ABOVE_OWED":
+                    raise
+                # An overpayment is kept only when asked: say how to ask.
+                message = f"{refused.message}; to keep the rest as an advance, end with *advance*"
+                return Reply("admin_error", {"code": refused.code, "message": message})
             label = await get_retailer_label(conn, rid)
             # "cleared" counts only debits paid off; the rest of the payment is told apart
             outcome = await get_payment_outcome(

@@ -400,6 +400,7 @@ async def _place(
         mode=order.payment_mode,
         due_date=order.due_date,
         items=tuple((i.name, i.quantity, i.line_total) for i in order.items),
+        from_advance=order.advance_applied,
     )
 
 

@@ -141,6 +141,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "mode": "CREDIT",
         "due_date": date(2026, 1, 30),
         "available_after": 5832000,
+        "from_advance": 50000,
     },
     "order_confirmation": {
         "name": "Ramesh Kumar",
@@ -153,6 +154,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
             {"name": "Tata Salt 1kg", "quantity": 10, "line_total": 28000},
         ],
         "available": 5832000,
+        "from_advance": 50000,
     },
     "refusal_credit_paused": _REFUSAL,
     "refusal_credit_blocked": _REFUSAL,

@@ -10,12 +10,23 @@ says whom to call and never that paying brings credit back; an override states i
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.checkout import Conversation, Facts, Inbound, Product, Retailer, Stage, step
-from bot.credit import CreditFacts, CreditStatus
+from bot.checkout import (
+    Conversation,
+    Facts,
+    Inbound,
+    PendingOrder,
+    Placement,
+    Product,
+    Retailer,
+    Stage,
+    after_placement,
+    step,
+)
+from bot.credit import CreditFacts, CreditStatus, PaymentMode
 from bot.messages import Renderer, Reply
 from bot.orders import OrderLine
 
@@ -242,3 +253,35 @@ def test_notices_say_what_is_true(
         assert words in text, (template, lang, text)
     for words in never[lang]:
         assert words not in text, (template, lang, words, text)
+
+
+# --- an advance pays a credit order first: the checkout says how much, and what is left due ------
+
+
+@pytest.mark.parametrize(
+    "advance, en, hi",
+    [
+        (0, "due 30 Jan 2026", "चुकाने की तारीख 30 जनवरी 2026"),
+        (500_00, "₹500 from your advance, ₹400 due 30 Jan 2026", "₹500 आपके अग्रिम से, बाकी ₹400"),
+        (2_000_00, "all of it from your advance", "पूरा आपके अग्रिम से"),
+    ],
+)
+def test_checkout_says_what_the_advance_pays(advance: int, en: str, hi: str) -> None:
+    credit = replace(BASE, outstanding=0 if advance else BASE.outstanding, advance=advance)
+    pending = PendingOrder(7, "PENDING", NOW + timedelta(hours=2))
+    paying = Conversation(Stage.PAYMENT, cart=(OrderLine(ATTA, 2),), numbers=(ATTA,), pending_id=7)
+    for lang, words in (("en", en), ("hi", hi)):
+        facts = replace(_facts(credit, lang), pending=pending)
+        (confirm,) = _said(paying, "1", facts)
+        assert confirm.template == "confirm_order"
+        assert words in RENDERER.render(confirm, lang)
+        placed = Placement(
+            allowed=True, code=None, available=0, order_id=9, total=900_00,
+            mode=PaymentMode.CREDIT, due_date=date(2026, 1, 30),
+            from_advance=min(advance, 900_00),
+        )  # fmt: skip
+        done = after_placement(replace(paying, stage=Stage.CONFIRM), placed, facts, NOW)
+        text = RENDERER.render(done.replies[0], lang).replace("*", "")
+        # the confirmation says the same in the past tense
+        said = words.replace("from your", "paid from your").replace("अग्रिम से", "अग्रिम से चुकाया")
+        assert said in text

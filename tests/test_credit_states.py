@@ -445,7 +445,10 @@ async def test_overpayment_as_advance_then_consumed_by_the_next_credit_order(
         assert entry["old_value"] == {"outstanding": 0, "advance": 500_00}
         await check_invariants(conn)
 
-    # by command: kept as advance, then an order smaller than the advance is paid in full by it
+    # by command: refused without the word, kept as advance with it; then an order smaller than
+    # the advance is paid in full by it
+    reply = await _say(deps, f"paid {PHONE} 1300 CASH-4")
+    assert "AMOUNT_ABOVE_OWED" in reply and "end with *advance*" in reply
     reply = await _say(deps, f"paid {PHONE} 1300 CASH-4 advance")
     assert "₹1,000 kept as advance" in reply and "(ref CASH-4)" in reply
     async with db.acquire() as conn:

@@ -266,6 +266,7 @@ class Placement:
     mode: PaymentMode = PaymentMode.COD
     due_date: date | None = None
     items: tuple[tuple[str, int, int], ...] = ()  # (name, quantity, line_total)
+    from_advance: int = 0  # paise of a credit order paid at once from the retailer's advance
 
 
 def attach_pending(conversation: Conversation, pending_id: int) -> Conversation:

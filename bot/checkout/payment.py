@@ -157,6 +157,8 @@ def choose_payment(t: Turn, mode: PaymentMode) -> None:
         mode=mode.value,
         due_date=due_date(t) if credit else None,
         available_after=(c.available - total) if (c and credit) else 0,
+        # an advance pays a credit order first: say how much of it, and what is left to pay
+        from_advance=min(c.advance, total) if (c and credit) else 0,
     )
 
 
@@ -235,6 +237,7 @@ def after_placement(
                 {"name": short(n), "quantity": q, "line_total": lt} for n, q, lt in placement.items
             ],
             available=placement.available,
+            from_advance=placement.from_advance,
         )
         t.conv = Conversation(
             stage=Stage.MENU, numbers=conversation.numbers, placed_order=placement.order_id

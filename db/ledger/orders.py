@@ -43,6 +43,7 @@ class PlacedOrder:
     transaction_id: int | None
     items: tuple[PricedLine, ...]
     created_at: datetime
+    advance_applied: int = 0  # paid at once from the retailer's advance (a credit order)
 
 
 @dataclass(frozen=True)
@@ -257,6 +258,7 @@ async def place_order(
             transaction_id=row["txn_id"],
             items=items,
             created_at=now,
+            advance_applied=applied,
         )
         available = max(0, facts.credit_limit - new_outstanding + facts.advance - applied)
         placed = Verdict(True, None, "The order is placed.", available)
