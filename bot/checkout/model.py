@@ -16,6 +16,7 @@ from typing import Any
 from bot.credit import CreditFacts, PaymentMode, RefusalCode
 from bot.messages import Reply
 from bot.orders import OrderLine, PricedLine
+from bot.payments.pay import PayOptions
 
 
 class Stage(StrEnum):
@@ -180,6 +181,9 @@ class Facts:
     tolerance: int = 100_00
     tz: tzinfo = UTC
     support_phone: str | None = None  # whom a retailer whose credit is blocked should call
+    # How this retailer can pay (a gateway link for the amount due, a UPI ID); loaded only for
+    # the messages that show it (`needs_payment`).
+    payment: PayOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,14 @@ class SetLanguage:
     language: str
 
 
+@dataclass(frozen=True)
+class RequestPaymentLink:
+    """Have the worker make a gateway payment link for `amount` (what the retailer owes): a
+    call to the gateway never runs inside the message's transaction."""
+
+    amount: int
+
+
 Effect = (
     OpenPendingOrder
     | UpdatePendingOrder
@@ -243,6 +255,7 @@ Effect = (
     | CompletePendingOrder
     | SetOptOut
     | SetLanguage
+    | RequestPaymentLink
 )
 
 
