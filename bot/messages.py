@@ -71,7 +71,7 @@ class MessageKind(StrEnum):
         that failed (the goods they expect are not coming), a receipt for a payment they just
         made, an operator's test message (sent to see it arrive now). Everything the business starts on its own waits for the morning:
         payment reminders, checkout follow-ups, weekly insights, and the credit notices (paused,
-        active again), which change nothing the retailer can act on at night: the checkout
+        blocked, active again), which change nothing the retailer can act on at night: the checkout
         itself says it when they next order. Chat replies never pass through the outbox at all.
         """
         return URGENT[self]
@@ -82,6 +82,7 @@ URGENT: dict[MessageKind, bool] = {
     MessageKind.PAYMENT_REMINDER: False,
     MessageKind.CREDIT_PAUSED: False,
     MessageKind.CREDIT_RESUMED: False,
+    MessageKind.CREDIT_BLOCKED: False,
     MessageKind.ORDER_FAILED: True,
     MessageKind.PENDING_ORDER_FOLLOW_UP: False,
     MessageKind.INSIGHTS: False,
