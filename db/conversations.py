@@ -162,7 +162,10 @@ async def get_conversation_facts(
                    ca.retailer_id AS account, {CREDIT_FACTS_COLUMNS},
                    p.id AS pending_id, p.status AS pending_status,
                    p.expires_at AS pending_expires_at, p.payment_mode AS pending_mode,
-                   p.follow_up_sent_at AS pending_followed_up_at,
+                   -- When its follow-up reached Twilio (or was printed): queued is not read.
+                   (SELECT o.sent_at FROM outbox_messages o
+                    WHERE o.dedupe_key = 'pending_order_follow_up:' || p.id)
+                       AS pending_followed_up_at,
                    (SELECT version FROM catalogue_version) AS catalogue_version
             FROM retailers r
             LEFT JOIN credit_accounts ca ON ca.retailer_id = r.id

@@ -90,10 +90,10 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
                 _debit(7, stage="due_soon", days=0),
             ],
             "escalating",
-        ),  # fmt: skip
+        ),
         "sixty_items_long_name": _reminder(
             [_debit(i, days=i) for i in range(60)], "escalating", LONG_NAME
-        ),  # fmt: skip
+        ),
     },
     "cart": {
         "one_line": _cart(1),
@@ -109,7 +109,7 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
             "total": 28_00,
             "browsing": False,
         },
-    },  # fmt: skip
+    },
     "item_problems": {
         "negative_alone": {
             "problems": [
@@ -132,10 +132,10 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
             "problems": [{"kind": "no_line", "ref": "2", "name": "", "lines": 1}],
             "unchanged": True,
         },
-    },  # fmt: skip
+    },
     "ask_pack": {
         "whole_packs": {**SAMPLES["ask_pack"], "heard": "atta 20 kg", "packs": 2, "quantity": 20},
-    },  # fmt: skip
+    },
     "order_confirmation": {
         "one_item_cod": {
             **SAMPLES["order_confirmation"],
@@ -149,7 +149,7 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
             "name": LONG_NAME,
             "items": [{"name": LONG_PRODUCT, "quantity": 999, "line_total": 999 * 450_00}] * 25,
         },
-    },  # fmt: skip
+    },
     "menu": {
         "one_in_cart": {**SAMPLES["menu"], "cart_count": 1},
         "nothing_to_order": {"categories": [], "cart_count": 0},
@@ -169,7 +169,7 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
         "payment_credit": {**_HINT, "stage": "PAYMENT", "credit_allowed": True},
         "confirm": {**_HINT, "stage": "CONFIRM"},
         "start": {**_HINT, "stage": "START"},
-    },  # fmt: skip
+    },
     "order_cancelled": {
         "cart_only": {"had_order": False, "cleared": False},
         "clear_with_order": {"had_order": True, "cleared": True},
@@ -188,7 +188,7 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
         "today": {**_INSIGHT, "days_since_last": 0, "due_to_reorder": False, "weekly": False},
         "every_day": {**_INSIGHT, "typical_gap": 1, "days_since_last": 1},
         "none": {**_INSIGHT, "orders": 0, "top_items": [], "weekly": False},
-    },  # fmt: skip
+    },
     "insights_switched": {"on": {"off": False}},
     "pending_order_follow_up": {
         "one_item_evening": {
@@ -196,7 +196,7 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
             "item_count": 1,
             "expires_at": "2026-11-28T21:45:00+05:30",
         },
-    },  # fmt: skip
+    },
     "recent_orders": {"none": {"name": "Ramesh Kumar", "orders": []}},
     "confirm_order": {
         "one_item_cod": {
@@ -205,9 +205,9 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
             "mode": "COD",
             "due_date": None,
             "available_after": 0,
-            "advance_used": 0,
+            "from_advance": 0,
         },
-    },  # fmt: skip
+    },
     "payment_options": {
         "one_item_no_credit": {
             "total": 28_00,
@@ -217,10 +217,10 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
             "due_date": date(2026, 1, 30),
             "not_placed": True,
         },
-    },  # fmt: skip
+    },
     "refusal_product_unavailable": {
         "unnamed": {**SAMPLES["refusal_product_unavailable"], "names": []}
-    },  # fmt: skip
+    },
 }
 
 

@@ -114,6 +114,7 @@ async def test_haan_to_the_follow_up_does_what_it_promised(
     shop: asyncpg.Pool,  # noqa: F811
     deps: Deps,
     clock: FixedClock,
+    twilio: respx.Route,  # noqa: F811
 ) -> None:
     """The follow-up said "Reply confirm to place it" but `haan` asked for a payment choice; it
     says "Reply *resume* (or *haan*) to carry on where you left off, at today's prices" now."""
@@ -128,6 +129,11 @@ async def test_haan_to_the_follow_up_does_what_it_promised(
     assert (await run_job_now(deps, "pending_order_follow_up")).counts == {"queued": 1}
     (row,) = await follow_ups(shop)
     assert "Reply *resume* (or *haan*) to carry on where you left off" in row["body"]
+    # Queued is not read: a "haan" before it is sent answers the confirm question.
+    assert await placed(shop) == 0
+    twilio.mock(return_value=created())
+    clock.advance(minutes=1)
+    assert (await deliver_due(deps))["sent"] == 1
 
     clock.advance(minutes=20)
     again = await say(client, RAMESH, "haan")
@@ -136,6 +142,23 @@ async def test_haan_to_the_follow_up_does_what_it_promised(
     assert await placed(shop) == 0
     done = await say(client, RAMESH, "haan")
     assert "is placed" in done and await placed(shop) == 1
+
+
+async def test_haan_before_the_follow_up_went_out_is_the_confirm_question_s(
+    client: httpx.AsyncClient,
+    shop: asyncpg.Pool,  # noqa: F811
+    deps: Deps,
+    clock: FixedClock,
+) -> None:
+    """A follow-up still waiting (quiet hours) was never read: "haan" answers what was."""
+    atta = await product_number(shop, "ATTA-10")
+    await say(client, RAMESH, "hi")
+    await say(client, RAMESH, f"{atta} x 2")
+    await say(client, RAMESH, "checkout")
+    await say(client, RAMESH, "2")  # COD, at CONFIRM
+    clock.advance(hours=2, minutes=15)
+    assert (await run_job_now(deps, "pending_order_follow_up")).counts == {"queued": 1}
+    assert "is placed" in await say(client, RAMESH, "haan")
 
 
 # --- weekly insights ----------------------------------------------------------------------------

@@ -153,7 +153,7 @@ class PendingOrder:
     status: str  # PENDING | COMPLETED | CANCELLED | EXPIRED
     expires_at: datetime
     payment_mode: PaymentMode | None = None
-    followed_up_at: datetime | None = None  # when its follow-up was queued
+    followed_up_at: datetime | None = None  # when its follow-up was sent (None: not sent)
 
 
 @dataclass(frozen=True)

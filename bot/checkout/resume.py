@@ -15,9 +15,10 @@ from bot.checkout.turn import Turn
 
 
 def follow_up_answered(t: Turn) -> bool:
-    """Whether this checkout's follow-up is the last thing the retailer was sent by us before
-    they wrote: it was queued after their previous message (the sender drops a follow-up that a
-    message of theirs overtook), and the checkout is still open."""
+    """Whether this checkout's follow-up is the last thing the retailer read from us before they
+    wrote: it was sent (not just queued: one held for quiet hours is not read yet) after their
+    previous message, and the checkout is still open. (The sender drops a follow-up that a
+    message of theirs overtook.)"""
     p = t.facts.pending
     if p is None or p.followed_up_at is None or not pending_live(t):
         return False
