@@ -219,7 +219,8 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
         },
     },
     "refusal_product_unavailable": {
-        "unnamed": {**SAMPLES["refusal_product_unavailable"], "names": []}
+        "unnamed": {**SAMPLES["refusal_product_unavailable"], "names": []},
+        "one_name": {**SAMPLES["refusal_product_unavailable"], "names": ["Harpic 1L"]},
     },
 }
 

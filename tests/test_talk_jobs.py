@@ -46,6 +46,8 @@ async def follow_ups(db: asyncpg.Pool) -> list[asyncpg.Record]:
         (ist(2, 15, 0), ist(2, 16, 45), ist(2, 17, 0)),
         # Left at 10:05: the first 15-minute sweep after two hours.
         (ist(2, 10, 5), ist(2, 12, 0), ist(2, 12, 15)),
+        # The worker was down from 10:00 to 13:30: the first sweep after it restarts catches up.
+        (ist(2, 9, 0), ist(2, 10, 45), ist(2, 13, 30)),
     ],
 )
 async def test_follow_up_two_hours_after_the_last_message(
