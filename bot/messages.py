@@ -40,6 +40,8 @@ class MessageKind(StrEnum):
     CREDIT_PAUSED = "credit_paused"
     CREDIT_RESUMED = "credit_resumed"
     ORDER_FAILED = "order_failed"
+    ORDER_DISPATCHED = "order_dispatched"
+    ORDER_CANCELLED = "order_cancelled"
     PENDING_ORDER_FOLLOW_UP = "pending_order_follow_up"
     INSIGHTS = "insights"
     TEST_MESSAGE = "test_message"

@@ -195,7 +195,7 @@ def cancel(t: Turn) -> None:
         assert pid is not None
         t.effects.append(CancelPendingOrder(pid))
     if had_order or t.conv.cart:
-        t.say("order_cancelled", had_order=had_order)
+        t.say("checkout_cancelled", had_order=had_order)
         # Cancelling this checkout: the order placed before it is no longer the news.
         t.conv = Conversation(stage=Stage.MENU, numbers=t.conv.numbers)
         return
