@@ -41,12 +41,14 @@ from bot.cli.deps import Deps
 from bot.clock import business_date
 from bot.messages import MAX_MESSAGE_CHARS, Reply
 from bot.phone import InvalidPhone, Phone, mask_phone, normalize_phone
+from bot.statements import SHOWN_ITEMS
 from bot.text import without_nul
 from bot.twilio_edge import looks_like_sid, signature_valid
 from db import conversations, pending_orders
 from db.errors import BadRequest, Forbidden
 from db.ledger import place_order
 from db.pool import Conn
+from db.statements import get_dues
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +283,11 @@ async def load_facts(
     found = await conversations.get_conversation_facts(
         conn, retailer_id, business_date(now, tz), conv.pending_id, deps.catalogue
     )
+    dues = (
+        await get_dues(conn, retailer_id, business_date(now, tz), shown=SHOWN_ITEMS)
+        if checkout.needs_dues(inbound)
+        else None
+    )
     return Facts(
         retailer=found.retailer,
         credit=found.credit,
@@ -290,6 +297,7 @@ async def load_facts(
         history=history,
         tolerance=deps.settings.overdue_tolerance_paise,
         tz=tz,
+        dues=dues,
     )
 
 

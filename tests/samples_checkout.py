@@ -172,6 +172,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "max_outstanding_days": 30,
         "payment_terms_days": 15,
         "opted_out": True,
+        "next_due": {"date": "2026-01-30", "amount": 900000},
     },
     "recent_orders": {
         "name": "Ramesh Kumar",

@@ -320,7 +320,7 @@ ROWS: list[tuple[str, Conversation, str, Facts | None, list[str], Stage, list[st
      Stage.MENU, []),
     ("balance", BROWSING, "balance", None, ["credit_status"], Stage.BROWSING, []),
     ("credit word outside payment", MENU, "credit", None, ["credit_status"], Stage.MENU, []),
-    ("hisaab", MENU, "hisaab", None, ["credit_status"], Stage.MENU, []),
+    ("hisaab", MENU, "hisaab", None, ["statement"], Stage.MENU, []),
     ("balance no account", MENU, "balance", facts(no_account=True), ["credit_status"],
      Stage.MENU, []),
     ("insights", MENU, "insights", facts(history=replace(HISTORY, insight=INSIGHT)),

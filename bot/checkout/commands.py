@@ -10,9 +10,11 @@ from bot.checkout.hints import hint_vars
 from bot.checkout.model import HEARD_CHARS, History, SetLanguage, SetOptOut, Stage
 from bot.checkout.payment import cancel, checkout
 from bot.checkout.turn import Turn
+from bot.clock import business_date
 from bot.credit import overdue_blocks_credit
 from bot.insights import insights_vars
 from bot.parsing import Command, is_emoji_only, normalize
+from bot.statements import Dues, dues_vars, next_due
 
 
 def global_command(t: Turn, command: Command | None) -> bool:
@@ -37,6 +39,8 @@ def global_command(t: Turn, command: Command | None) -> bool:
         reorder(t)
     elif command in (Command.BALANCE, Command.CREDIT):
         _credit_status(t)
+    elif command == Command.STATEMENT:
+        _statement(t)
     elif command == Command.INSIGHTS:
         _insights(t)
     elif command in (Command.LANGUAGE_EN, Command.LANGUAGE_HI):
@@ -106,6 +110,19 @@ def _credit_status(t: Turn) -> None:
         max_outstanding_days=c.max_outstanding_days if c else 0,
         payment_terms_days=c.payment_terms_days if c else 0,
         opted_out=t.facts.retailer.opted_out,
+        next_due=next_due(t.facts.dues or Dues()),
+    )
+
+
+def _statement(t: Turn) -> None:
+    """What is owed item by item (soonest due first), the total and how to pay."""
+    c = t.facts.credit
+    t.say(
+        "statement",
+        name=t.facts.retailer.name,
+        has_credit=c is not None,
+        today=business_date(t.now, t.facts.tz),
+        **dues_vars(t.facts.dues or Dues(), business_date(t.now, t.facts.tz)),
     )
 
 

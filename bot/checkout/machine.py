@@ -18,6 +18,11 @@ def needs_history(inbound: Inbound) -> bool:
     return parse_command(inbound.said) in (Command.REORDER, Command.INSIGHTS)
 
 
+def needs_dues(inbound: Inbound) -> bool:
+    """Whether the handler must load `Facts.dues` for this message (statement, balance)."""
+    return parse_command(inbound.said) in (Command.STATEMENT, Command.BALANCE, Command.CREDIT)
+
+
 def not_registered() -> Reply:
     """The reply to a number that is not a retailer's."""
     return Reply("not_registered", {})

@@ -16,6 +16,7 @@ from typing import Any
 from bot.credit import CreditFacts, PaymentMode, RefusalCode
 from bot.messages import Reply
 from bot.orders import OrderLine, PricedLine
+from bot.statements import Dues
 
 
 class Stage(StrEnum):
@@ -148,6 +149,9 @@ class PendingOrder:
     status: str  # PENDING | COMPLETED | CANCELLED | EXPIRED
     expires_at: datetime
     payment_mode: PaymentMode | None = None
+    # The priced lines as stored when the retailer was last shown the total: a price changed
+    # since is told before the order is paid for (`payment.prices_moved`).
+    lines: tuple[PricedLine, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,8 @@ class Facts:
     history: History | None = None
     tolerance: int = 100_00
     tz: tzinfo = UTC
+    # What is owed item by item; loaded only for the messages that show it (`needs_dues`).
+    dues: Dues | None = None
 
 
 @dataclass(frozen=True)

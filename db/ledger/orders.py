@@ -343,7 +343,7 @@ async def _lock_order(conn: Conn, order_id: int, action: OrderAction) -> asyncpg
     assert row is not None
     decision = decide_move(order_id, OrderStatus(row["status"]), action)
     if isinstance(decision, Refused):
-        raise Conflict(decision.code, decision.message, status=row["status"])
+        raise Conflict(decision.code, decision.message, orderStatus=row["status"])
     return row
 
 
@@ -386,7 +386,7 @@ async def move_order(
 ) -> OrderMoved:
     """Dispatch, deliver, cancel or fail an order, as `bot.orders.TRANSITIONS` allows.
 
-    NotFound for an unknown order; Conflict (409, `status` in its extra) for a move its status
+    NotFound for an unknown order; Conflict (409, `orderStatus` in its extra) for a move its status
     does not allow; Unprocessable when cancel or fail has no reason. Stamps the status's time and
     person, writes the order's history (`order_events`) and an audit entry, and queues the
     retailer's message (dispatch, cancel, fail; once per order and event). Cancel and fail of a
