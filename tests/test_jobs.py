@@ -130,7 +130,8 @@ async def test_reminder_days_and_once_per_day(deps: Deps, clock: FixedClock) -> 
     txn = await deps.pool.fetchrow(
         "SELECT reminder_count, reminder_sent_at FROM credit_transactions"
     )
-    assert txn["reminder_count"] == 3
+    # Queued, not sent: the count moves when the sender hands a reminder to Twilio (issue 9).
+    assert (txn["reminder_count"], txn["reminder_sent_at"]) == (0, None)
 
 
 async def test_one_message_lists_every_due_item(deps: Deps, clock: FixedClock) -> None:
@@ -257,7 +258,7 @@ async def test_regenerate_insights(deps: Deps, clock: FixedClock) -> None:
             pid,
         )
     result = await run_job_now(deps, "regenerate_insights")
-    assert result.counts == {"retailers": 2}
+    assert result.counts == {"retailers": 2, "updated": 2, "kept_newer": 0}
     data = await deps.pool.fetchval(
         "SELECT data FROM retailer_insights WHERE retailer_id = $1", rid
     )
