@@ -90,6 +90,8 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX IF NOT EXISTS retailers_search_trgm_idx
     ON retailers USING gin ((name || ' ' || shop_name || ' ' || phone) gin_trgm_ops);
 CREATE INDEX IF NOT EXISTS retailers_name_id_idx ON retailers (name, id);
+-- Retailers of one credit status, in name order (the paused and blocked lists).
+CREATE INDEX retailers_status_name_idx ON retailers (credit_status, name, id);
 
 -- Products by name (the catalogue list's order and its search).
 CREATE INDEX products_name_id_idx ON products (name, id);
