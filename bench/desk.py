@@ -133,7 +133,7 @@ async def _bench(conn: asyncpg.Connection, runs: int) -> None:
         (
             "orders: DELIVERED on one day",
             {"status": OrderStatus.DELIVERED, "since": since, "until": until},
-        ),  # fmt: skip
+        ),
     ]
     print(f"{'list':40} {'p50 ms':>8} {'p95 ms':>8}  plan")
     for label, kw in order_cases:
