@@ -7,13 +7,21 @@ from dataclasses import replace
 from bot.checkout.cart import reorder, show_cart, to_cart
 from bot.checkout.catalogue import show_menu
 from bot.checkout.hints import hint_vars
-from bot.checkout.model import HEARD_CHARS, History, SetLanguage, SetOptOut, Stage
+from bot.checkout.model import (
+    HEARD_CHARS,
+    History,
+    RequestPaymentLink,
+    SetLanguage,
+    SetOptOut,
+    Stage,
+)
 from bot.checkout.payment import cancel, checkout
 from bot.checkout.turn import Turn
 from bot.clock import business_date
 from bot.credit import overdue_blocks_credit
 from bot.insights import insights_vars
 from bot.parsing import Command, is_emoji_only, normalize
+from bot.payments.pay import needs_link, pay_vars
 from bot.statements import Dues, dues_vars, next_due
 
 
@@ -97,6 +105,9 @@ def _overdue_blocks(t: Turn) -> bool:
 
 def _credit_status(t: Turn) -> None:
     c = t.facts.credit
+    owed = c.outstanding if c else 0
+    if needs_link(t.facts.payment, owed):
+        t.effects.append(RequestPaymentLink(owed))
     t.say(
         "credit_status",
         name=t.facts.retailer.name,
@@ -110,6 +121,7 @@ def _credit_status(t: Turn) -> None:
         max_outstanding_days=c.max_outstanding_days if c else 0,
         payment_terms_days=c.payment_terms_days if c else 0,
         opted_out=t.facts.retailer.opted_out,
+        pay=pay_vars(t.facts.payment, owed),
         next_due=next_due(t.facts.dues or Dues()),
     )
 
@@ -117,12 +129,16 @@ def _credit_status(t: Turn) -> None:
 def _statement(t: Turn) -> None:
     """What is owed item by item (soonest due first), the total and how to pay."""
     c = t.facts.credit
+    dues = t.facts.dues or Dues()
+    if needs_link(t.facts.payment, dues.total):
+        t.effects.append(RequestPaymentLink(dues.total))
     t.say(
         "statement",
         name=t.facts.retailer.name,
         has_credit=c is not None,
         today=business_date(t.now, t.facts.tz),
-        **dues_vars(t.facts.dues or Dues(), business_date(t.now, t.facts.tz)),
+        pay=pay_vars(t.facts.payment, dues.total),
+        **dues_vars(dues, business_date(t.now, t.facts.tz)),
     )
 
 

@@ -23,6 +23,12 @@ def needs_dues(inbound: Inbound) -> bool:
     return parse_command(inbound.said) in (Command.STATEMENT, Command.BALANCE, Command.CREDIT)
 
 
+def needs_payment(inbound: Inbound) -> bool:
+    """Whether the handler must load `Facts.payment` for this message (balance, credit,
+    statement)."""
+    return parse_command(inbound.said) in (Command.BALANCE, Command.CREDIT, Command.STATEMENT)
+
+
 def not_registered() -> Reply:
     """The reply to a number that is not a retailer's."""
     return Reply("not_registered", {})

@@ -16,6 +16,7 @@ from typing import Any
 from bot.credit import CreditFacts, PaymentMode, RefusalCode
 from bot.messages import Reply
 from bot.orders import OrderLine, PricedLine
+from bot.payments.pay import PayOptions
 from bot.statements import Dues
 
 
@@ -183,6 +184,9 @@ class Facts:
     history: History | None = None
     tolerance: int = 100_00
     tz: tzinfo = UTC
+    # How this retailer can pay (a gateway link for the amount due, a UPI ID); loaded only for
+    # the messages that show it (`needs_payment`).
+    payment: PayOptions | None = None
     # What is owed item by item; loaded only for the messages that show it (`needs_dues`).
     dues: Dues | None = None
 
@@ -239,6 +243,14 @@ class SetLanguage:
     language: str
 
 
+@dataclass(frozen=True)
+class RequestPaymentLink:
+    """Have the worker make a gateway payment link for `amount` (what the retailer owes): a
+    call to the gateway never runs inside the message's transaction."""
+
+    amount: int
+
+
 Effect = (
     OpenPendingOrder
     | UpdatePendingOrder
@@ -248,6 +260,7 @@ Effect = (
     | CompletePendingOrder
     | SetOptOut
     | SetLanguage
+    | RequestPaymentLink
 )
 
 
