@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -227,13 +228,13 @@ def statement_csv(s: Statement, tz: tzinfo) -> str:
                 e.kind,
                 e.transaction_id,
                 e.order_id or "",
-                _safe(e.reference or ""),
-                _safe(_details(e)),
+                csv_cell(e.reference or ""),
+                csv_cell(_details(e)),
                 rupees_json(e.debit) if e.debit else "",
                 rupees_json(e.credit) if e.credit else "",
                 rupees_json(e.balance),
                 e.due_date.isoformat() if e.due_date else "",
-                _safe(e.performed_by),
+                csv_cell(e.performed_by),
                 e.created_at.astimezone(tz).isoformat(timespec="seconds"),
             ]
         )
@@ -242,8 +243,14 @@ def statement_csv(s: Statement, tz: tzinfo) -> str:
     return out.getvalue()
 
 
-def _safe(text: str) -> str:
-    """Text a spreadsheet will not run as a formula (a leading =, +, - or @ is quoted away)."""
+_PHONE = re.compile(r"^\+[0-9]{7,15}$")
+
+
+def csv_cell(text: str) -> str:
+    """Text a spreadsheet will not run as a formula (a leading =, +, - or @ is quoted away); a
+    phone number (who recorded an entry) is left as it is: it cannot be a formula."""
+    if _PHONE.match(text):
+        return text
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 

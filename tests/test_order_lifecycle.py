@@ -25,6 +25,7 @@ from bot.orders import (
 )
 from bot.paging import BadCursor, decode_cursor, encode_cursor
 from bot.statements import DueItem, Dues, dues_vars, next_due
+from db.statements import csv_cell
 
 S, A = OrderStatus, OrderAction
 
@@ -236,3 +237,12 @@ def test_cursor_round_trip() -> None:
 def test_bad_cursors_are_refused(cursor: str) -> None:
     with pytest.raises(BadCursor):
         decode_cursor(cursor, (str, int))
+
+
+@pytest.mark.parametrize(
+    "text, cell",
+    [("UTR-1", "UTR-1"), ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"), ("+1+2", "'+1+2"),
+     ("-5", "'-5"), ("@SUM(A1)", "'@SUM(A1)"), ("+919812345678", "+919812345678")],
+)  # fmt: skip
+def test_statement_csv_cells_never_run_as_formulas(text: str, cell: str) -> None:
+    assert csv_cell(text) == cell
