@@ -61,7 +61,8 @@ class StatementEntry:
     reason: str | None
     notes: str | None
     due_date: date | None
-    performed_by: str  # who recorded it: where a payment came from
+    performed_by: str  # who recorded it
+    source: str | None  # of a payment: gateway, bank or operator (payment_source, 0014)
     advance_applied: int  # of a debit: paid at once from the advance (informational)
 
 
@@ -105,7 +106,8 @@ _ROWS = """
            coalesce((SELECT (a.new_value ->> 'advanceApplied')::bigint FROM audit_log a
                      WHERE a.retailer_id = t.retailer_id AND a.reference = 'txn:' || t.id
                        AND a.new_value ? 'advanceApplied'
-                     LIMIT 1), 0) AS advance_applied
+                     LIMIT 1), 0) AS advance_applied,
+           CASE WHEN t.type = 'PAYMENT' THEN payment_source(t.id) END AS source
     FROM credit_transactions t
     WHERE t.retailer_id = $1 AND ($2::date IS NULL OR t.txn_date >= $2) AND t.txn_date <= $3
     ORDER BY t.txn_date, t.id
@@ -167,6 +169,7 @@ async def get_statement(
                 notes=r["notes"],
                 due_date=r["due_date"],
                 performed_by=r["performed_by"],
+                source=r["source"],
                 advance_applied=r["advance_applied"],
             )
         )
@@ -200,6 +203,7 @@ CSV_HEADER = (
     "due_date",
     "recorded_by",
     "recorded_at",
+    "payment_source",
 )
 
 
@@ -220,7 +224,7 @@ def statement_csv(s: Statement, tz: tzinfo) -> str:
     w.writerow(CSV_HEADER)
     start = s.from_date.isoformat() if s.from_date else ""
     w.writerow([start, "opening balance", "", "", "", "", "", "",
-                rupees_json(s.opening_balance), "", "", ""])  # fmt: skip
+                rupees_json(s.opening_balance), "", "", "", ""])  # fmt: skip
     for e in s.entries:
         w.writerow(
             [
@@ -236,10 +240,11 @@ def statement_csv(s: Statement, tz: tzinfo) -> str:
                 e.due_date.isoformat() if e.due_date else "",
                 csv_cell(e.performed_by),
                 e.created_at.astimezone(tz).isoformat(timespec="seconds"),
+                e.source or "",
             ]
         )
     w.writerow([s.to_date.isoformat(), "closing balance", "", "", "", "", "", "",
-                rupees_json(s.closing_balance), "", "", ""])  # fmt: skip
+                rupees_json(s.closing_balance), "", "", "", ""])  # fmt: skip
     return out.getvalue()
 
 

@@ -412,6 +412,7 @@ async def test_statement_json_and_csv(
         ("reversal", "0.00", "300.00", "600.00"),
     ]
     assert s["entries"][2]["performedBy"] == "+919900000000"
+    assert s["entries"][2]["source"] == "operator" and s["entries"][0]["source"] is None
     assert (s["openingBalance"], s["closingBalance"], s["outstanding"]) == (
         "0.00", "600.00", "600.00",
     )  # fmt: skip

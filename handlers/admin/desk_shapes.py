@@ -268,6 +268,7 @@ def statement_json(s: Statement) -> dict[str, Any]:
                 "dueDate": day(e.due_date),
                 "advanceApplied": rupees_json(e.advance_applied),
                 "performedBy": e.performed_by,
+                "source": e.source,
                 "createdAt": ts(e.created_at),
             }
             for e in s.entries
