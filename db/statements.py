@@ -114,25 +114,14 @@ _ROWS = """
 """
 
 
-async def _advance_column(conn: Conn) -> bool:
-    """TEMPORARY (until the advances work's migration is on main): whether credit_accounts has
-    `advance` yet."""
-    found: bool = await conn.fetchval(
-        """SELECT EXISTS (SELECT FROM information_schema.columns
-                          WHERE table_name = 'credit_accounts' AND column_name = 'advance')"""
-    )
-    return found
-
-
 async def get_statement(
     conn: Conn, retailer_id: int, *, from_date: date | None, to_date: date
 ) -> Statement:
     """The retailer's statement for business days `from_date` (None: from the start) to `to_date`,
     read from one snapshot. NotFound for an unknown retailer."""
     async with snapshot(conn):
-        advance_sql = "ca.advance" if await _advance_column(conn) else "0::bigint"
         head = await conn.fetchrow(
-            f"""SELECT r.name, r.shop_name, r.phone, ca.outstanding, {advance_sql} AS advance
+            """SELECT r.name, r.shop_name, r.phone, ca.outstanding, ca.advance
                 FROM retailers r JOIN credit_accounts ca ON ca.retailer_id = r.id
                 WHERE r.id = $1""",
             retailer_id,

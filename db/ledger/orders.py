@@ -12,7 +12,14 @@ from typing import Any
 import asyncpg
 
 from bot.clock import business_date
-from bot.credit import Direction, PaymentMode, RefusalCode, Verdict, validate_order_placement
+from bot.credit import (
+    DEFAULT_OVERDUE_TOLERANCE,
+    Direction,
+    PaymentMode,
+    RefusalCode,
+    Verdict,
+    validate_order_placement,
+)
 from bot.messages import MessageKind, Reply
 from bot.money import format_inr
 from bot.orders import (
@@ -32,10 +39,11 @@ from bot.orders import (
 from db.aging import refresh_aging
 from db.audit import insert_audit
 from db.errors import Conflict, NotFound, Unprocessable
-from db.fragments import open_debit, outstanding_update
+from db.fragments import balance_update, open_debit
 from db.ledger.accounts import (
     CREDIT_FACTS_COLUMNS,
     credit_facts_from_row,
+    debit_status,
     get_contact,
     get_outstanding,
     insert_transaction,
@@ -43,8 +51,8 @@ from db.ledger.accounts import (
     move_outstanding,
     require_text,
 )
-from db.ledger.clearing import Allocation
-from db.ledger.credit_shim import apply_credit  # TEMPORARY: the advances work's primitive
+from db.ledger.clearing import Allocation, apply_credit
+from db.ledger.status import resume_if_cleared
 from db.outbox import enqueue
 from db.pool import Conn, atomic
 
@@ -61,6 +69,7 @@ class PlacedOrder:
     transaction_id: int | None
     items: tuple[PricedLine, ...]
     created_at: datetime
+    advance_applied: int = 0  # paid at once from the retailer's advance (a credit order)
 
 
 @dataclass(frozen=True)
@@ -113,13 +122,14 @@ _PLACEMENT_FACTS = f"""
     LEFT JOIN products p ON p.id = any($4::bigint[]) AND p.active
 """
 
-# Every write of a placement, in one statement. A CREDIT order raises outstanding (the condition
-# is the backstop for the limit: with it false nothing at all is written), writes its DEBIT and
-# the audit entry, which gets the new ids here; a COD order is the order and its items alone.
+# Every write of a placement, in one statement. A CREDIT order raises outstanding by what the
+# advance ($18, read under the lock) does not pay (the condition is the backstop for the limit:
+# with it false nothing at all is written), writes its DEBIT (cleared by $18 at once, status $19)
+# and the audit entry, which gets the new ids here; a COD order is the order and its items alone.
 _PLACE = f"""
     WITH account AS (
-        {outstanding_update("$1", "$3", "$6")}
-          AND $4 = 'CREDIT' AND outstanding + $3 <= credit_limit
+        {balance_update("$1", "($3::bigint - $18::bigint)", "-$18::bigint", "$6")}
+          AND $4 = 'CREDIT' AND outstanding + ($3::bigint - $18::bigint) <= credit_limit
         RETURNING outstanding
     ), placed AS (
         INSERT INTO orders (retailer_id, pending_order_id, total, payment_mode, status,
@@ -135,8 +145,10 @@ _PLACE = f"""
                       $12::bigint[]) AS i
     ), debit AS (
         INSERT INTO credit_transactions (retailer_id, type, direction, amount, status, due_date,
-                                         txn_date, order_id, performed_by, created_at)
-        SELECT $1, 'DEBIT', 'DEBIT', $3, 'OPEN', $5, $13, placed.id, $14, $6
+                                         txn_date, order_id, performed_by, created_at,
+                                         cleared_amount, cleared_at)
+        SELECT $1, 'DEBIT', 'DEBIT', $3, $19, $5, $13, placed.id, $14, $6, $18,
+               CASE WHEN $18::bigint > 0 THEN $6::timestamptz END
         FROM placed, account
         RETURNING id
     ), audit AS (
@@ -165,8 +177,9 @@ async def place_order(
 ) -> PlaceOrderResult:
     """Price the lines, decide the verdict on the locked account and, if allowed, place the order.
 
-    A CREDIT order writes its DEBIT (due on the business day of `now` + payment terms), raises the
-    account's outstanding and writes an audit entry, all in one transaction; the account row is
+    A CREDIT order writes its DEBIT (due on the business day of `now` + payment terms, paid at
+    once from the advance as far as it goes), raises the account's outstanding by the rest and
+    writes an audit entry, all in one transaction; the account row is
     locked first, so concurrent orders cannot take outstanding above the limit. A second call for
     the same `pending_order_id` returns the order placed the first time. NotFound for a retailer
     without a credit account.
@@ -224,7 +237,14 @@ async def place_order(
 
         credit = mode == PaymentMode.CREDIT
         due_date = today + timedelta(days=facts.payment_terms_days) if credit else None
-        new_outstanding = facts.outstanding + total if credit else facts.outstanding
+        # An advance pays the order first, in this same statement (apply_debit's rule).
+        applied = min(facts.advance, total) if credit else 0
+        new_outstanding = facts.outstanding + total - applied if credit else facts.outstanding
+        old_balance: dict[str, int] = {"outstanding": facts.outstanding}
+        new_balance: dict[str, int] = {"outstanding": new_outstanding}
+        if applied:
+            old_balance["advance"] = facts.advance
+            new_balance.update(advance=facts.advance - applied, advanceApplied=applied)
         row = await conn.fetchrow(
             _PLACE,
             retailer_id,
@@ -241,13 +261,15 @@ async def place_order(
             [i.line_total for i in items],
             today,
             performed_by,
-            {"outstanding": facts.outstanding},
+            old_balance,
             {
-                "outstanding": new_outstanding,
+                **new_balance,
                 "amount": total,
                 "dueDate": due_date.isoformat() if due_date else None,
             },
             f"credit order #%s of {format_inr(total)}",
+            applied,
+            debit_status(total, applied),
         )
         if row is None:  # pragma: no cover - unreachable under the lock
             raise Conflict("CREDIT_LIMIT_EXCEEDED", "the credit limit would be exceeded")
@@ -262,8 +284,9 @@ async def place_order(
             transaction_id=row["txn_id"],
             items=items,
             created_at=now,
+            advance_applied=applied,
         )
-        available = max(0, facts.credit_limit - new_outstanding)
+        available = max(0, facts.credit_limit - new_outstanding + facts.advance - applied)
         placed = Verdict(True, None, "The order is placed.", available)
         return PlaceOrderResult(placed, order)
 
@@ -383,6 +406,7 @@ async def move_order(
     now: datetime,
     tz: tzinfo,
     reason: str | None = None,
+    tolerance: int = DEFAULT_OVERDUE_TOLERANCE,
 ) -> OrderMoved:
     """Dispatch, deliver, cancel or fail an order, as `bot.orders.TRANSITIONS` allows.
 
@@ -467,6 +491,11 @@ async def move_order(
         )
         if undoes and moved.reversal_id is not None:
             await refresh_aging(conn, today, [retailer_id])
+            # Less is owed now: a SYSTEM pause whose overdue this paid is lifted (issue 11).
+            await resume_if_cleared(
+                conn, retailer_id, today=today, now=now, tolerance=tolerance,
+                cause=f"{action.value} of order #{order_id} txn:{moved.reversal_id}",
+            )  # fmt: skip
         if action in _MESSAGE:
             await _tell_retailer(conn, moved, order["due_date"], now)
     return moved
@@ -594,6 +623,7 @@ async def return_goods(
     tz: tzinfo,
     amount: int | None = None,
     items: Sequence[tuple[str, int]] | None = None,
+    tolerance: int = DEFAULT_OVERDUE_TOLERANCE,
 ) -> ReturnResult:
     """Goods of a delivered order came back: credit the account for `items` ((product id or SKU,
     quantity), priced at the order's prices) or `amount` (paise), at most the order's total less
@@ -692,6 +722,10 @@ async def return_goods(
             at=now,
         )
         await refresh_aging(conn, today, [retailer_id])
+        await resume_if_cleared(
+            conn, retailer_id, today=today, now=now, tolerance=tolerance,
+            cause=f"return on order #{order_id} txn:{txn_id}",
+        )  # fmt: skip
     return ReturnResult(
         transaction_id=txn_id,
         order_id=order_id,

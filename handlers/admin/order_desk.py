@@ -85,6 +85,7 @@ async def _move(request: Request, action: OrderAction) -> Response:
             performed_by=caller.performed_by,
             now=deps.clock.now(),
             tz=deps.settings.tz,
+            tolerance=deps.settings.overdue_tolerance_paise,
         )
     return JSONResponse(desk_shapes.order_moved_json(moved))
 
@@ -152,5 +153,6 @@ async def return_order(request: Request) -> Response:
             performed_by=caller.performed_by,
             now=deps.clock.now(),
             tz=deps.settings.tz,
+            tolerance=deps.settings.overdue_tolerance_paise,
         )
     return JSONResponse(desk_shapes.return_json(result), status_code=201)
