@@ -231,8 +231,9 @@ async def _execute(
             )
         case ac.Fail(order_id=order_id, reason=reason):
             failed = await ledger.fail_order(
-                conn, order_id, reason=reason, performed_by=by, now=now, tz=tz
-            )
+                conn, order_id, reason=reason, performed_by=by, now=now, tz=tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )  # fmt: skip
             label = await get_retailer_label(conn, failed.retailer_id)
             return Reply(
                 "admin_order_failed",
@@ -266,19 +267,21 @@ async def _execute_desk(
             return await _orders_reply(conn, which, tz)
         case ac.Dispatch(order_id=oid) | ac.Deliver(order_id=oid):
             moved = await ledger.move_order(
-                conn, oid, _MOVES[type(cmd)], performed_by=admin_phone, now=now, tz=tz
-            )
+                conn, oid, _MOVES[type(cmd)], performed_by=admin_phone, now=now, tz=tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )  # fmt: skip
             return await _moved_reply(conn, moved)
         case ac.Cancel(order_id=oid, reason=reason):
             moved = await ledger.move_order(
                 conn, oid, OrderAction.CANCEL, reason=reason, performed_by=admin_phone, now=now,
-                tz=tz,
+                tz=tz, tolerance=deps.settings.overdue_tolerance_paise,
             )  # fmt: skip
             return await _moved_reply(conn, moved)
         case ac.Return(order_id=oid, amount=amount, reason=reason):
             returned = await ledger.return_goods(
-                conn, oid, amount=amount, reason=reason, performed_by=admin_phone, now=now, tz=tz
-            )
+                conn, oid, amount=amount, reason=reason, performed_by=admin_phone, now=now, tz=tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )  # fmt: skip
             label = await get_retailer_label(conn, returned.retailer_id)
             return Reply(
                 "admin_returned",

@@ -580,12 +580,26 @@ async def _tell_retailer(
 
 
 async def fail_order(
-    conn: Conn, order_id: int, *, reason: str, performed_by: str, now: datetime, tz: tzinfo
+    conn: Conn,
+    order_id: int,
+    *,
+    reason: str,
+    performed_by: str,
+    now: datetime,
+    tz: tzinfo,
+    tolerance: int = DEFAULT_OVERDUE_TOLERANCE,
 ) -> OrderMoved:
     """Mark an order FAILED (a failed delivery): `move_order` with the fail action. A delivered
     order cannot fail (Conflict: goods that came back are a return)."""
     return await move_order(
-        conn, order_id, OrderAction.FAIL, reason=reason, performed_by=performed_by, now=now, tz=tz
+        conn,
+        order_id,
+        OrderAction.FAIL,
+        reason=reason,
+        performed_by=performed_by,
+        now=now,
+        tz=tz,
+        tolerance=tolerance,
     )
 
 

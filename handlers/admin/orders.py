@@ -35,6 +35,7 @@ async def fail_order(request: Request) -> Response:
             performed_by=caller.performed_by,
             now=deps.clock.now(),
             tz=deps.settings.tz,
+            tolerance=deps.settings.overdue_tolerance_paise,
         )
     # The fields this route always answered, then those of every order move (credited part).
     return JSONResponse(
