@@ -48,6 +48,8 @@ class MessageKind(StrEnum):
     CREDIT_RESUMED = "credit_resumed"
     CREDIT_BLOCKED = "credit_blocked"
     ORDER_FAILED = "order_failed"
+    ORDER_DISPATCHED = "order_dispatched"
+    ORDER_CANCELLED = "order_cancelled"
     PENDING_ORDER_FOLLOW_UP = "pending_order_follow_up"
     INSIGHTS = "insights"
     TEST_MESSAGE = "test_message"
@@ -68,10 +70,10 @@ class MessageKind(StrEnum):
         """Sent at any hour; otherwise held while `QUIET_HOURS` last (`bot.quiet_hours`).
 
         Urgent is what answers the person's own act or an order they are waiting on: an order
-        that failed (the goods they expect are not coming), a receipt for a payment they just
+        that failed or was cancelled (the goods they expect are not coming), a receipt for a payment they just
         made, an operator's test message (sent to see it arrive now). Everything the business starts on its own waits for the morning:
-        payment reminders, checkout follow-ups, weekly insights, and the credit notices (paused,
-        blocked, active again), which change nothing the retailer can act on at night: the checkout
+        payment reminders, checkout follow-ups, weekly insights, an order's dispatch (the goods
+        arrive anyway), and the credit notices (paused, blocked, active again), which change nothing the retailer can act on at night: the checkout
         itself says it when they next order. Chat replies never pass through the outbox at all.
         """
         return URGENT[self]
@@ -84,6 +86,8 @@ URGENT: dict[MessageKind, bool] = {
     MessageKind.CREDIT_RESUMED: False,
     MessageKind.CREDIT_BLOCKED: False,
     MessageKind.ORDER_FAILED: True,
+    MessageKind.ORDER_CANCELLED: True,  # like a failure: the goods they wait for are not coming
+    MessageKind.ORDER_DISPATCHED: False,  # good news that can wait for the morning
     MessageKind.PENDING_ORDER_FOLLOW_UP: False,
     MessageKind.INSIGHTS: False,
     MessageKind.TEST_MESSAGE: True,

@@ -221,7 +221,7 @@ def test_clear_and_cancel_say_what_happened(
     state: Conversation, text: str, pending: PendingOrder | None, effects: list[type], words: str
 ) -> None:
     d = run(state, text, facts(pending=pending))
-    assert names(d) == ["order_cancelled"]
+    assert names(d) == ["checkout_cancelled"]
     assert [type(e) for e in d.effects] == effects
     rendered = RENDERER.render(d.replies[0])
     assert words in rendered

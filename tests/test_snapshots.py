@@ -170,7 +170,7 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
         "confirm": {**_HINT, "stage": "CONFIRM"},
         "start": {**_HINT, "stage": "START"},
     },
-    "order_cancelled": {
+    "checkout_cancelled": {
         "cart_only": {"had_order": False, "cleared": False},
         "clear_with_order": {"had_order": True, "cleared": True},
     },

@@ -139,9 +139,11 @@ async def test_haan_to_the_follow_up_does_what_it_promised(
 
     clock.advance(minutes=20)
     again = await say(client, RAMESH, "haan")
-    # The confirm question again, at today's price: nothing placed unseen.
-    assert "total *₹880*, paid by *credit*" in again and "Reply *confirm*" in again
+    # Carried on at today's price: the change is told and the payment asked again, nothing
+    # placed unseen.
+    assert "₹450 → *₹440*" in again and "New total: *₹880*" in again
     assert await placed(shop) == 0
+    assert "total *₹880*, paid by *credit*" in await say(client, RAMESH, "1")
     done = await say(client, RAMESH, "haan")
     assert "is placed" in done and await placed(shop) == 1
 
