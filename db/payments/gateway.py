@@ -9,7 +9,7 @@ from datetime import datetime, tzinfo
 
 from bot.clock import business_date
 from bot.messages import Renderer
-from bot.payments.pay import InvalidVpa, normalize_vpa
+from bot.payments.pay import vpa_or_none
 from bot.payments.provider import GatewayPayment
 from bot.phone import InvalidPhone, normalize_phone
 from bot.text import is_digits
@@ -75,12 +75,9 @@ async def _gateway_retailer(conn: Conn, provider: str, p: GatewayPayment) -> tup
         found = phone and await conn.fetchval("SELECT id FROM retailers WHERE phone = $1", phone)
         if found:
             return found, "contact"
-    if p.vpa:
-        try:
-            vpa = normalize_vpa(p.vpa)
-        except InvalidVpa:
-            vpa = None
-        found = vpa and await conn.fetchval("SELECT id FROM retailers WHERE vpa = $1", vpa)
+    vpa = vpa_or_none(p.vpa)
+    if vpa is not None:
+        found = await conn.fetchval("SELECT id FROM retailers WHERE vpa = $1", vpa)
         if found:
             return found, "vpa"
     return None

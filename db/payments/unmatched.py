@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 
 from bot.bank import BankLine, clues_in
 from bot.messages import Renderer
-from bot.payments.pay import InvalidVpa, normalize_vpa
+from bot.payments.pay import InvalidVpa, normalize_vpa, vpa_or_none
 from db.audit import insert_audit
 from db.errors import Conflict, Unprocessable, retailer_not_found
 from db.payments.received import BANK, Received, lock_received
@@ -101,11 +101,8 @@ async def _learn_vpa(
         return None
     line = BankLine(0, received.received_on, received.amount, received.narration, None)
     vpas = clues_in(line).vpas
-    if len(vpas) != 1:
-        return None
-    try:
-        vpa = normalize_vpa(vpas[0])
-    except InvalidVpa:
+    vpa = vpa_or_none(vpas[0]) if len(vpas) == 1 else None
+    if vpa is None:
         return None
     taken = await conn.fetchval(
         "SELECT 1 FROM retailers WHERE vpa = $1 OR (id = $2 AND vpa IS NOT NULL)", vpa, retailer_id
