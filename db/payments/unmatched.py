@@ -43,10 +43,12 @@ async def assign(
     performed_by: str,
     now: datetime,
     tz: tzinfo,
+    tolerance: int,
     renderer: Renderer | None = None,
 ) -> Assigned:
-    """An operator says whose an UNMATCHED row is: it is recorded for them like a match (up to
-    what they owe, the rest held), audited under the operator. A bank line naming exactly one
+    """An operator says whose an UNMATCHED row is: it is recorded for them like a match (what
+    it clears nothing of becomes their advance; a SYSTEM pause it pays is lifted with
+    `tolerance`), audited under the operator. A bank line naming exactly one
     UPI address teaches it to a retailer who has none, so their next transfer matches alone."""
     async with conn.transaction():
         received = await _lock_unmatched(conn, received_id)
@@ -64,7 +66,7 @@ async def assign(
             )
         taken = await take(
             conn, received, retailer_id=retailer_id, matched_by="operator",
-            performed_by=performed_by, now=now, tz=tz, renderer=renderer,
+            performed_by=performed_by, now=now, tz=tz, tolerance=tolerance, renderer=renderer,
             duplicate_of=duplicate_of,
         )  # fmt: skip
         await conn.execute(
@@ -84,7 +86,7 @@ async def assign(
                 "status": taken.status,
                 "amount": received.amount,
                 "recorded": taken.recorded,
-                "excess": taken.excess,
+                "toAdvance": taken.to_advance,
                 "paymentTransactionId": taken.payment_transaction_id,
             },
             performed_by=performed_by,
