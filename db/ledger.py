@@ -668,7 +668,8 @@ async def record_payment(
         if reference is not None:
             used = await conn.fetchval(
                 """SELECT id FROM credit_transactions
-                   WHERE retailer_id = $1 AND type = 'PAYMENT' AND reference = $2""",
+                   WHERE retailer_id = $1 AND type = 'PAYMENT' AND reference IS NOT NULL
+                     AND norm_key(reference) = norm_key($2)""",
                 retailer_id,
                 reference,
             )
@@ -696,10 +697,11 @@ async def record_payment(
                 raise _overpaid(amount, owed, "this account")
         before = await _outstanding(conn, retailer_id)
         allocations = await _clear(conn, retailer_id, debits, amount, now)
-        payment_id: int = await conn.fetchval(
+        payment_id: int | None = await conn.fetchval(
             """INSERT INTO credit_transactions (retailer_id, type, direction, amount, status,
                    txn_date, related_transaction_id, reference, performed_by, created_at)
                VALUES ($1, 'PAYMENT', 'CREDIT', $2, 'APPLIED', $3, $4, $5, $6, $7)
+               ON CONFLICT DO NOTHING
                RETURNING id""",
             retailer_id,
             amount,
@@ -709,6 +711,13 @@ async def record_payment(
             performed_by,
             now,
         )
+        if payment_id is None:
+            # The unique index on the normalised reference is the backstop for a writer that
+            # did not take the account lock before the check above (issue 9, item 5).
+            raise Conflict(
+                "DUPLICATE_REFERENCE",
+                f"payment reference {reference} was already recorded for this retailer",
+            )
         after = before - amount
         await insert_audit(
             conn,

@@ -677,7 +677,13 @@ async def new_retailer(request: Request, deps: Deps) -> Response:
         },
     )
     async with deps.pool.acquire() as conn:
-        rid = await create_retailer(conn, new, performed_by=PERFORMED_BY, now=deps.clock.now())
+        rid = await create_retailer(
+            conn,
+            new,
+            performed_by=PERFORMED_BY,
+            now=deps.clock.now(),
+            admin_numbers=deps.settings.admin_numbers,
+        )
     log.info("retailer %s created for %s", rid, mask_phone(phone))
     return JSONResponse({"id": rid}, status_code=201)
 
