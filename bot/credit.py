@@ -1,7 +1,7 @@
 """Credit decisions (DESIGN section 3), pure: order verdicts, aging, guardrails and at-risk.
 
 Everything here takes plain values (paise ints, dates) and returns plain values, so it is tested
-as tables. The ledger operations in `db/ledger.py` load the facts, call these and persist.
+as tables. The ledger operations in `db/ledger/` load the facts, call these and persist.
 """
 
 from __future__ import annotations

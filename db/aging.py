@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from db.fragments import beyond_allowed_days, open_debit
 from db.pool import Conn
 
 # Columns per retailer from its open debits, as of $1 (the business day). `{where}` filters
 # credit_accounts (alias ca).
-AGING_SELECT = """
+AGING_SELECT = f"""
     SELECT ca.retailer_id, ca.credit_limit, ca.outstanding,
            coalesce(sum(t.amount - t.cleared_amount)
                     FILTER (WHERE t.due_date >= $1::date), 0)::bigint AS aged_current,
@@ -36,13 +37,13 @@ AGING_SELECT = """
                     FILTER (WHERE t.due_date < $1::date - 90), 0)::bigint AS aged_90_plus,
            min(t.due_date) AS oldest_due_date,
            coalesce(sum(t.amount - t.cleared_amount)
-                    FILTER (WHERE t.txn_date < $1::date - ca.max_outstanding_days),
+                    FILTER (WHERE {beyond_allowed_days("$1")}),
                     0)::bigint AS beyond_unpaid
     FROM credit_accounts ca
     LEFT JOIN credit_transactions t
            ON t.retailer_id = ca.retailer_id
-          AND t.status IN ('OPEN', 'PARTIAL') AND t.direction = 'DEBIT'
-    WHERE {where}
+          AND {open_debit("t")}
+    WHERE {{where}}
     GROUP BY ca.retailer_id
 """
 

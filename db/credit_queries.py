@@ -25,6 +25,7 @@ from bot.credit import (
 )
 from db.aging import AGING_SELECT, STALE, has_stale_aging
 from db.audit import AuditEntry, get_audit
+from db.fragments import open_debit
 from db.pool import Conn
 
 # --- risk dashboard -------------------------------------------------------------------------
@@ -159,7 +160,7 @@ _AT_RISK = """
     reminded AS (
         SELECT retailer_id, max(reminder_count) AS max_reminders
         FROM credit_transactions
-        WHERE status IN ('OPEN', 'PARTIAL') AND direction = 'DEBIT' AND reminder_count >= 2
+        WHERE {open_debit} AND reminder_count >= 2
         GROUP BY retailer_id
     ),
     facts AS MATERIALIZED (
@@ -191,6 +192,7 @@ def _at_risk_sql(with_stale: bool) -> str:
     aging = _FRESH_AGING + (" UNION ALL " + _LIVE_AGING if with_stale else "")
     return _AT_RISK.format(
         aging=aging,
+        open_debit=open_debit(),
         no_limit=2**62,
         reminders=REPEATED_REMINDERS,
         high=HIGH_UTILISATION_PERCENT,
@@ -332,10 +334,10 @@ async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> Credi
     if head is None:
         return None
     debit_rows = await conn.fetch(
-        """SELECT id, order_id, type, amount, amount - cleared_amount AS unpaid, txn_date,
+        f"""SELECT id, order_id, type, amount, amount - cleared_amount AS unpaid, txn_date,
                   due_date, reminder_count, reminder_sent_at
            FROM credit_transactions
-           WHERE retailer_id = $1 AND status IN ('OPEN', 'PARTIAL') AND direction = 'DEBIT'
+           WHERE retailer_id = $1 AND {open_debit()}
            ORDER BY due_date, id""",
         retailer_id,
     )

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from bot.insights import OrderLineSummary, OrderSummary
 from bot.reminders import ReminderDebit
+from db.fragments import open_debit
 from db.pool import Conn
 
 
@@ -22,11 +23,11 @@ class ReminderTarget:
 async def get_reminder_targets(conn: Conn, *, horizon: date, tz: tzinfo) -> list[ReminderTarget]:
     """Retailers (not opted out) with open debits due on or before `horizon`."""
     rows = await conn.fetch(
-        """SELECT r.id AS retailer_id, r.phone, r.name, r.language,
+        f"""SELECT r.id AS retailer_id, r.phone, r.name, r.language,
                   t.id AS transaction_id, t.order_id, t.amount - t.cleared_amount AS unpaid,
                   t.due_date, (t.reminder_sent_at AT TIME ZONE $2)::date AS last_reminded_on
            FROM credit_transactions t JOIN retailers r ON r.id = t.retailer_id
-           WHERE t.status IN ('OPEN', 'PARTIAL') AND t.direction = 'DEBIT'
+           WHERE {open_debit("t")}
              AND t.due_date IS NOT NULL AND t.due_date <= $1 AND NOT r.opted_out
            ORDER BY r.id, t.due_date, t.id""",
         horizon,

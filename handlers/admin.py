@@ -562,7 +562,7 @@ async def evaluate(request: Request, deps: Deps) -> Response:
     body = await _read_optional_json(request)
     day = _as_of(body, deps, today_only=True)
     async with deps.pool.acquire() as conn:
-        run = await ledger.evaluate_guardrails(
+        run = await ledger.apply_guardrails(
             conn,
             today=day,
             now=deps.clock.now(),

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import assert_never
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -301,13 +302,6 @@ class FinalWrites:
     pending_status: tuple[tuple[int, str], ...] = ()  # (pending order id, new status)
 
 
-_PENDING_STATUS: dict[type[Effect], str] = {
-    CancelPendingOrder: "CANCELLED",
-    ExpirePendingOrder: "EXPIRED",
-    CompletePendingOrder: "COMPLETED",
-}
-
-
 async def apply_effects(
     deps: Deps, conn: Conn, decision: Decision, facts: Facts, now: datetime
 ) -> tuple[Decision, FinalWrites]:
@@ -324,41 +318,51 @@ async def apply_effects(
     retailer_id = facts.retailer.id
     while queue:
         effect = queue.pop(0)
-        if isinstance(effect, OpenPendingOrder):
-            pending_id = await pending_orders.insert_pending_order(
-                conn,
-                retailer_id=retailer_id,
-                lines=effect.lines,
-                total=effect.total,
-                expires_at=effect.expires_at,
-                now=now,
-            )
-            conv = checkout.attach_pending(conv, pending_id)
-        elif isinstance(effect, UpdatePendingOrder):
-            await pending_orders.update_pending_order(
-                conn,
-                effect.pending_id,
-                lines=effect.lines,
-                total=effect.total,
-                payment_mode=effect.payment_mode,
-                now=now,
-            )
-        elif isinstance(effect, CancelPendingOrder | ExpirePendingOrder | CompletePendingOrder):
-            status = _PENDING_STATUS[type(effect)]
-            change = replace(
-                change, pending_status=(*change.pending_status, (effect.pending_id, status))
-            )
-        elif isinstance(effect, PlaceOrder):
-            placement = await _place(deps, conn, effect, facts, now)
-            after = checkout.after_placement(conv, placement, facts, now)
-            conv = after.conversation
-            replies.extend(after.replies)
-            queue.extend(after.effects)
-        elif isinstance(effect, SetOptOut):
-            change = replace(change, opted_out=effect.opted_out)
-        elif isinstance(effect, SetLanguage):
-            change = replace(change, language=effect.language)
+        # Exhaustive: a new effect type without its case here fails mypy (`assert_never`).
+        match effect:
+            case OpenPendingOrder():
+                pending_id = await pending_orders.insert_pending_order(
+                    conn,
+                    retailer_id=retailer_id,
+                    lines=effect.lines,
+                    total=effect.total,
+                    expires_at=effect.expires_at,
+                    now=now,
+                )
+                conv = checkout.attach_pending(conv, pending_id)
+            case UpdatePendingOrder():
+                await pending_orders.update_pending_order(
+                    conn,
+                    effect.pending_id,
+                    lines=effect.lines,
+                    total=effect.total,
+                    payment_mode=effect.payment_mode,
+                    now=now,
+                )
+            case CancelPendingOrder(pending_id=pid):
+                change = _pending_status(change, pid, "CANCELLED")
+            case ExpirePendingOrder(pending_id=pid):
+                change = _pending_status(change, pid, "EXPIRED")
+            case CompletePendingOrder(pending_id=pid):
+                change = _pending_status(change, pid, "COMPLETED")
+            case PlaceOrder():
+                placement = await _place(deps, conn, effect, facts, now)
+                after = checkout.after_placement(conv, placement, facts, now)
+                conv = after.conversation
+                replies.extend(after.replies)
+                queue.extend(after.effects)
+            case SetOptOut(opted_out=opted_out):
+                change = replace(change, opted_out=opted_out)
+            case SetLanguage(language=language):
+                change = replace(change, language=language)
+            case _:
+                assert_never(effect)
     return replace(decision, conversation=conv, replies=tuple(replies), effects=()), change
+
+
+def _pending_status(change: FinalWrites, pending_id: int, status: str) -> FinalWrites:
+    """`change` with pending order `pending_id`'s new status added, for the final write."""
+    return replace(change, pending_status=(*change.pending_status, (pending_id, status)))
 
 
 async def _place(

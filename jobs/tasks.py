@@ -141,11 +141,11 @@ async def auto_pause(deps: Deps, as_of: date) -> dict[str, int]:
     """Apply the guardrails: SYSTEM-pause accounts overdue beyond their days (each with its
     notice queued in the same transaction) and resume SYSTEM-paused ones whose overdue is
     cleared. A second run the same day finds nothing to do."""
-    from db.ledger import evaluate_guardrails
+    from db.ledger import apply_guardrails
 
     now = _effective_now(deps, as_of, time(11, 0))
     async with deps.pool.acquire() as conn:
-        run = await evaluate_guardrails(
+        run = await apply_guardrails(
             conn, today=as_of, now=now, tolerance=deps.settings.overdue_tolerance_paise
         )
     return {"checked": run.checked, "paused": len(run.paused), "resumed": len(run.resumed)}

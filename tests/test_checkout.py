@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from bot.checkout import (
     MAX_CART_LINES,
+    STAGES,
     CancelPendingOrder,
     CompletePendingOrder,
     Conversation,
@@ -398,6 +399,11 @@ def test_step(
 def test_every_stage_is_in_the_table() -> None:
     covered = {row[1].stage for row in ROWS}
     assert covered == set(Stage)
+
+
+def test_every_stage_has_its_handler() -> None:
+    """The state table is total: a stored stage always finds its handler."""
+    assert set(STAGES) == set(Stage)
 
 
 def test_stage_values_are_fixed() -> None:

@@ -9,7 +9,7 @@ import asyncpg
 from bot.credit import Bucket, CreditStatus, RiskFacts, risk_rank_key
 from db.aging import refresh_stale_aging
 from db.credit_queries import get_at_risk, get_risk_dashboard
-from db.ledger import evaluate_guardrails, record_payment
+from db.ledger import apply_guardrails, record_payment
 from tests.ledger_support import (
     NOW,
     TODAY,
@@ -103,7 +103,7 @@ async def test_changes_keep_the_stored_aging_exact(db: asyncpg.Pool) -> None:
         pid = await make_product(conn)
         rid = await make_retailer(conn)
         await credit_order(conn, rid, pid, 1_000_00, now=NOW - days(40))
-        await evaluate_guardrails(conn, today=TODAY, now=NOW, tolerance=TOL)
+        await apply_guardrails(conn, today=TODAY, now=NOW, tolerance=TOL)
         row = await conn.fetchrow("SELECT * FROM credit_accounts WHERE retailer_id = $1", rid)
         assert (row["aging_as_of"], row["aged_1_30"], row["beyond_unpaid"]) == (
             TODAY,

@@ -14,7 +14,7 @@ from db.credit_queries import get_at_risk, get_credit_profile, get_risk_dashboar
 from db.errors import Conflict, NotFound, Unprocessable
 from db.ledger import (
     adjust,
-    evaluate_guardrails,
+    apply_guardrails,
     fail_order,
     get_credit_facts,
     pause_credit,
@@ -436,7 +436,7 @@ async def test_set_guardrails_audits_changes_only(db: asyncpg.Pool) -> None:
 # --- guardrails evaluation ------------------------------------------------------------------
 
 
-async def test_evaluate_guardrails_pauses_resumes_and_is_idempotent(db: asyncpg.Pool) -> None:
+async def test_apply_guardrails_pauses_resumes_and_is_idempotent(db: asyncpg.Pool) -> None:
     async with db.acquire() as conn:
         pid = await make_product(conn)
         late = await make_retailer(conn, "+919800000001")
@@ -451,10 +451,10 @@ async def test_evaluate_guardrails_pauses_resumes_and_is_idempotent(db: asyncpg.
             conn, admin_paused, reason="by hand", performed_by="+919900000000", now=NOW
         )
 
-        run = await evaluate_guardrails(conn, today=TODAY, now=NOW, tolerance=TOL)
+        run = await apply_guardrails(conn, today=TODAY, now=NOW, tolerance=TOL)
         assert [rid for rid, _ in run.paused] == [late] and run.resumed == ()
         assert "₹5,000 unpaid for more than 30 days" in run.paused[0][1]
-        again = await evaluate_guardrails(conn, today=TODAY, now=NOW, tolerance=TOL)
+        again = await apply_guardrails(conn, today=TODAY, now=NOW, tolerance=TOL)
         assert again.paused == () and again.resumed == ()
         status = await conn.fetchrow(
             "SELECT credit_status, paused_by FROM retailers WHERE id=$1", late
@@ -472,14 +472,14 @@ async def test_evaluate_guardrails_pauses_resumes_and_is_idempotent(db: asyncpg.
         await record_payment(
             conn, retailer_id=admin_paused, amount=5_000_00, performed_by="a", now=NOW, tz=TZ
         )
-        run = await evaluate_guardrails(conn, today=TODAY, now=NOW, tolerance=TOL)
+        run = await apply_guardrails(conn, today=TODAY, now=NOW, tolerance=TOL)
         assert run.paused == () and run.resumed == (late,)
         status = await conn.fetchrow(
             "SELECT credit_status, paused_by FROM retailers WHERE id=$1", admin_paused
         )
         assert status["credit_status"] == "PAUSED"
         # next day the 30-day debit crosses the line
-        run = await evaluate_guardrails(
+        run = await apply_guardrails(
             conn, today=date(2026, 1, 16), now=NOW + days(1), tolerance=TOL
         )
         assert [rid for rid, _ in run.paused] == [day30]

@@ -97,7 +97,7 @@ async def _step(conn: asyncpg.Connection, op: tuple[Any, ...], rids: list[int], 
     elif kind == "unpause":
         await ledger.unpause_credit(conn, rids[op[1]], performed_by="prop", now=now)
     elif kind == "evaluate":
-        await ledger.evaluate_guardrails(conn, today=business_date(now, TZ), now=now, tolerance=TOL)
+        await ledger.apply_guardrails(conn, today=business_date(now, TZ), now=now, tolerance=TOL)
 
 
 @settings(

@@ -1,0 +1,133 @@
+"""Words that mean the same at every stage (help, menu, cart, cancel, balance, STOP ...)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.checkout.cart import reorder, show_cart, to_cart
+from bot.checkout.catalogue import show_menu
+from bot.checkout.hints import hint_vars
+from bot.checkout.model import HEARD_CHARS, History, SetLanguage, SetOptOut, Stage
+from bot.checkout.payment import cancel, checkout
+from bot.checkout.turn import Turn
+from bot.credit import overdue_blocks_credit
+from bot.insights import insights_vars
+from bot.parsing import Command, is_emoji_only, normalize
+
+
+def global_command(t: Turn, command: Command | None) -> bool:
+    """Words that mean the same at every stage; True when handled."""
+    if command is None:
+        return False
+    if command == Command.HELP:
+        t.say("help", name=t.facts.retailer.name)
+    elif command == Command.GREETING:
+        greet(t)
+        show_menu(t)
+    elif command == Command.MENU:
+        show_menu(t)
+    elif command == Command.CART:
+        to_cart(t, changed=False)
+        show_cart(t)
+    elif command == Command.CHECKOUT:
+        checkout(t)
+    elif command in (Command.CANCEL, Command.CLEAR):
+        cancel(t)
+    elif command == Command.REORDER:
+        reorder(t)
+    elif command in (Command.BALANCE, Command.CREDIT):
+        _credit_status(t)
+    elif command == Command.INSIGHTS:
+        _insights(t)
+    elif command in (Command.LANGUAGE_EN, Command.LANGUAGE_HI):
+        language = "hi" if command == Command.LANGUAGE_HI else "en"
+        t.effects.append(SetLanguage(language))
+        t.language = language
+        t.say("language_changed", language=language)
+    elif command == Command.STOP:
+        t.effects.append(SetOptOut(True))
+        t.say("opted_out")
+    elif command == Command.START:
+        t.effects.append(SetOptOut(False))
+        t.say("opted_in")
+    elif command == Command.YES and t.conv.placed_order is not None and not t.conv.cart:
+        # "confirm" sent again (a double tap, or a retry on a slow network) after the order.
+        t.say("already_placed", order_id=t.conv.placed_order)
+    else:  # YES, NO, NEXT, PREV, COD where the stage gives them no meaning
+        t.say("hint", **hint_vars(t))
+    return True
+
+
+def unknown(t: Turn, said: str, fresh: bool) -> None:
+    """A message nothing understood: the menu to a new conversation, else the stage hint."""
+    if fresh:
+        show_menu(t)
+        return
+    heard = "" if is_emoji_only(said) else normalize(said)[:HEARD_CHARS]
+    t.say("hint", **hint_vars(t, heard=heard))
+
+
+def greet(t: Turn) -> None:
+    """Say the greeting with the credit line; the conversation moves to MENU."""
+    r, c = t.facts.retailer, t.facts.credit
+    t.say(
+        "greeting",
+        name=r.name,
+        shop_name=r.shop_name,
+        has_credit=c is not None,
+        status=c.status.value if c else "",
+        available=c.available if c else 0,
+        limit=c.credit_limit if c else 0,
+        overdue_unpaid=c.overdue_unpaid if c else 0,
+        overdue_blocks=_overdue_blocks(t),
+        max_outstanding_days=c.max_outstanding_days if c else 0,
+    )
+    t.conv = replace(t.conv, stage=Stage.MENU, numbers=t.facts.catalogue)
+
+
+def _overdue_blocks(t: Turn) -> bool:
+    """Debits unpaid too long stop this retailer's credit now (before any pause says so)."""
+    c = t.facts.credit
+    return c is not None and overdue_blocks_credit(c.overdue_unpaid, t.facts.tolerance)
+
+
+def _credit_status(t: Turn) -> None:
+    c = t.facts.credit
+    t.say(
+        "credit_status",
+        name=t.facts.retailer.name,
+        has_credit=c is not None,
+        status=c.status.value if c else "",
+        credit_limit=c.credit_limit if c else 0,
+        outstanding=c.outstanding if c else 0,
+        available=c.available if c else 0,
+        overdue_unpaid=c.overdue_unpaid if c else 0,
+        overdue_blocks=_overdue_blocks(t),
+        max_outstanding_days=c.max_outstanding_days if c else 0,
+        payment_terms_days=c.payment_terms_days if c else 0,
+        opted_out=t.facts.retailer.opted_out,
+    )
+
+
+def _insights(t: Turn) -> None:
+    h = t.facts.history or History()
+    if h.insight:
+        try:
+            t.say("insights", **insights_vars(t.facts.retailer.name, dict(h.insight)))
+            return
+        except (KeyError, TypeError):
+            pass  # an insight row of another shape: fall back to the plain summary
+    t.say(
+        "recent_orders",
+        name=t.facts.retailer.name,
+        orders=[
+            {
+                "id": o.id,
+                "placed_on": o.placed_on,
+                "total": o.total,
+                "mode": o.payment_mode,
+                "status": o.status,
+            }
+            for o in h.recent[:5]
+        ],
+    )

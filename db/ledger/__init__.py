@@ -1,0 +1,67 @@
+"""Ledger operations: transaction scripts over the credit tables (DESIGN section 3).
+
+Each operation takes `conn` first, the target retailer id, amounts in paise, `performed_by` and
+`now`; it runs inside the caller's transaction (`conn.transaction()` nests as a savepoint;
+`place_order` adds none, see there), writes its audit entry in that same transaction and keeps
+`credit_accounts.outstanding` equal to the sum of open debits' unpaid parts. Every operation
+locks the retailer's `credit_accounts` row first, so operations on one retailer run one at a
+time and always take their locks in the same order.
+
+Refusals the caller must show are raised as `db.errors.AppError` subclasses (NotFound 404,
+Conflict 409, Unprocessable 422) carrying a code and a sentence; order placement returns its refusal as a
+Verdict instead, because the checkout offers COD when credit is refused.
+
+The modules, each importing only those above it:
+- `accounts`: the lock, the verdict's facts, the contact, the outstanding, transaction rows
+- `status`: pause and unpause, and the tail every status change shares
+- `clearing`: payments and adjustments, allocated to open debits
+- `orders`: placing an order and failing one
+- `guardrails`: an account's settings, and applying the overdue rule to every account
+The SQL they share with the readers (open debit, overdue unpaid, the outstanding update) is in
+`db.fragments`. Import the names from here: `from db import ledger` or `from db.ledger import X`.
+"""
+
+from db.ledger.accounts import (
+    CREDIT_FACTS_COLUMNS,
+    Contact,
+    credit_facts_from_row,
+    get_credit_facts,
+    lock_account,
+    resolve_retailer,
+)
+from db.ledger.clearing import (
+    AdjustmentResult,
+    Allocation,
+    PaymentResult,
+    adjust,
+    record_payment,
+)
+from db.ledger.guardrails import GuardrailRun, Guardrails, apply_guardrails, set_guardrails
+from db.ledger.orders import FailedOrder, PlacedOrder, PlaceOrderResult, fail_order, place_order
+from db.ledger.status import StatusChange, pause_credit, unpause_credit
+
+__all__ = [
+    "CREDIT_FACTS_COLUMNS",
+    "AdjustmentResult",
+    "Allocation",
+    "Contact",
+    "FailedOrder",
+    "GuardrailRun",
+    "Guardrails",
+    "PaymentResult",
+    "PlaceOrderResult",
+    "PlacedOrder",
+    "StatusChange",
+    "adjust",
+    "apply_guardrails",
+    "credit_facts_from_row",
+    "fail_order",
+    "get_credit_facts",
+    "lock_account",
+    "pause_credit",
+    "place_order",
+    "record_payment",
+    "resolve_retailer",
+    "set_guardrails",
+    "unpause_credit",
+]

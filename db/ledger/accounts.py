@@ -1,0 +1,198 @@
+"""The account primitives every ledger operation uses: the per-retailer lock, the verdict's facts,
+the retailer's contact, the running outstanding, one writer of credit_transactions rows, and the
+checks on an operation's input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+import asyncpg
+
+from bot.credit import CreditFacts, CreditStatus, Direction
+from bot.phone import InvalidPhone, looks_like_phone, normalize_phone
+from bot.text import is_digits
+from db.errors import Unprocessable, retailer_not_found
+from db.fragments import outstanding_update, overdue_unpaid
+from db.pool import Conn
+
+# --- facts and locking ----------------------------------------------------------------------
+
+# What `credit_facts_from_row` reads, with `r` = retailers and `ca` = credit_accounts ($2: the
+# business day): every reader of the order verdict's inputs selects exactly these.
+CREDIT_FACTS_COLUMNS = f"""
+    r.credit_status, ca.credit_limit, ca.outstanding, ca.max_order_value,
+    ca.max_outstanding_days, ca.payment_terms_days, {overdue_unpaid("$2")} AS overdue_unpaid
+"""
+
+
+async def lock_account(conn: Conn, retailer_id: int) -> None:
+    """Lock the retailer's credit account row (the per-retailer mutex); NotFound when none."""
+    found = await conn.fetchval(
+        "SELECT retailer_id FROM credit_accounts WHERE retailer_id = $1 FOR UPDATE", retailer_id
+    )
+    if found is None:
+        raise retailer_not_found(retailer_id)
+
+
+async def get_credit_facts(conn: Conn, retailer_id: int, today: date) -> CreditFacts | None:
+    """What the order verdict needs, as of business day `today`; None for an unknown retailer."""
+    row = await conn.fetchrow(
+        f"""SELECT {CREDIT_FACTS_COLUMNS}
+            FROM credit_accounts ca JOIN retailers r ON r.id = ca.retailer_id
+            WHERE ca.retailer_id = $1""",
+        retailer_id,
+        today,
+    )
+    return None if row is None else credit_facts_from_row(row)
+
+
+def credit_facts_from_row(row: asyncpg.Record) -> CreditFacts:
+    """CreditFacts from a row that selected CREDIT_FACTS_COLUMNS."""
+    return CreditFacts(
+        status=CreditStatus(row["credit_status"]),
+        credit_limit=row["credit_limit"],
+        outstanding=row["outstanding"],
+        max_order_value=row["max_order_value"],
+        max_outstanding_days=row["max_outstanding_days"],
+        payment_terms_days=row["payment_terms_days"],
+        overdue_unpaid=row["overdue_unpaid"],
+    )
+
+
+# --- addressing -----------------------------------------------------------------------------
+
+
+async def resolve_retailer(conn: Conn, ref: str) -> int | None:
+    """A retailer's id from an id (`42`) or a phone number in any spelling normalize_phone takes."""
+    text = ref.strip()
+    if not text:
+        return None
+    if is_digits(text) and not looks_like_phone(text):
+        if len(text) > 18:
+            return None
+        found: int | None = await conn.fetchval("SELECT id FROM retailers WHERE id = $1", int(text))
+        return found
+    try:
+        phone = normalize_phone(text)
+    except InvalidPhone:
+        return None
+    by_phone: int | None = await conn.fetchval("SELECT id FROM retailers WHERE phone = $1", phone)
+    return by_phone
+
+
+@dataclass(frozen=True)
+class Contact:
+    retailer_id: int
+    phone: str
+    name: str
+    language: str
+    status: CreditStatus
+    paused_by: str | None
+
+
+async def get_contact(conn: Conn, retailer_id: int) -> Contact:
+    """Who to tell and the credit status; NotFound for an unknown retailer."""
+    row = await conn.fetchrow(
+        """SELECT id, phone, name, language, credit_status, paused_by
+           FROM retailers WHERE id = $1""",
+        retailer_id,
+    )
+    if row is None:
+        raise retailer_not_found(retailer_id)
+    return Contact(
+        retailer_id=row["id"],
+        phone=row["phone"],
+        name=row["name"],
+        language=row["language"],
+        status=CreditStatus(row["credit_status"]),
+        paused_by=row["paused_by"],
+    )
+
+
+# --- the running outstanding and the transaction rows ---------------------------------------
+
+
+async def get_outstanding(conn: Conn, retailer_id: int) -> int:
+    """The account's running outstanding (read under its lock)."""
+    value: int = await conn.fetchval(
+        "SELECT outstanding FROM credit_accounts WHERE retailer_id = $1", retailer_id
+    )
+    return value
+
+
+_MOVE_OUTSTANDING = outstanding_update("$1", "$2", "$3")
+
+
+async def move_outstanding(conn: Conn, retailer_id: int, delta: int, now: datetime) -> None:
+    """Add `delta` paise (negative to take off) to the account's running outstanding."""
+    await conn.execute(_MOVE_OUTSTANDING, retailer_id, delta, now)
+
+
+_INSERT_TRANSACTION = """
+    INSERT INTO credit_transactions (retailer_id, type, direction, amount, status, due_date,
+                                     txn_date, order_id, related_transaction_id, reference,
+                                     reason, notes, performed_by, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    RETURNING id
+"""
+
+
+async def insert_transaction(
+    conn: Conn,
+    retailer_id: int,
+    *,
+    txn_type: Literal["DEBIT", "PAYMENT", "ADJUSTMENT", "REVERSAL"],
+    direction: Direction,
+    amount: int,
+    status: Literal["OPEN", "APPLIED"],
+    txn_date: date,
+    performed_by: str,
+    now: datetime,
+    due_date: date | None = None,
+    order_id: int | None = None,
+    related_transaction_id: int | None = None,
+    reference: str | None = None,
+    reason: str | None = None,
+    notes: str | None = None,
+) -> int:
+    """Write one credit_transactions row (the columns not given are NULL); return its id. The
+    caller moves the outstanding and writes the audit entry in the same transaction."""
+    txn_id: int = await conn.fetchval(
+        _INSERT_TRANSACTION,
+        retailer_id,
+        txn_type,
+        direction.value,
+        amount,
+        status,
+        due_date,
+        txn_date,
+        order_id,
+        related_transaction_id,
+        reference,
+        reason,
+        notes,
+        performed_by,
+        now,
+    )
+    return txn_id
+
+
+# --- input checks ---------------------------------------------------------------------------
+
+
+def require_positive(amount: int) -> None:
+    """Unprocessable `INVALID_AMOUNT` unless the amount is above zero."""
+    if amount <= 0:
+        raise Unprocessable("INVALID_AMOUNT", "the amount must be positive")
+
+
+def require_text(value: str | None, field: str, *, max_len: int = 500) -> str:
+    """The value stripped; Unprocessable when it is empty or longer than `max_len`."""
+    text = (value or "").strip()
+    if not text:
+        raise Unprocessable("REASON_REQUIRED", f"a {field} is required")
+    if len(text) > max_len:
+        raise Unprocessable("INVALID_FIELD", f"the {field} is longer than {max_len} characters")
+    return text

@@ -1,0 +1,371 @@
+"""Orders: placing one (the checkout's credit decision and its writes, in few round trips),
+reading a placed order, and failing one (its debit's unpaid part reversed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+from bot.clock import business_date
+from bot.credit import Direction, PaymentMode, RefusalCode, Verdict, validate_order_placement
+from bot.messages import MessageKind, Reply
+from bot.money import format_inr
+from bot.orders import OrderLine, PricedLine
+from db.aging import refresh_aging
+from db.audit import insert_audit
+from db.errors import Conflict, NotFound
+from db.fragments import outstanding_update
+from db.ledger.accounts import (
+    CREDIT_FACTS_COLUMNS,
+    credit_facts_from_row,
+    get_contact,
+    get_outstanding,
+    insert_transaction,
+    lock_account,
+    move_outstanding,
+    require_text,
+)
+from db.outbox import enqueue
+from db.pool import Conn, atomic
+
+# --- order placement ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order_id: int
+    retailer_id: int
+    total: int
+    payment_mode: PaymentMode
+    due_date: date | None
+    transaction_id: int | None
+    items: tuple[PricedLine, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PlaceOrderResult:
+    verdict: Verdict
+    order: PlacedOrder | None  # None when refused
+
+
+async def _get_placed_order(conn: Conn, order_id: int) -> PlacedOrder:
+    row = await conn.fetchrow(
+        """SELECT o.id, o.retailer_id, o.total, o.payment_mode, o.due_date, o.created_at,
+                  (SELECT t.id FROM credit_transactions t
+                   WHERE t.order_id = o.id AND t.type = 'DEBIT' ORDER BY t.id LIMIT 1) AS txn_id
+           FROM orders o WHERE o.id = $1""",
+        order_id,
+    )
+    assert row is not None
+    items = await conn.fetch(
+        """SELECT product_id, sku, name, unit_price, quantity, line_total
+           FROM order_items WHERE order_id = $1 ORDER BY id""",
+        order_id,
+    )
+    return PlacedOrder(
+        order_id=row["id"],
+        retailer_id=row["retailer_id"],
+        total=row["total"],
+        payment_mode=PaymentMode(row["payment_mode"]),
+        due_date=row["due_date"],
+        transaction_id=row["txn_id"],
+        items=tuple(PricedLine(**dict(i)) for i in items),
+        created_at=row["created_at"],
+    )
+
+
+def _merge_lines(lines: Sequence[OrderLine]) -> dict[int, int]:
+    merged: dict[int, int] = {}
+    for line in lines:
+        merged[line.product_id] = merged.get(line.product_id, 0) + line.quantity
+    return merged
+
+
+# The reads after the account lock, in one statement: the credit facts (as `get_credit_facts`),
+# an order already placed for pending order $3, and one row per wanted active product ($4).
+_PLACEMENT_FACTS = f"""
+    SELECT f.*, p.id AS product_id, p.sku, p.name, p.price
+    FROM (SELECT {CREDIT_FACTS_COLUMNS},
+                 (SELECT o.id FROM orders o WHERE o.pending_order_id = $3) AS existing_order
+          FROM credit_accounts ca JOIN retailers r ON r.id = ca.retailer_id
+          WHERE ca.retailer_id = $1) f
+    LEFT JOIN products p ON p.id = any($4::bigint[]) AND p.active
+"""
+
+# Every write of a placement, in one statement. A CREDIT order raises outstanding (the condition
+# is the backstop for the limit: with it false nothing at all is written), writes its DEBIT and
+# the audit entry, which gets the new ids here; a COD order is the order and its items alone.
+_PLACE = f"""
+    WITH account AS (
+        {outstanding_update("$1", "$3", "$6")}
+          AND $4 = 'CREDIT' AND outstanding + $3 <= credit_limit
+        RETURNING outstanding
+    ), placed AS (
+        INSERT INTO orders (retailer_id, pending_order_id, total, payment_mode, status,
+                            due_date, created_at)
+        SELECT $1, $2, $3, $4, 'PLACED', $5, $6
+        WHERE $4 <> 'CREDIT' OR EXISTS (SELECT FROM account)
+        RETURNING id
+    ), items AS (
+        INSERT INTO order_items (order_id, product_id, sku, name, unit_price, quantity,
+                                 line_total)
+        SELECT placed.id, i.* FROM placed,
+               unnest($7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::int[],
+                      $12::bigint[]) AS i
+    ), debit AS (
+        INSERT INTO credit_transactions (retailer_id, type, direction, amount, status, due_date,
+                                         txn_date, order_id, performed_by, created_at)
+        SELECT $1, 'DEBIT', 'DEBIT', $3, 'OPEN', $5, $13, placed.id, $14, $6
+        FROM placed, account
+        RETURNING id
+    ), audit AS (
+        INSERT INTO audit_log (retailer_id, action, reference, old_value, new_value,
+                               performed_by, reason, created_at)
+        SELECT $1, 'DEBIT', 'txn:' || debit.id, $15::jsonb,
+               $16::jsonb || jsonb_build_object('orderId', placed.id), $14,
+               format($17, placed.id), $6
+        FROM placed, debit
+    )
+    SELECT placed.id AS order_id, (SELECT id FROM debit) AS txn_id FROM placed
+"""
+
+
+async def place_order(
+    conn: Conn,
+    *,
+    retailer_id: int,
+    lines: Sequence[OrderLine],
+    mode: PaymentMode,
+    now: datetime,
+    tz: tzinfo,
+    tolerance: int,
+    performed_by: str,
+    pending_order_id: int | None = None,
+) -> PlaceOrderResult:
+    """Price the lines, decide the verdict on the locked account and, if allowed, place the order.
+
+    A CREDIT order writes its DEBIT (due on the business day of `now` + payment terms), raises the
+    account's outstanding and writes an audit entry, all in one transaction; the account row is
+    locked first, so concurrent orders cannot take outstanding above the limit. A second call for
+    the same `pending_order_id` returns the order placed the first time. NotFound for a retailer
+    without a credit account.
+
+    Four round trips for a credit order (lock, read, write, aging), because the checkout calls it
+    while the retailer waits. Inside the caller's transaction it adds no savepoint: it raises
+    only before its first write, so there is nothing of its own to roll back.
+    """
+    today = business_date(now, tz)
+    async with atomic(conn):
+        await lock_account(conn, retailer_id)
+        wanted = _merge_lines(lines)
+        # After the lock, so the reads see every change committed before it.
+        rows = await conn.fetch(
+            _PLACEMENT_FACTS, retailer_id, today, pending_order_id, list(wanted)
+        )
+        facts = credit_facts_from_row(rows[0])
+        if rows[0]["existing_order"] is not None:
+            order = await _get_placed_order(conn, rows[0]["existing_order"])
+            if order.retailer_id != retailer_id:
+                raise Conflict(
+                    "PENDING_ORDER_MISMATCH",
+                    f"pending order {pending_order_id} belongs to another retailer",
+                )
+            verdict = Verdict(True, None, "This order was already placed.", facts.available)
+            return PlaceOrderResult(verdict, order)
+
+        if not wanted or any(q <= 0 for q in wanted.values()):
+            verdict = validate_order_placement(facts, 0, mode, tolerance=tolerance)
+            return PlaceOrderResult(verdict, None)
+
+        products = {r["product_id"]: r for r in rows if r["product_id"] is not None}
+        if any(pid not in products for pid in wanted):
+            message = (
+                "Some products in this order are no longer available; please update the order."
+            )
+            verdict = Verdict(False, RefusalCode.PRODUCT_UNAVAILABLE, message, facts.available)
+            return PlaceOrderResult(verdict, None)
+
+        items = tuple(
+            PricedLine(
+                product_id=pid,
+                sku=products[pid]["sku"],
+                name=products[pid]["name"],
+                unit_price=products[pid]["price"],
+                quantity=qty,
+                line_total=products[pid]["price"] * qty,
+            )
+            for pid, qty in wanted.items()
+        )
+        total = sum(i.line_total for i in items)
+        verdict = validate_order_placement(facts, total, mode, tolerance=tolerance)
+        if not verdict.allowed:
+            return PlaceOrderResult(verdict, None)
+
+        credit = mode == PaymentMode.CREDIT
+        due_date = today + timedelta(days=facts.payment_terms_days) if credit else None
+        new_outstanding = facts.outstanding + total if credit else facts.outstanding
+        row = await conn.fetchrow(
+            _PLACE,
+            retailer_id,
+            pending_order_id,
+            total,
+            mode.value,
+            due_date,
+            now,
+            [i.product_id for i in items],
+            [i.sku for i in items],
+            [i.name for i in items],
+            [i.unit_price for i in items],
+            [i.quantity for i in items],
+            [i.line_total for i in items],
+            today,
+            performed_by,
+            {"outstanding": facts.outstanding},
+            {
+                "outstanding": new_outstanding,
+                "amount": total,
+                "dueDate": due_date.isoformat() if due_date else None,
+            },
+            f"credit order #%s of {format_inr(total)}",
+        )
+        if row is None:  # pragma: no cover - unreachable under the lock
+            raise Conflict("CREDIT_LIMIT_EXCEEDED", "the credit limit would be exceeded")
+        if credit:
+            await refresh_aging(conn, today, [retailer_id])
+        order = PlacedOrder(
+            order_id=row["order_id"],
+            retailer_id=retailer_id,
+            total=total,
+            payment_mode=mode,
+            due_date=due_date,
+            transaction_id=row["txn_id"],
+            items=items,
+            created_at=now,
+        )
+        available = max(0, facts.credit_limit - new_outstanding)
+        placed = Verdict(True, None, "The order is placed.", available)
+        return PlaceOrderResult(placed, order)
+
+
+# --- failed orders --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FailedOrder:
+    order_id: int
+    retailer_id: int
+    reason: str
+    failed_at: datetime
+    total: int
+    reversed_amount: int  # paise taken off the outstanding (the debit's unpaid part)
+    reversal_id: int | None
+
+
+async def fail_order(
+    conn: Conn, order_id: int, *, reason: str, performed_by: str, now: datetime, tz: tzinfo
+) -> FailedOrder:
+    """Mark an order FAILED, reverse the unpaid part of its debit, audit it and queue the
+    `order_failed` message (once per order). NotFound for an unknown order; Conflict when it has
+    already failed or was cancelled. A part already paid stays recorded as paid."""
+    reason = require_text(reason, "reason")
+    retailer_id: int | None = await conn.fetchval(
+        "SELECT retailer_id FROM orders WHERE id = $1", order_id
+    )
+    if retailer_id is None:
+        raise NotFound("ORDER_NOT_FOUND", f"no order {order_id}")
+    today = business_date(now, tz)
+    async with conn.transaction():
+        await lock_account(conn, retailer_id)
+        order = await conn.fetchrow(
+            "SELECT status, total FROM orders WHERE id = $1 FOR UPDATE", order_id
+        )
+        assert order is not None
+        if order["status"] in ("FAILED", "CANCELLED"):
+            raise Conflict(
+                "ORDER_ALREADY_CLOSED", f"order {order_id} is already {order['status'].lower()}"
+            )
+        await conn.execute(
+            """UPDATE orders SET status = 'FAILED', failed_at = $2, failure_reason = $3
+               WHERE id = $1""",
+            order_id,
+            now,
+            reason,
+        )
+        debit = await conn.fetchrow(
+            """SELECT id, amount - cleared_amount AS unpaid FROM credit_transactions
+               WHERE order_id = $1 AND type = 'DEBIT' AND status IN ('OPEN', 'PARTIAL')
+               FOR UPDATE""",
+            order_id,
+        )
+        before = await get_outstanding(conn, retailer_id)
+        reversed_amount = 0
+        reversal_id: int | None = None
+        if debit is not None:
+            reversed_amount = debit["unpaid"]
+            await conn.execute(
+                "UPDATE credit_transactions SET status = 'REVERSED' WHERE id = $1", debit["id"]
+            )
+            await move_outstanding(conn, retailer_id, -reversed_amount, now)
+            reversal_id = await insert_transaction(
+                conn,
+                retailer_id,
+                txn_type="REVERSAL",
+                direction=Direction.CREDIT,
+                amount=reversed_amount,
+                status="APPLIED",
+                txn_date=today,
+                order_id=order_id,
+                related_transaction_id=debit["id"],
+                reason="order_failed",
+                notes=reason,
+                performed_by=performed_by,
+                now=now,
+            )
+        await insert_audit(
+            conn,
+            retailer_id=retailer_id,
+            action="ORDER_FAILED",
+            reference=f"txn:{reversal_id}" if reversal_id else f"order:{order_id}",
+            old_value={"orderStatus": order["status"], "outstanding": before},
+            new_value={
+                "orderStatus": "FAILED",
+                "orderId": order_id,
+                "outstanding": before - reversed_amount,
+                "reversed": reversed_amount,
+            },
+            performed_by=performed_by,
+            reason=reason,
+            at=now,
+        )
+        await refresh_aging(conn, today, [retailer_id])
+        contact = await get_contact(conn, retailer_id)
+        await enqueue(
+            conn,
+            kind=MessageKind.ORDER_FAILED,
+            reply=Reply(
+                "order_failed",
+                {
+                    "name": contact.name,
+                    "order_id": order_id,
+                    "reason": reason,
+                    "total": order["total"],
+                    "reversed": reversed_amount,
+                },
+            ),
+            to_phone=contact.phone,
+            language=contact.language,
+            dedupe_key=f"order_failed:{order_id}",
+            now=now,
+            retailer_id=retailer_id,
+        )
+    return FailedOrder(
+        order_id=order_id,
+        retailer_id=retailer_id,
+        reason=reason,
+        failed_at=now,
+        total=order["total"],
+        reversed_amount=reversed_amount,
+        reversal_id=reversal_id,
+    )
