@@ -15,8 +15,8 @@ import asyncpg
 import httpx
 import pytest
 
-from bot.deps import open_deps
-from bot.importer import import_csv, parse_retailers
+from bot.cli.deps import open_deps
+from bot.cli.importer import import_csv, parse_retailers
 from bot.settings import Settings, SettingsError
 from tests.conftest import ADMIN_PHONE, ADMIN_TOKEN
 from tests.ledger_support import NOW, make_retailer

@@ -158,7 +158,7 @@ async def before_0009(
     database_server_url: str, tmp_path: Path
 ) -> AsyncIterator[asyncpg.Connection]:
     """A database migrated up to 0008 (a copy of the migrations before 0009)."""
-    from bot.embedded import database_url_for
+    from bot.cli.embedded import database_url_for
 
     earlier = tmp_path / "migrations"
     earlier.mkdir()

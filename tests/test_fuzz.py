@@ -37,7 +37,7 @@ from bot.twilio_edge import compute_signature
 from db.seed import seed_demo
 from handlers.app import create_app
 from handlers.errors import MAX_JSON_DEPTH
-from jobs.registry import JOB_NAMES
+from jobs.registry import JOBS
 from tests.conftest import ACCOUNT_SID, ADMIN_PHONE, ADMIN_TOKEN, AUTH_TOKEN, PUBLIC_BASE_URL
 from tests.ledger_support import NOW
 
@@ -314,7 +314,7 @@ PARAMS: dict[str, st.SearchStrategy[str]] = {
         st.sampled_from(["0", "999999", "1" * 30]),
         text.filter(bool),
     ),
-    "job": st.one_of(st.sampled_from(list(JOB_NAMES)), text.filter(bool)),
+    "job": st.one_of(st.sampled_from(list(JOBS)), text.filter(bool)),
 }
 queries = st.dictionaries(
     st.sampled_from(["limit", "retailer", "lang", "from", "to", "status", "cursor", "q", "format"]),

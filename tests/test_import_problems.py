@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from bot.importer import import_csv, parse_products, parse_retailers
+from bot.cli.importer import import_csv, parse_products, parse_retailers
 from tests.ledger_support import NOW, make_product, make_retailer
 
 

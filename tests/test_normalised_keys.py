@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from db import ledger
 from db.catalogue import read_catalogue
 from db.errors import Conflict
