@@ -9,6 +9,7 @@ from datetime import datetime
 import asyncpg
 
 from bot.credit import MAX_DAYS, terms_problem
+from bot.limits import max_length
 from bot.messages import LANGUAGES
 from bot.phone import InvalidPhone, normalize_phone
 from bot.settings import SettingsError
@@ -19,7 +20,6 @@ from db.pool import Conn
 DEFAULT_MAX_ORDER_VALUE = 50_000_00
 DEFAULT_MAX_OUTSTANDING_DAYS = 30
 DEFAULT_PAYMENT_TERMS_DAYS = 15
-MAX_TEXT = 200
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,12 @@ def _text(value: str, field: str, problems: list[AppError], *, required: bool = 
     text = value.strip()
     if required and not text:
         problems.append(Unprocessable("INVALID_FIELD", f"{field} is required"))
-    elif len(text) > MAX_TEXT:
-        problems.append(
-            Unprocessable("INVALID_FIELD", f"{field} is longer than {MAX_TEXT} characters")
-        )
+    else:
+        limit = max_length(field)
+        if len(text) > limit:
+            problems.append(
+                Unprocessable("INVALID_FIELD", f"{field} is longer than {limit} characters")
+            )
     return text
 
 

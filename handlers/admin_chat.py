@@ -30,7 +30,7 @@ from db.credit_queries import (
     get_credit_profile,
     get_risk_dashboard,
 )
-from db.errors import AppError
+from db.errors import AppError, RetailerNotFound
 from db.pool import Conn
 from jobs.registry import JOBS
 from jobs.runner import AsOfRefused, UnknownJob, run_job_as_person
@@ -76,21 +76,16 @@ async def run_admin_command(
     try:
         async with conn.transaction():  # a savepoint inside the webhook's transaction
             return await _execute(deps, conn, admin_phone, parsed, now)
+    except RetailerNotFound as exc:
+        return Reply("admin_not_found", {"ref": exc.ref})
     except AppError as exc:
         return Reply("admin_error", {"code": exc.code, "message": exc.message})
-    except _RetailerNotFound as exc:
-        return Reply("admin_not_found", {"ref": exc.ref})
-
-
-class _RetailerNotFound(Exception):
-    def __init__(self, ref: str) -> None:
-        self.ref = ref
 
 
 async def _retailer_id(conn: Conn, ref: str) -> int:
     rid = await ledger.resolve_retailer(conn, ref)
     if rid is None:
-        raise _RetailerNotFound(ref)
+        raise RetailerNotFound(ref)
     return rid
 
 
@@ -111,7 +106,7 @@ async def _execute(
         case ac.Profile(retailer=ref):
             profile = await get_credit_profile(conn, await _retailer_id(conn, ref), today)
             if profile is None:
-                raise _RetailerNotFound(ref)
+                raise RetailerNotFound(ref)
             return _profile_reply(profile, tz)
         case ac.Pause(retailer=ref, reason=reason):
             rid = await _retailer_id(conn, ref)

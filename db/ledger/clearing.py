@@ -11,6 +11,7 @@ import asyncpg
 
 from bot.clock import business_date
 from bot.credit import ADJUSTMENT_REASONS, Direction
+from bot.limits import max_length
 from bot.money import format_inr
 from db.aging import refresh_aging
 from db.audit import insert_audit
@@ -117,8 +118,9 @@ async def record_payment(
     """
     require_positive(amount)
     reference = (reference or "").strip() or None
-    if reference is not None and len(reference) > 100:
-        raise Unprocessable("INVALID_FIELD", "the reference is longer than 100 characters")
+    limit = max_length("reference")
+    if reference is not None and len(reference) > limit:
+        raise Unprocessable("INVALID_FIELD", f"the reference is longer than {limit} characters")
     named: int | None = None
     if transaction_id is not None:
         row = await conn.fetchrow(

@@ -1,0 +1,60 @@
+"""The admin HTTP API (DESIGN section 6; shapes in docs/admin-api.md), one module per resource.
+
+`routes` is one `Mount` at `/api/v1/admin` whose middleware, `auth.AdminAuth`, checks the bearer
+token before any handler runs and puts the `Caller` on `request.state`. Handlers are thin: read
+the fields (`fields`), resolve the retailer on the connection they then use, call one `db`
+function, answer its JSON shape (`shapes`). Refusals are `db.errors.AppError`s, rendered by the
+app's one handler. To add a route: a handler in its resource's module, a line in `ADMIN_ROUTES`.
+"""
+
+from __future__ import annotations
+
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount, Route
+
+from handlers.admin import (
+    credit_ops,
+    credit_views,
+    guardrails,
+    insights,
+    onboarding,
+    operations,
+    orders,
+    payments,
+)
+from handlers.admin.auth import AdminAuth
+
+PREFIX = "/api/v1/admin"
+
+GET, POST, PUT = ["GET"], ["POST"], ["PUT"]
+
+# Paths below PREFIX. Order matters where two patterns overlap: the literal path first.
+ADMIN_ROUTES: list[BaseRoute] = [
+    Route("/credit/risk-dashboard", credit_views.risk_dashboard, methods=GET),
+    Route("/credit/at-risk", credit_views.at_risk, methods=GET),
+    Route("/credit/{retailer}", credit_views.profile, methods=GET),
+    Route("/credit/{retailer}/pause", credit_ops.pause, methods=POST),
+    Route("/credit/{retailer}/unpause", credit_ops.unpause, methods=POST),
+    Route("/credit/{retailer}/adjustment", credit_ops.adjustment, methods=POST),
+    Route("/payment/record", payments.record_payment, methods=POST),
+    Route("/guardrails/validate-order", guardrails.validate_order, methods=POST),
+    Route("/guardrails/evaluate", guardrails.evaluate, methods=POST),
+    Route("/guardrails/{retailer}", guardrails.set_guardrails, methods=PUT),
+    Route("/orders/failed/{retailer}", orders.failed_orders, methods=GET),
+    Route("/orders/{order}/fail", orders.fail_order, methods=POST),
+    Route("/insights/{retailer}", insights.insights, methods=GET),
+    Route("/insights/{retailer}/message", insights.insights_message, methods=GET),
+    Route("/retailers", onboarding.new_retailer, methods=POST),
+    Route("/products", onboarding.new_product, methods=POST),
+    Route("/audit", operations.audit, methods=GET),
+    Route("/jobs/{job}/run", operations.run_job, methods=POST),
+    Route("/whatsapp/send", operations.whatsapp_send, methods=POST),
+]
+
+routes: list[BaseRoute] = [
+    Mount(
+        PREFIX,
+        routes=ADMIN_ROUTES,
+        middleware=[Middleware(AdminAuth, routes=ADMIN_ROUTES)],
+    )
+]
