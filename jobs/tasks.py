@@ -130,11 +130,14 @@ async def regenerate_insights(deps: Deps, as_of: date) -> dict[str, int]:
     async with deps.pool.acquire() as conn:
         orders = await sweeps.get_recent_orders_by_retailer(conn, since=since, tz=deps.settings.tz)
         retailer_ids = await sweeps.get_retailer_ids(conn)
+        updated = 0
         async with conn.transaction():
             for rid in retailer_ids:
                 data = compute_insights(orders.get(rid, []), as_of)
-                await sweeps.upsert_insights(conn, rid, as_of, data, now)
-    return {"retailers": len(retailer_ids)}
+                updated += await sweeps.upsert_insights(conn, rid, as_of, data, now)
+    # a past day never replaces newer insights: those are kept, and counted
+    kept = len(retailer_ids) - updated
+    return {"retailers": len(retailer_ids), "updated": updated, "kept_newer": kept}
 
 
 async def auto_pause(deps: Deps, as_of: date) -> dict[str, int]:
