@@ -287,6 +287,7 @@ class PaymentView:
     reference: str | None
     performed_by: str
     created_at: datetime
+    source: str = "operator"  # gateway | bank | operator (the SQL function payment_source)
 
 
 @dataclass(frozen=True)
@@ -354,7 +355,8 @@ _PROFILE = """
                  FROM credit_transactions t
                  WHERE t.retailer_id = r.id AND {open_debit}
                  ORDER BY t.due_date, t.id) AS debits,
-           ARRAY(SELECT ROW(t.id, t.amount, t.reference, t.performed_by, t.created_at)
+           ARRAY(SELECT ROW(t.id, t.amount, t.reference, t.performed_by, t.created_at,
+                            payment_source(t.id))
                  FROM credit_transactions t
                  WHERE t.retailer_id = r.id AND t.type = 'PAYMENT'
                  ORDER BY t.created_at DESC, t.id DESC LIMIT $2) AS payments,

@@ -306,6 +306,7 @@ def _profile_reply(p: CreditProfile, tz: tzinfo) -> Reply:
                     "amount": last.amount,
                     "at": business_date(last.created_at, tz),
                     "reference": last.reference,
+                    "source": last.source,
                 }
                 if last
                 else None

@@ -19,6 +19,7 @@ from db.aging import refresh_stale_aging
 from db.credit_queries import get_at_risk, get_risk_dashboard
 from db.ledger import apply_guardrails
 from db.outbox import enqueue
+from jobs.payment_links import pay_for
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
         plan = plan_reminder(target.debits, as_of, REMINDER_POLICY)
         if plan is None:
             continue
+        # The payment link (a gateway call) is made here, before the transaction that queues.
+        pay = await pay_for(deps, target.retailer_id, plan.total_due)
         reply = Reply(
             "payment_reminder",
             {
@@ -61,6 +64,7 @@ async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
                     for i in plan.items
                 ],
                 "total_due": plan.total_due,
+                "pay": pay,
             },
         )
         async with deps.pool.acquire() as conn, conn.transaction():

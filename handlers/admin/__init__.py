@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
 from handlers.admin import (
+    bank,
     credit_ops,
     credit_views,
     guardrails,
@@ -49,6 +50,11 @@ ADMIN_ROUTES: list[BaseRoute] = [
     Route("/audit", operations.audit, methods=GET),
     Route("/jobs/{job}/run", operations.run_job, methods=POST),
     Route("/whatsapp/send", operations.whatsapp_send, methods=POST),
+    Route("/bank/import", bank.bank_import, methods=POST),
+    Route("/bank/unmatched", bank.unmatched, methods=GET),
+    Route("/bank/unmatched/{id}/assign", bank.assign, methods=POST),
+    Route("/bank/unmatched/{id}/dismiss", bank.dismiss, methods=POST),
+    Route("/retailers/{retailer}/vpa", bank.set_vpa, methods=PUT),
 ]
 
 routes: list[BaseRoute] = [

@@ -168,6 +168,7 @@ def profile_json(p: q.CreditProfile) -> dict[str, Any]:
                 "transactionId": pay.transaction_id,
                 "amount": rupees_json(pay.amount),
                 "reference": pay.reference,
+                "source": pay.source,
                 "performedBy": pay.performed_by,
                 "createdAt": ts(pay.created_at),
             }
