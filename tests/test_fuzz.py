@@ -19,20 +19,24 @@ table as it was (row count and content of every table, by a hash of its rows).
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import os
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+import respx
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from starlette.routing import BaseRoute, Mount, Route
 
+from bot.cli.deps import Deps
 from bot.settings import Settings
 from bot.twilio_edge import compute_signature
 from db.seed import seed_demo
@@ -41,10 +45,20 @@ from handlers.errors import MAX_JSON_DEPTH
 from jobs.registry import JOBS
 from tests.conftest import ACCOUNT_SID, ADMIN_PHONE, ADMIN_TOKEN, AUTH_TOKEN, PUBLIC_BASE_URL
 from tests.ledger_support import NOW
+from tests.payments_support import API_URL as RAZORPAY_API
+from tests.payments_support import (
+    app_client,
+    link_json,
+    payment_captured,
+    payment_link_paid,
+    refund_processed,
+    sign,
+    with_payments,
+)
 
-# Requests per route: 22 routes x 100 take about 30 s on a 2-core machine (the summary line this
+# Requests per route: 28 routes x 60 take about 35 s on a 2-core machine (the summary line this
 # module prints says how many ran and what they answered). FUZZ_EXAMPLES=1000 searches longer.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 
 RETAILER = "+919800000001"  # a seeded retailer (db.seed), ACTIVE with debits
 PAUSED = "+919800000004"
@@ -82,6 +96,12 @@ text = st.one_of(
     st.text(max_size=40),
     # Every code point, surrogates included (sent as \\udXXX escapes or as broken UTF-8).
     st.text(st.characters(exclude_categories=()), max_size=20),
+)
+# Form text is what a form can carry (a lone surrogate cannot be percent-encoded as UTF-8; the
+# broken-encoding case is the raw bytes below).
+form_text = st.one_of(
+    st.sampled_from([t for t in HOSTILE_TEXT if not any(0xD800 <= ord(c) <= 0xDFFF for c in t)]),
+    st.text(max_size=40),
 )
 numbers = st.one_of(
     st.integers(),
@@ -141,6 +161,8 @@ FIELDS: dict[str, tuple[list[Any], st.SearchStrategy[Any]]] = {
     "message": (["hello", "नमस्ते"], text),
     "overrideUntil": (["2026-01-20"], st.sampled_from(["x", "2020-01-01"])),
     "asAdvance": ([True, False], st.sampled_from(["yes", 1])),
+    "retailer": ([1, "2", RETAILER], ids),
+    "vpa": (["ramesh.kirana@okhdfcbank", "x@upi"], st.sampled_from(["no-at-sign", "@", "a@"])),
 }
 
 
@@ -198,6 +220,27 @@ def encode_json(value: Any, *, ascii_only: bool) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+# Bank statements (CSV bodies): the generic layout with good and hostile cells, or anything.
+csv_cell = st.one_of(
+    st.sampled_from(["2026-01-14", "14/01/2026", "500.00", "-20", "1,000", "UPI-4123-ramesh"]),
+    form_text,
+)
+statements = st.one_of(
+    st.lists(st.tuples(csv_cell, csv_cell, csv_cell, csv_cell), max_size=6).map(
+        lambda rows: (
+            "date,amount,narration,reference\n"
+            + "".join(",".join(json.dumps(c) for c in row) + "\n" for row in rows)
+        ).encode("utf-8", "surrogatepass")
+    ),
+    st.sampled_from(
+        [
+            b"date,amount,narration,reference\n2026-01-14,500.00,UPI/ramesh.kirana@okhdfcbank,UTR1\n",
+            b"date,amount,narration,reference\n2026-01-14,5" + b"0" * 40 + b",x,UTR2\n",
+            b"date,amount\n\x00",
+        ]
+    ),
+)
+
 json_bodies = st.one_of(
     st.tuples(objects, st.booleans()).map(lambda t: encode_json(t[0], ascii_only=t[1])),
     st.tuples(objects, st.booleans()).map(lambda t: encode_json(t[0], ascii_only=t[1])),
@@ -205,6 +248,7 @@ json_bodies = st.one_of(
     deep,
     st.binary(max_size=64),
     st.sampled_from([b"", b"{", b"[]", b'{"a": 1', b"\xff\xfe{}", b"\xef\xbb\xbf{}"]),
+    statements,
 )
 json_types = st.sampled_from(
     [
@@ -214,6 +258,7 @@ json_types = st.sampled_from(
         "text/plain",
         "application/x-www-form-urlencoded",
         "multipart/form-data; boundary=xyz",
+        "text/csv",
         None,
     ]
 )
@@ -249,12 +294,6 @@ admin_texts = st.tuples(
     st.sampled_from(["1", "2", RETAILER, "999", "x"]),
     st.one_of(st.sampled_from(RAW_NUMBERS), text),
 ).map(lambda t: t[0].format(r=t[1], a=t[2]))
-# Form text is what a form can carry (a lone surrogate cannot be percent-encoded as UTF-8; the
-# broken-encoding case is the raw bytes below).
-form_text = st.one_of(
-    st.sampled_from([t for t in HOSTILE_TEXT if not any(0xD800 <= ord(c) <= 0xDFFF for c in t)]),
-    st.text(max_size=40),
-)
 chat = st.sampled_from(["hi", "1", "2 x 5", "checkout", "credit", "cod", "confirm", "STOP", "cart"])
 GOOD_FORM: dict[str, st.SearchStrategy[str]] = {
     "From": st.sampled_from([RETAILER, "+919800000002", PAUSED, ADMIN_PHONE, UNKNOWN]).map(
@@ -306,6 +345,42 @@ form_types = st.sampled_from(
     ]
 )
 
+# --- the payment gateway's webhook ---------------------------------------------------------
+
+paise = st.one_of(st.sampled_from([100_00, 18_500_00, 1, 0, -5]), st.integers(), numbers)
+razorpay_ids = st.one_of(
+    st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123456789", min_size=14, max_size=14), form_text
+)
+events = st.one_of(
+    st.builds(
+        lambda pid, amount, contact: payment_captured("pay_" + pid, amount, contact=contact),
+        razorpay_ids, paise, st.sampled_from([RETAILER, UNKNOWN, "x"]),
+    ),
+    st.builds(
+        lambda pid, amount, rid: payment_link_paid(
+            "pay_" + pid, "plink_" + pid, amount, reference_id=f"link-{rid}", retailer_id=rid
+        ),
+        razorpay_ids, paise, st.sampled_from([1, 2, 999]),
+    ),
+    st.builds(
+        lambda rid_, pid, amount: refund_processed(
+            "rfnd_" + rid_, "pay_" + pid, amount, payment_amount=amount
+        ),
+        razorpay_ids, razorpay_ids, paise,
+    ),
+)  # fmt: skip
+# A well-formed event with one field anywhere in it replaced by anything.
+gateway_bodies = st.one_of(
+    events.map(lambda e: encode_json(e, ascii_only=True)),
+    events.map(lambda e: encode_json(e, ascii_only=True)),
+    st.tuples(events, st.sampled_from(["event", "payload", "contains", "entity"]), any_json).map(
+        lambda t: encode_json({**t[0], t[1]: t[2]}, ascii_only=False)
+    ),
+    json_bodies,
+)
+latin1 = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"))
+event_ids = st.one_of(st.none(), st.sampled_from(["evt_1", "evt_1", "evt_2"]), latin1)
+
 # --- the request ----------------------------------------------------------------------------
 
 PARAMS: dict[str, st.SearchStrategy[str]] = {
@@ -316,13 +391,19 @@ PARAMS: dict[str, st.SearchStrategy[str]] = {
         text.filter(bool),
     ),
     "job": st.one_of(st.sampled_from(list(JOBS)), text.filter(bool)),
+    "provider": st.one_of(st.just("razorpay"), st.just("razorpay"), text.filter(bool)),
+    "id": st.one_of(st.sampled_from(["1", "2", "0", "1" * 30]), text.filter(bool)),
 }
 queries = st.dictionaries(
-    st.sampled_from(["limit", "retailer", "lang", "from", "to", "status", "cursor", "q", "format"]),
+    st.sampled_from(
+        [
+            *["limit", "retailer", "lang", "from", "to", "status", "cursor", "q", "format"],
+            *["fileName", "dateCol", "narrationCol", "referenceCol", "amountCol", "typeCol"],
+        ]
+    ),
     st.one_of(ids, text, st.sampled_from(["1", "500", "501", "0", "en", "hi", "csv"])),
     max_size=3,
 )
-latin1 = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"))
 auth = st.sampled_from(
     [f"Bearer {ADMIN_TOKEN}"] * 12 + [None, "Bearer nope", f"Basic {ADMIN_TOKEN}", ADMIN_TOKEN]
 )
@@ -358,6 +439,17 @@ def requests(draw: st.DrawFn, method: str, template: str) -> dict[str, Any]:
         elif how == "wrong":
             headers["X-Twilio-Signature"] = b"bm9wZQ=="
         kind = draw(form_types)
+    elif template.startswith("/webhooks/payments/"):
+        content = draw(gateway_bodies)
+        how = draw(signing)
+        if how == "signed":
+            headers["X-Razorpay-Signature"] = sign(content).encode()
+        elif how == "wrong":
+            headers["X-Razorpay-Signature"] = sign(content, "not-the-secret").encode()
+        event_id = draw(event_ids)
+        if event_id is not None:
+            headers["X-Razorpay-Event-Id"] = event_id.encode("latin-1")
+        kind = draw(json_types)
     else:
         if method in ("POST", "PUT", "PATCH") or draw(st.sampled_from([False] * 4 + [True])):
             content = draw(json_bodies)
@@ -431,6 +523,32 @@ async def world(db: asyncpg.Pool) -> list[str]:
     return [r["tablename"] for r in rows if r["tablename"] != "schema_migrations"]
 
 
+@pytest.fixture
+async def app(settings: Settings, deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with every feature on (the payment gateway, UPI), so every route's logic runs;
+    Razorpay's API answered by respx (links made by the reminders job)."""
+    on = with_payments(settings)
+    made = itertools.count(1)
+
+    def link(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        return httpx.Response(
+            200,
+            json=link_json(
+                f"plink_Fuzz{next(made):010d}", body["amount"],
+                reference_id=body["reference_id"], expire_by=body["expire_by"],
+            ),
+        )  # fmt: skip
+
+    with respx.mock(base_url=RAZORPAY_API, assert_all_called=False) as razorpay:
+        razorpay.post("/v1/payment_links").mock(side_effect=link)
+        razorpay.post(path__regex=r"/v1/payment_links/[^/]+/cancel").mock(
+            return_value=httpx.Response(200, json={"status": "cancelled"})
+        )
+        async with app_client(on, dataclasses.replace(deps, settings=on)) as client:
+            yield client
+
+
 @pytest.mark.parametrize("method, template", ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
 @settings(
     max_examples=EXAMPLES,
@@ -439,13 +557,13 @@ async def world(db: asyncpg.Pool) -> list[str]:
 )
 @given(data=st.data())
 async def test_no_request_gets_a_5xx_and_a_refusal_changes_nothing(
-    client: httpx.AsyncClient, db: asyncpg.Pool, world: list[str], method: str, template: str,
+    app: httpx.AsyncClient, db: asyncpg.Pool, world: list[str], method: str, template: str,
     data: st.DataObject,
 ) -> None:  # fmt: skip
     request = data.draw(requests(method, template), label="request")
     async with db.acquire() as conn:
         before = await _fingerprint(conn, world)
-    r = await client.request(**request)
+    r = await app.request(**request)
     SEEN[f"{method} {template}"] += 1
     STATUSES[r.status_code] += 1
     event(f"status {r.status_code}")

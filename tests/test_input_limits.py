@@ -8,6 +8,7 @@ answered 400 (the form parser's blanket `except` turned the size refusal into "n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,6 +22,7 @@ from bot.cli.importer import parse_products, parse_retailers
 from bot.settings import Settings
 from handlers.errors import MAX_JSON_DEPTH
 from tests.conftest import ADMIN_TOKEN
+from tests.payments_support import app_client, payment_captured, sign, with_payments
 from tests.test_admin_commands_chat import World, say, snapshot, world  # noqa: F401
 from tests.test_fuzz import ROUTES
 
@@ -47,6 +49,7 @@ def fill(path: str, retailer: int) -> str:
         .replace("{order}", "1")
         .replace("{job}", "auto_pause")
         .replace("{id}", "1")
+        .replace("{provider}", "razorpay")
     )
 
 
@@ -69,21 +72,23 @@ def test_the_routes_are_found() -> None:
 async def test_deep_json_is_400_on_every_json_route(
     client: httpx.AsyncClient, rid: int, method: str, path: str, depth: int
 ) -> None:
+    headers = {**AUTH, "content-type": "application/json"}
+    # A route reads JSON when it calls a broken body "not valid JSON" (a bank statement route
+    # reads CSV and says otherwise): told by its answer, so new routes sort themselves.
+    probe = await client.request(method, fill(path, rid), content=b"{", headers=headers)
+    reads_json = "not valid JSON" in probe.json()["error"]["message"]
     nested = "[" * depth + "]" * depth
     for raw in (
         nested,
         '{"reason": ' + nested + "}",
         '{"a": ' + '{"a": ' * depth + "1" + "}" * (depth + 1),
     ):
-        r = await client.request(
-            method,
-            fill(path, rid),
-            content=raw.encode(),
-            headers={**AUTH, "content-type": "application/json"},
-        )
-        assert r.status_code == 400, (path, r.text)
-        assert r.json()["error"]["code"] == "BAD_REQUEST"
-        assert "deep" in r.json()["error"]["message"]
+        r = await client.request(method, fill(path, rid), content=raw.encode(), headers=headers)
+        assert 400 <= r.status_code < 500, (path, r.text)
+        if reads_json:
+            assert r.status_code == 400, (path, r.text)
+            assert r.json()["error"]["code"] == "BAD_REQUEST"
+            assert "deep" in r.json()["error"]["message"]
 
 
 async def test_json_as_deep_as_allowed_is_read(client: httpx.AsyncClient, rid: int) -> None:
@@ -180,14 +185,22 @@ async def _chunks(total: int, size: int = 4096) -> AsyncIterator[bytes]:
         sent += size
 
 
+@pytest.fixture
+async def every_feature(settings: Settings, deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with the payment gateway configured, so its webhook reads its body too."""
+    on = with_payments(settings)
+    async with app_client(on, dataclasses.replace(deps, settings=on)) as client:
+        yield client
+
+
 @pytest.mark.parametrize("method, path", body_routes())
 async def test_chunked_body_over_the_limit_is_413_on_every_route(
-    client: httpx.AsyncClient, settings: Settings, rid: int, method: str, path: str
+    every_feature: httpx.AsyncClient, settings: Settings, rid: int, method: str, path: str
 ) -> None:
     # Each route's own content type, so the body is read (a wrong type is refused unread).
     form = "application/x-www-form-urlencoded"
-    content_type = form if path.startswith("/webhooks/") else "application/json"
-    r = await client.request(
+    content_type = form if path.startswith("/webhooks/twilio/") else "application/json"
+    r = await every_feature.request(
         method,
         fill(path, rid),
         content=_chunks(settings.max_body_bytes + 10_000),
@@ -196,3 +209,52 @@ async def test_chunked_body_over_the_limit_is_413_on_every_route(
     assert "content-length" not in r.request.headers
     assert r.status_code == 413, (path, r.text)
     assert r.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+# --- found by the fuzz test in the payment routes ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"amount": 2**63},  # BIGINT overflow in the insert: a 500
+        {"amount": 10**40},
+        {"created_at": 10**20},  # datetime.fromtimestamp overflow
+    ],
+)
+async def test_gateway_event_with_absurd_numbers_is_400(
+    every_feature: httpx.AsyncClient, db: asyncpg.Pool, change: dict[str, int]
+) -> None:
+    event = payment_captured("pay_Absurd0000001", 100_00)
+    event["payload"]["payment"]["entity"].update(change)
+    body = json.dumps(event).encode()
+    r = await every_feature.post(
+        "/webhooks/payments/razorpay",
+        content=body,
+        headers={"X-Razorpay-Signature": sign(body), "content-type": "application/json"},
+    )
+    if "created_at" in change:  # a time it cannot read is no time, not a refusal
+        assert r.status_code == 200, r.text
+        return
+    assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_EVENT", r.text
+    assert await db.fetchval("SELECT count(*) FROM received_payments") == 0
+
+
+async def test_deep_gateway_event_is_400(every_feature: httpx.AsyncClient) -> None:
+    body = ('{"event": ' + "[" * 5_000 + "]" * 5_000 + "}").encode()
+    r = await every_feature.post(
+        "/webhooks/payments/razorpay",
+        content=body,
+        headers={"X-Razorpay-Signature": sign(body), "content-type": "application/json"},
+    )
+    assert r.status_code == 400 and "deep" in r.json()["error"]["message"], r.text
+
+
+async def test_statement_csv_python_cannot_read_is_422(client: httpx.AsyncClient) -> None:
+    # A carriage return alone inside an unquoted cell: csv.Error, which was a 500.
+    r = await client.post(
+        f"{ADMIN}/bank/import",
+        content=b"date,amount,narration,reference\n2026-01-14,500,a\rb,x\n",
+        headers={**AUTH, "content-type": "text/csv"},
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_STATEMENT", r.text
