@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from bot.credit import DEFAULT_OVERDUE_TOLERANCE
 from bot.messages import MessageKind, Renderer, Reply
 from db import ledger
 from db.errors import Conflict
@@ -64,6 +65,8 @@ async def take(
                 performed_by=performed_by,
                 now=now,
                 tz=tz,
+                # The configured tolerance is threaded here by the payments/advances follow-up.
+                tolerance=DEFAULT_OVERDUE_TOLERANCE,
             )
         except Conflict as exc:
             if exc.code != "DUPLICATE_REFERENCE":

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, tzinfo
 
-from bot.credit import Direction
+from bot.credit import DEFAULT_OVERDUE_TOLERANCE, Direction
 from bot.messages import Renderer
 from bot.payments.provider import RefundEvent
 from db import ledger
@@ -79,6 +79,8 @@ async def apply_refund(
             performed_by=performed_by,
             now=now,
             tz=tz,
+            # The configured tolerance is threaded here by the payments/advances follow-up.
+            tolerance=DEFAULT_OVERDUE_TOLERANCE,
         )
         adjustment_id = result.transaction_id
     excess = received.excess - from_unrecorded if received.status == "EXCESS" else received.excess
