@@ -68,6 +68,26 @@ async def test_money_tables_restrict_deletion(db: asyncpg.Pool, table: str, colu
     assert rule == b"r"  # RESTRICT, not CASCADE ("c")
 
 
+# Rows that may go with their retailer or message (none of them money): everything else that
+# points at a retailer, an order, a ledger row or a received payment keeps its history.
+CASCADE_ALLOWED = frozenset(
+    {
+        "conversations.conversations_retailer_id_fkey",
+        "pending_orders.pending_orders_retailer_id_fkey",
+        "retailer_insights.retailer_insights_retailer_id_fkey",
+        "outbox_messages.outbox_messages_retailer_id_fkey",
+    }
+)
+
+
+async def test_no_key_into_money_history_cascades(db: asyncpg.Pool) -> None:
+    rows = await db.fetch(
+        """SELECT conrelid::regclass::text || '.' || conname AS key
+           FROM pg_constraint WHERE contype = 'f' AND confdeltype = 'c'"""
+    )
+    assert {r["key"] for r in rows} <= CASCADE_ALLOWED
+
+
 async def test_an_order_with_lines_cannot_be_deleted(
     db: asyncpg.Pool, history: tuple[int, int]
 ) -> None:
