@@ -43,12 +43,6 @@ class NewProduct:
     unit: str = "pc"
 
 
-def key_of(text: str) -> str:
-    """A key as compared: whitespace runs made one space, trimmed, case-folded. The database's
-    `norm_key()` (migration 0009) is the authority; this one finds repeats inside one CSV file."""
-    return " ".join(text.split()).casefold()
-
-
 def _text(value: str, field: str, problems: list[AppError], *, required: bool = True) -> str:
     text = value.strip()
     if required and not text:

@@ -13,8 +13,11 @@ import asyncio
 import asyncpg
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.cli.deps import Deps
+from bot.text import norm_key
 from db import ledger
 from db.catalogue import read_catalogue
 from db.errors import Conflict
@@ -212,3 +215,14 @@ async def test_a_refused_product_changes_nothing(
     assert r.status_code == 409, r.text
     assert await db.fetchval("SELECT version FROM catalogue_version") == version
     assert [r["name"] for r in await db.fetch("SELECT name FROM product_categories")] == ["Dairy"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(
+        st.characters(min_codepoint=32, max_codepoint=126) | st.sampled_from(" \t\n\r"),
+        max_size=30,
+    )
+)
+async def test_python_norm_key_is_the_databases(pool: asyncpg.Pool, text: str) -> None:
+    assert norm_key(text) == await pool.fetchval("SELECT norm_key($1)", text)

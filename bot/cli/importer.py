@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 from bot.credit import MAX_DAYS
 from bot.money import InvalidAmount, parse_rupees
 from bot.phone import InvalidPhone, normalize_phone
-from bot.text import has_nul, is_digits
+from bot.text import has_nul, is_digits, norm_key
 from db.errors import AppError
 from db.onboarding import (
     DEFAULT_MAX_ORDER_VALUE,
@@ -32,7 +32,6 @@ from db.onboarding import (
     check_retailer,
     create_product,
     create_retailer,
-    key_of,
 )
 from db.pool import Conn
 
@@ -181,7 +180,7 @@ def _parse(
 ) -> Parsed[T]:
     """Every problem of every line: a line is written only when it has none. `build` gives the
     item, its problems and its key (what must be unique: a phone, a SKU; empty when unreadable),
-    compared as `key_of` spells it."""
+    compared as `norm_key` spells it."""
     parsed: Parsed[T] = Parsed()
     seen: dict[str, int] = {}
     try:
@@ -195,7 +194,7 @@ def _parse(
             item, problems, k = build(row)
             if k:
                 parsed.keys.append((line, k))
-                first = seen.setdefault(key_of(k), line)
+                first = seen.setdefault(norm_key(k), line)
                 if first != line:
                     problems.append(f"{k} repeats line {first}")
             if problems:

@@ -23,3 +23,10 @@ ALTER TABLE payment_links
     DROP CONSTRAINT payment_links_retailer_id_fkey,
     ADD CONSTRAINT payment_links_retailer_id_fkey
         FOREIGN KEY (retailer_id) REFERENCES retailers (id) ON DELETE RESTRICT;
+
+-- A UTR or gateway id already recorded for any retailer is found by the same key the per-retailer
+-- unique index compares (norm_key, 0009), not by a second spelling of it.
+DROP INDEX credit_transactions_payment_reference_ci_idx;
+CREATE INDEX credit_transactions_payment_reference_key_idx
+    ON credit_transactions (norm_key(reference))
+    WHERE type = 'PAYMENT' AND reference IS NOT NULL;
