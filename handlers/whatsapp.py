@@ -51,6 +51,7 @@ from db import conversations, payments, pending_orders
 from db.errors import BadRequest, Forbidden
 from db.ledger import place_order
 from db.pool import Conn
+from handlers.admin_chat import handle_admin_text
 
 log = logging.getLogger(__name__)
 
@@ -261,8 +262,6 @@ async def _admin_message(
     payload: dict[str, str],
     now: datetime,
 ) -> tuple[str, str]:
-    from handlers.admin_chat import handle_admin_text
-
     claimed = await conversations.claim_message(
         conn,
         message_sid=sid,
