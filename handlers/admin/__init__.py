@@ -21,6 +21,7 @@ from handlers.admin import (
     onboarding,
     operations,
     orders,
+    outbox,
     payments,
 )
 from handlers.admin.auth import AdminAuth
@@ -50,6 +51,7 @@ ADMIN_ROUTES: list[BaseRoute] = [
     Route("/audit", operations.audit, methods=GET),
     Route("/jobs/{job}/run", operations.run_job, methods=POST),
     Route("/whatsapp/send", operations.whatsapp_send, methods=POST),
+    Route("/outbox", outbox.outbox, methods=GET),
     Route("/bank/import", bank.bank_import, methods=POST),
     Route("/bank/unmatched", bank.unmatched, methods=GET),
     Route("/bank/unmatched/{id}/assign", bank.assign, methods=POST),
