@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bot.credit import ADJUSTMENT_REASONS, MAX_DAYS, Direction
+from bot.credit import ADJUSTMENT_REASONS, MAX_DAYS, MAX_OVERRIDE_DAYS, Direction
 from bot.money import InvalidAmount, parse_rupees
 from bot.phone import InvalidPhone, looks_like_phone, normalize_phone
 from bot.text import is_digits
 
 MAX_ID_DIGITS = 18
+MAX_SKU_CHARS = 64
 
 USAGE: dict[str, str] = {
     "help": "help",
@@ -25,15 +26,29 @@ USAGE: dict[str, str] = {
     "atrisk": "atrisk",
     "profile": "profile <retailer>",
     "pause": "pause <retailer> <reason>",
-    "unpause": "unpause <retailer>",
-    "paid": "paid <retailer> <amount> [ref]",
+    "unpause": "unpause <retailer> [until <YYYY-MM-DD>|<n>d] [reason]",
+    "block": "block <retailer> <reason>",
+    "unblock": "unblock <retailer> [reason]",
+    "paid": "paid <retailer> <amount> [ref] [advance]",
     "adjust": f"adjust <retailer> <+amount|-amount> <{'|'.join(ADJUSTMENT_REASONS)}> [note]",
     "limit": "limit <retailer> <amount>",
     "maxorder": "maxorder <retailer> <amount>",
     "days": "days <retailer> <n>",
     "fail": "fail <order> <reason>",
     "run": "run <job> [YYYY-MM-DD]",
+    # The business day (issue 12): the dispatch desk, returns, prices.
+    "orders": "orders [placed|dispatched|delivered|cancelled|failed|open|all]",
+    "dispatch": "dispatch <order>",
+    "deliver": "deliver <order>",
+    "cancel": "cancel <order> <reason>",
+    "return": "return <order> <amount> <reason>",
+    "price": "price <sku> <amount>",
 }
+
+# Commands about orders and products rather than a retailer: `_build_desk` reads them.
+DESK_COMMANDS = frozenset({"orders", "dispatch", "deliver", "cancel", "return", "price"})
+# What `orders` lists: a status, the open ones (placed and dispatched: the desk's work), or all.
+ORDER_LISTS = ("open", "all", "placed", "dispatched", "delivered", "cancelled", "failed")
 
 ALIASES = {
     "at-risk": "atrisk",
@@ -42,6 +57,9 @@ ALIASES = {
     "max_order": "maxorder",
     "resume": "unpause",
     "payment": "paid",
+    "delivered": "deliver",
+    "dispatched": "dispatch",
+    "returned": "return",
     "?": "help",
     "menu": "help",
 }
@@ -80,6 +98,22 @@ class Pause:
 class Unpause:
     retailer: str
     reason: str | None = None
+    # An override of the overdue rule through a day: given as a date, or as days from today
+    # (the executor knows today; parsing stays pure).
+    until: date | None = None
+    until_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Block:
+    retailer: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unblock:
+    retailer: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +121,7 @@ class Paid:
     retailer: str
     amount: int  # paise
     reference: str | None = None
+    as_advance: bool = False  # the trailing word `advance`: keep what is above the owed
 
 
 @dataclass(frozen=True)
@@ -129,6 +164,43 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Orders:
+    which: str = "open"  # one of ORDER_LISTS
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    order_id: int
+
+
+@dataclass(frozen=True)
+class Deliver:
+    order_id: int
+
+
+@dataclass(frozen=True)
+class Cancel:
+    order_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Return:
+    order_id: int
+    amount: int  # paise
+    reason: str
+
+
+@dataclass(frozen=True)
+class Price:
+    sku: str
+    amount: int  # paise
+
+
+DeskCommand = Orders | Dispatch | Deliver | Cancel | Return | Price
+
+
+@dataclass(frozen=True)
 class Usage:
     """A known command with a wrong argument: reply with its usage line and what was wrong."""
 
@@ -147,7 +219,7 @@ class Unknown:
 
 Command = (
     Help | Risk | AtRisk | Profile | Pause | Unpause | Paid | Adjust | Limit | MaxOrder | Days
-    | Fail | Run
+    | Fail | Run | Block | Unblock | Orders | Dispatch | Deliver | Cancel | Return | Price
 )  # fmt: skip
 Parsed = Command | Usage | Unknown
 
@@ -164,6 +236,9 @@ PROBLEMS = (
     "order",  # not an order number
     "job",  # not a job name
     "date",  # not YYYY-MM-DD
+    "override",  # `until` takes YYYY-MM-DD or <n>d (n from 0 to MAX_OVERRIDE_DAYS)
+    "order_list",  # not one of ORDER_LISTS
+    "sku",  # not a SKU (1 to 64 characters)
 )
 
 
@@ -242,6 +317,37 @@ def _days(token: str) -> int:
     return int(token)
 
 
+def _until(token: str) -> tuple[date | None, int | None]:
+    """`until`'s argument: a date YYYY-MM-DD, or a number of days from today written `<n>d`."""
+    text = token.lower()
+    if text.endswith("d") and is_digits(text[:-1]) and len(text) <= 4:
+        n = int(text[:-1])
+        if n > MAX_OVERRIDE_DAYS:
+            raise _Bad("override")
+        return None, n
+    if len(text) != 10:
+        raise _Bad("override")
+    try:
+        return date.fromisoformat(text), None
+    except ValueError:
+        raise _Bad("override") from None
+
+
+def _unpause(retailer: str, rest: list[str]) -> Unpause:
+    if rest and rest[0].lower() == "until":
+        _need(rest, 2, None)
+        until, days = _until(rest[1])
+        return Unpause(retailer, _rest(rest, 2) or None, until, days)
+    return Unpause(retailer, _rest(rest, 0) or None)
+
+
+def _paid(retailer: str, rest: list[str]) -> Paid:
+    _need(rest, 1, None)
+    as_advance = len(rest) >= 2 and rest[-1].lower() == "advance"
+    words = rest[:-1] if as_advance else rest
+    return Paid(retailer, _amount(words[0]), _rest(words, 1) or None, as_advance)
+
+
 def _need(args: Sequence[str], low: int, high: int | None) -> None:
     if len(args) < low:
         raise _Bad("missing")
@@ -260,6 +366,8 @@ def _build(name: str, args: list[str], job_names: Sequence[str]) -> Command:
         return simple[name]
     if name in ("fail", "run"):
         return _build_other(name, args, job_names)
+    if name in DESK_COMMANDS:
+        return _build_desk(name, args)
     _need(args, 1, None)
     retailer, rest = _split_retailer(args)
     if name == "profile":
@@ -269,10 +377,14 @@ def _build(name: str, args: list[str], job_names: Sequence[str]) -> Command:
         _need(rest, 1, None)
         return Pause(retailer, _rest(rest, 0))
     if name == "unpause":
-        return Unpause(retailer, _rest(rest, 0) or None)
-    if name == "paid":
+        return _unpause(retailer, rest)
+    if name == "block":
         _need(rest, 1, None)
-        return Paid(retailer, _amount(rest[0]), _rest(rest, 1) or None)
+        return Block(retailer, _rest(rest, 0))
+    if name == "unblock":
+        return Unblock(retailer, _rest(rest, 0) or None)
+    if name == "paid":
+        return _paid(retailer, rest)
     if name == "adjust":
         _need(rest, 2, None)
         direction, amount = _signed_amount(rest[0])
@@ -308,6 +420,32 @@ def _build_other(name: str, args: list[str], job_names: Sequence[str]) -> Comman
             if len(args[1]) != 10:
                 raise _Bad("date")
         return Run(job, as_of)
+    raise AssertionError(name)
+
+
+def _build_desk(name: str, args: list[str]) -> DeskCommand:
+    if name == "orders":
+        _need(args, 0, 1)
+        which = args[0].lower() if args else "open"
+        if which not in ORDER_LISTS:
+            raise _Bad("order_list")
+        return Orders(which)
+    if name == "price":
+        _need(args, 2, 2)
+        if len(args[0]) > MAX_SKU_CHARS:
+            raise _Bad("sku")
+        return Price(args[0], _amount(args[1]))
+    _need(args, 1, None)
+    order_id = _order(args[0])
+    if name in ("dispatch", "deliver"):
+        _need(args, 1, 1)
+        return Dispatch(order_id) if name == "dispatch" else Deliver(order_id)
+    if name == "cancel":
+        _need(args, 2, None)
+        return Cancel(order_id, _rest(args, 1))
+    if name == "return":
+        _need(args, 3, None)
+        return Return(order_id, _amount(args[1]), _rest(args, 2))
     raise AssertionError(name)
 
 

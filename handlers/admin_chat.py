@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from bot import admin_commands as ac
 from bot.cli.deps import Deps
 from bot.clock import business_date
+from bot.credit import MAX_OVERRIDE_DAYS
 from bot.messages import Reply
+from bot.orders import OrderAction, OrderStatus
 from bot.phone import mask_phone
-from db import ledger
+from db import ledger, upkeep
 from db.admin_queries import get_payment_outcome, get_retailer_label
 from db.credit_queries import (
     AtRiskList,
@@ -30,7 +32,8 @@ from db.credit_queries import (
     get_credit_profile,
     get_risk_dashboard,
 )
-from db.errors import AppError, RetailerNotFound
+from db.errors import AppError, Conflict, NotFound, RetailerNotFound, Unprocessable
+from db.order_queries import list_orders
 from db.pool import Conn
 from jobs.registry import JOBS
 from jobs.runner import AsOfRefused, UnknownJob, run_job_as_person
@@ -77,6 +80,8 @@ async def run_admin_command(
         return await _run_job(deps, parsed)
     try:
         async with conn.transaction():  # a savepoint inside the webhook's transaction
+            if isinstance(parsed, ac.DeskCommand):
+                return await _execute_desk(deps, conn, admin_phone, parsed, now)
             return await _execute(deps, conn, admin_phone, parsed, now)
     except RetailerNotFound as exc:
         return Reply("admin_not_found", {"ref": exc.ref})
@@ -115,17 +120,53 @@ async def _execute(
             change = await ledger.pause_credit(conn, rid, reason=reason, performed_by=by, now=now)
             label = await get_retailer_label(conn, rid)
             return Reply("admin_paused", {**label.vars(), "reason": change.reason or reason})
-        case ac.Unpause(retailer=ref, reason=reason):
+        case ac.Unpause():
+            return await _unpause(deps, conn, by, cmd, now)
+        case ac.Block(retailer=ref, reason=reason):
             rid = await _retailer_id(conn, ref)
-            await ledger.unpause_credit(conn, rid, performed_by=by, now=now, reason=reason)
-            label = await get_retailer_label(conn, rid)
-            return Reply("admin_unpaused", {**label.vars(), "available": label.available})
-        case ac.Paid(retailer=ref, amount=amount, reference=reference):
-            rid = await _retailer_id(conn, ref)
-            paid = await ledger.record_payment(
-                conn, amount=amount, performed_by=by, now=now, tz=tz, retailer_id=rid,
-                reference=reference,
+            change = await ledger.block_credit(
+                conn, rid, reason=reason, performed_by=by, now=now,
+                support_phone=deps.settings.support_phone,
             )  # fmt: skip
+            label = await get_retailer_label(conn, rid)
+            return Reply(
+                "admin_blocked",
+                {
+                    **label.vars(),
+                    "reason": change.reason,
+                    "support_phone": deps.settings.support_phone,
+                },
+            )
+        case ac.Unblock(retailer=ref, reason=reason):
+            rid = await _retailer_id(conn, ref)
+            change = await ledger.unblock_credit(
+                conn, rid, performed_by=by, now=now, tz=tz, reason=reason,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )  # fmt: skip
+            label = await get_retailer_label(conn, rid)
+            return Reply(
+                "admin_unblocked",
+                {
+                    **label.vars(),
+                    "status": str(change.status.value),
+                    "available": change.available,
+                    "pause_reason": change.reason if change.status != "ACTIVE" else None,
+                },
+            )
+        case ac.Paid(retailer=ref, amount=amount, reference=reference, as_advance=as_advance):
+            rid = await _retailer_id(conn, ref)
+            try:
+                paid = await ledger.record_payment(
+                    conn, amount=amount, performed_by=by, now=now, tz=tz, retailer_id=rid,
+                    reference=reference, as_advance=as_advance,
+                    tolerance=deps.settings.overdue_tolerance_paise,
+                )  # fmt: skip
+            except Unprocessable as refused:
+                if refused.code != "AMOUNT_ABOVE_OWED":
+                    raise
+                # An overpayment is kept only when asked: say how to ask.
+                message = f"{refused.message}; to keep the rest as an advance, end with *advance*"
+                return Reply("admin_error", {"code": refused.code, "message": message})
             label = await get_retailer_label(conn, rid)
             # "cleared" counts only debits paid off; the rest of the payment is told apart
             outcome = await get_payment_outcome(
@@ -140,13 +181,16 @@ async def _execute(
                     "reference": paid.reference,
                     "outstanding_before": paid.outstanding_before,
                     "outstanding_after": paid.outstanding_after,
+                    "to_advance": paid.to_advance,
+                    "advance": paid.advance_after,
+                    "credit_resumed": paid.resumed is not None,
                 },
             )
         case ac.Adjust(retailer=ref, direction=direction, amount=amount, reason=reason, note=note):
             rid = await _retailer_id(conn, ref)
             adjusted = await ledger.adjust(
                 conn, rid, direction=direction, amount=amount, reason=reason, performed_by=by,
-                now=now, tz=tz, notes=note,
+                now=now, tz=tz, notes=note, tolerance=deps.settings.overdue_tolerance_paise,
             )  # fmt: skip
             label = await get_retailer_label(conn, rid)
             return Reply(
@@ -158,6 +202,10 @@ async def _execute(
                     "reason": adjusted.reason,
                     "outstanding_before": adjusted.outstanding_before,
                     "outstanding_after": adjusted.outstanding_after,
+                    "to_advance": adjusted.to_advance,
+                    "advance_applied": adjusted.advance_applied,
+                    "advance": adjusted.advance_after,
+                    "credit_resumed": adjusted.resumed is not None,
                 },
             )
         case ac.Limit() | ac.MaxOrder() | ac.Days():
@@ -183,8 +231,9 @@ async def _execute(
             )
         case ac.Fail(order_id=order_id, reason=reason):
             failed = await ledger.fail_order(
-                conn, order_id, reason=reason, performed_by=by, now=now, tz=tz
-            )
+                conn, order_id, reason=reason, performed_by=by, now=now, tz=tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )  # fmt: skip
             label = await get_retailer_label(conn, failed.retailer_id)
             return Reply(
                 "admin_order_failed",
@@ -196,6 +245,168 @@ async def _execute(
                 },
             )
     raise AssertionError(f"unhandled admin command {cmd!r}")
+
+
+# --- the business day: orders, returns, prices ------------------------------------------------
+
+ORDERS_SHOWN = 10
+_MOVES = {
+    ac.Dispatch: OrderAction.DISPATCH,
+    ac.Deliver: OrderAction.DELIVER,
+    ac.Cancel: OrderAction.CANCEL,
+}
+
+
+async def _execute_desk(
+    deps: Deps, conn: Conn, admin_phone: str, cmd: ac.DeskCommand, now: datetime
+) -> Reply:
+    """The dispatch desk's commands, through the same functions as the admin API."""
+    tz = deps.settings.tz
+    match cmd:
+        case ac.Orders(which=which):
+            return await _orders_reply(conn, which, tz)
+        case ac.Dispatch(order_id=oid) | ac.Deliver(order_id=oid):
+            moved = await ledger.move_order(
+                conn, oid, _MOVES[type(cmd)], performed_by=admin_phone, now=now, tz=tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )  # fmt: skip
+            return await _moved_reply(conn, moved)
+        case ac.Cancel(order_id=oid, reason=reason):
+            moved = await ledger.move_order(
+                conn, oid, OrderAction.CANCEL, reason=reason, performed_by=admin_phone, now=now,
+                tz=tz, tolerance=deps.settings.overdue_tolerance_paise,
+            )  # fmt: skip
+            return await _moved_reply(conn, moved)
+        case ac.Return(order_id=oid, amount=amount, reason=reason):
+            returned = await ledger.return_goods(
+                conn, oid, amount=amount, reason=reason, performed_by=admin_phone, now=now, tz=tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )  # fmt: skip
+            label = await get_retailer_label(conn, returned.retailer_id)
+            return Reply(
+                "admin_returned",
+                {
+                    **label.vars(),
+                    "order_id": oid,
+                    "amount": returned.amount,
+                    "reason": returned.reason,
+                    "returnable": returned.returnable,
+                    "to_advance": returned.to_advance,
+                    "outstanding_before": returned.outstanding_before,
+                    "outstanding_after": returned.outstanding_after,
+                },
+            )
+        case ac.Price(sku=sku, amount=amount):
+            product_id = await upkeep.find_product_by_sku(conn, sku)
+            if product_id is None:
+                raise NotFound("PRODUCT_NOT_FOUND", f"no product with SKU {sku}")
+            product, diff = await upkeep.update_product(
+                conn, product_id, upkeep.ProductChange(price=amount), performed_by=admin_phone,
+                now=now,
+            )  # fmt: skip
+            return Reply(
+                "admin_price",
+                {
+                    "sku": product.sku,
+                    "name": product.name,
+                    "price": product.price,
+                    "old_price": diff["price"][0] if "price" in diff else product.price,
+                    "changed": "price" in diff,
+                    "active": product.active,
+                },
+            )
+    raise AssertionError(f"unhandled desk command {cmd!r}")
+
+
+_LISTS: dict[str, tuple[OrderStatus | None, ...]] = {
+    "open": (OrderStatus.PLACED, OrderStatus.DISPATCHED),
+    "all": (None,),
+    **{s.value.lower(): (s,) for s in OrderStatus},
+}
+
+
+async def _orders_reply(conn: Conn, which: str, tz: tzinfo) -> Reply:
+    groups = []
+    for status in _LISTS[which]:
+        page = await list_orders(conn, status=status, limit=ORDERS_SHOWN)
+        groups.append(
+            {
+                "status": status.value if status else "ALL",
+                "more": page.next_key is not None,
+                "orders": [
+                    {
+                        "id": o.order_id,
+                        "status": o.status,
+                        "retailer_id": o.retailer_id,
+                        "name": o.retailer_name,
+                        "shop_name": o.shop_name,
+                        "total": o.total,
+                        "mode": o.payment_mode,
+                        "placed_on": business_date(o.created_at, tz),
+                    }
+                    for o in page.orders
+                ],
+            }
+        )
+    return Reply("admin_orders", {"which": which, "groups": groups})
+
+
+async def _moved_reply(conn: Conn, moved: ledger.OrderMoved) -> Reply:
+    label = await get_retailer_label(conn, moved.retailer_id)
+    return Reply(
+        "admin_order_moved",
+        {
+            **label.vars(),
+            "order_id": moved.order_id,
+            "action": moved.action.value,
+            "status": moved.status.value,
+            "total": moved.total,
+            "mode": moved.payment_mode.value,
+            "reason": moved.reason,
+            "reversed": moved.reversed_amount,
+            "credited": moved.credited,
+            "to_advance": moved.to_advance,
+            "told": moved.action != OrderAction.DELIVER,
+        },
+    )
+
+
+async def _unpause(deps: Deps, conn: Conn, by: str, cmd: ac.Unpause, now: datetime) -> Reply:
+    """`unpause <retailer> [until <date>|<n>d] [reason]`. Refused while still overdue, with what
+    is owed and the override that would let it go ahead."""
+    rid = await _retailer_id(conn, cmd.retailer)
+    today = business_date(now, deps.settings.tz)
+    until = cmd.until
+    if cmd.until_days is not None:
+        until = today + timedelta(days=cmd.until_days)
+    label = await get_retailer_label(conn, rid)
+    try:
+        change = await ledger.unpause_credit(
+            conn, rid, performed_by=by, now=now, tz=deps.settings.tz, reason=cmd.reason,
+            override_until=until, tolerance=deps.settings.overdue_tolerance_paise,
+        )  # fmt: skip
+    except Conflict as refused:
+        if refused.code != "STILL_OVERDUE":
+            raise
+        return Reply(
+            "admin_still_overdue",
+            {
+                **label.vars(),
+                "overdue_unpaid": refused.extra["amountOverdue"],
+                "since": refused.extra["oldestDebitDate"],
+                "max_outstanding_days": refused.extra["maxOutstandingDays"],
+                "max_override_days": MAX_OVERRIDE_DAYS,
+            },
+        )
+    return Reply(
+        "admin_unpaused",
+        {
+            **label.vars(),
+            "available": change.available,
+            "was_active": change.previous_status == "ACTIVE",
+            "override_until": change.override_until,
+        },
+    )
 
 
 async def _run_job(deps: Deps, cmd: ac.Run) -> Reply:
@@ -238,6 +449,10 @@ def _risk_reply(d: RiskDashboard) -> Reply:
             "active": _count(counts, "ACTIVE"),
             "paused": _count(counts, "PAUSED"),
             "blocked": _count(counts, "BLOCKED"),
+            "paused_by_system": d.paused_by_system,
+            "overrides": d.overrides,
+            "advances": d.advances.amount,
+            "advance_retailers": d.advances.retailers,
         },
     )
 
@@ -285,6 +500,9 @@ def _profile_reply(p: CreditProfile, tz: tzinfo) -> Reply:
             "credit_limit": p.credit_limit,
             "outstanding": p.outstanding,
             "available": p.available,
+            "advance": p.advance,
+            "override_until": p.override_until,
+            "beyond_limit_amount": p.beyond_limit_amount,
             "utilisation": p.utilisation,
             "overdue_amount": p.overdue_amount,
             "max_order_value": p.max_order_value,

@@ -17,6 +17,7 @@ from bot.credit import CreditFacts, PaymentMode, RefusalCode
 from bot.messages import Reply
 from bot.orders import OrderLine, PricedLine
 from bot.payments.pay import PayOptions
+from bot.statements import Dues
 
 
 class Stage(StrEnum):
@@ -149,6 +150,9 @@ class PendingOrder:
     status: str  # PENDING | COMPLETED | CANCELLED | EXPIRED
     expires_at: datetime
     payment_mode: PaymentMode | None = None
+    # The priced lines as stored when the retailer was last shown the total: a price changed
+    # since is told before the order is paid for (`payment.prices_moved`).
+    lines: tuple[PricedLine, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,9 +184,12 @@ class Facts:
     history: History | None = None
     tolerance: int = 100_00
     tz: tzinfo = UTC
+    support_phone: str | None = None  # whom a retailer whose credit is blocked should call
     # How this retailer can pay (a gateway link for the amount due, a UPI ID); loaded only for
     # the messages that show it (`needs_payment`).
     payment: PayOptions | None = None
+    # What is owed item by item; loaded only for the messages that show it (`needs_dues`).
+    dues: Dues | None = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +285,7 @@ class Placement:
     mode: PaymentMode = PaymentMode.COD
     due_date: date | None = None
     items: tuple[tuple[str, int, int], ...] = ()  # (name, quantity, line_total)
+    from_advance: int = 0  # paise of a credit order paid at once from the retailer's advance
 
 
 def attach_pending(conversation: Conversation, pending_id: int) -> Conversation:

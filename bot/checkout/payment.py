@@ -23,8 +23,14 @@ from bot.checkout.model import (
 )
 from bot.checkout.turn import Turn, short
 from bot.clock import business_date
-from bot.credit import PaymentMode, RefusalCode, validate_order_placement
-from bot.orders import OrderLine
+from bot.credit import (
+    SYSTEM,
+    PaymentMode,
+    RefusalCode,
+    overdue_blocks_credit,
+    validate_order_placement,
+)
+from bot.orders import OrderLine, PricedLine, price_changes
 
 
 def pending_gone(t: Turn) -> bool:
@@ -113,8 +119,37 @@ def refuse_credit(t: Turn, code: RefusalCode, total: int) -> None:
         max_order_value=c.max_order_value if c else 0,
         overdue_unpaid=c.overdue_unpaid if c else 0,
         max_outstanding_days=c.max_outstanding_days if c else 0,
+        # A SYSTEM pause is lifted by paying; a person's pause and a block are not.
+        paused_by_system=c is not None and c.paused_by == SYSTEM,
+        overdue_blocks=c is not None and overdue_blocks_credit(c.overdue_unpaid, t.facts.tolerance),
+        support_phone=t.facts.support_phone,
         names=[],
     )
+
+
+def prices_moved(t: Turn, lines: tuple[PricedLine, ...], total: int) -> bool:
+    """When a price changed since the retailer was shown the total (the pending order's stored
+    lines): say which, keep the new prices on the pending order and offer the payment again, so
+    nothing is paid at a price not seen. True when that happened."""
+    p = t.facts.pending
+    pid = t.conv.pending_id
+    if p is None or pid is None or p.id != pid:
+        return False
+    changes = price_changes(p.lines, lines)
+    if not changes:
+        return False
+    t.conv = replace(t.conv, stage=Stage.PAYMENT, mode=None)
+    t.effects.append(UpdatePendingOrder(pid, lines, total, None))
+    t.say(
+        "prices_changed",
+        changes=[
+            {"name": short(c.name), "old_price": c.old_price, "new_price": c.new_price}
+            for c in changes
+        ],
+        total=total,
+    )
+    payment_options(t)
+    return True
 
 
 def choose_payment(t: Turn, mode: PaymentMode) -> None:
@@ -128,6 +163,8 @@ def choose_payment(t: Turn, mode: PaymentMode) -> None:
         t.effects.append(CancelPendingOrder(pid))
         t.conv = replace(t.conv, stage=Stage.CART, pending_id=None, mode=None)
         t.say("cart_empty")
+        return
+    if prices_moved(t, lines, total):
         return
     if mode == PaymentMode.CREDIT:
         allowed, code, _ = credit_verdict(t, total)
@@ -147,6 +184,8 @@ def choose_payment(t: Turn, mode: PaymentMode) -> None:
         mode=mode.value,
         due_date=due_date(t) if credit else None,
         available_after=(c.available - total) if (c and credit) else 0,
+        # an advance pays a credit order first: say how much of it, and what is left to pay
+        from_advance=min(c.advance, total) if (c and credit) else 0,
     )
 
 
@@ -174,6 +213,8 @@ def confirm(t: Turn) -> None:
         t.effects.append(UpdatePendingOrder(pid, lines, total, None))
         payment_options(t)
         return
+    if prices_moved(t, lines, total):
+        return
     if mode == PaymentMode.CREDIT:
         allowed, code, _ = credit_verdict(t, total)
         if not allowed:
@@ -195,7 +236,7 @@ def cancel(t: Turn) -> None:
         assert pid is not None
         t.effects.append(CancelPendingOrder(pid))
     if had_order or t.conv.cart:
-        t.say("order_cancelled", had_order=had_order)
+        t.say("checkout_cancelled", had_order=had_order)
         # Cancelling this checkout: the order placed before it is no longer the news.
         t.conv = Conversation(stage=Stage.MENU, numbers=t.conv.numbers)
         return
@@ -225,6 +266,7 @@ def after_placement(
                 {"name": short(n), "quantity": q, "line_total": lt} for n, q, lt in placement.items
             ],
             available=placement.available,
+            from_advance=placement.from_advance,
         )
         t.conv = Conversation(
             stage=Stage.MENU, numbers=conversation.numbers, placed_order=placement.order_id
