@@ -217,10 +217,12 @@ async def _look_up(deps: Deps, conn: Conn, row: OutboxRow, since: datetime) -> S
 
 @dataclasses.dataclass
 class _Round:
-    """What the rows of one round share: the send slots reserved for them and the lease."""
+    """What the rows of one round share: the send slots reserved for them, the lease, and the
+    sender's stop (a row waiting for its slot goes back at once when it is set)."""
 
     slots: Reservation | None
     lease: timedelta
+    stop: asyncio.Event | None = None
 
 
 async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, turn: _Round) -> str:
@@ -281,8 +283,9 @@ async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, turn: _Round) -> 
         )  # fmt: skip
         log.warning("outbox #%d %s to %s held: %s", row.id, row.kind, who, plan.message)
         return "held"
-    if turn.slots is not None and not await turn.slots.take():
-        # Its slot went by while earlier rows took long: back to the queue, not counted.
+    if turn.slots is not None and not await turn.slots.take(turn.stop):
+        # Its slot went by while earlier rows took long, or the sender is stopping: back to the
+        # queue, not counted as an attempt.
         await release_claims(conn, [row], deps.clock.now())
         return "given_back"
     content_sid = plan.content_sid if isinstance(plan, Templated) else None
@@ -520,7 +523,7 @@ async def deliver_due(
                     conn, claims[slots.count :], deps.clock.now()
                 )
                 claims = claims[: slots.count]
-        turn = _Round(slots, lease)
+        turn = _Round(slots, lease, stop)
         started = time.monotonic()
         try:
             for i, row in enumerate(claims):

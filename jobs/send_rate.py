@@ -20,6 +20,7 @@ per process only) rather than stop sending.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -128,19 +129,25 @@ class Reservation:
         """When slot `i` may start (monotonic seconds)."""
         return self.first + i * self.interval
 
-    async def take(self) -> bool:
-        """Wait for the next slot and take it; False when none is left. A slot whose time is
-        more than half an interval past is skipped (wasted, never crowding the next one: the
-        rate is not exceeded because an earlier row took long)."""
+    async def take(self, stop: asyncio.Event | None = None) -> bool:
+        """Wait for the next slot and take it; False when none is left, or `stop` is set while
+        waiting (the slot is then left for `SharedSendRate.give_back`). A slot whose time is more
+        than half an interval past is skipped (wasted, never crowding the next one: the rate is
+        not exceeded because an earlier row took long)."""
         now = time.monotonic()
         while self.used < self.count and self.start(self.used) < now - self.interval / 2:
             self.used += 1
         if self.used >= self.count:
             return False
         wait = self.start(self.used) - now
-        self.used += 1
-        if wait > 0:
+        if wait > 0 and stop is None:
             await asyncio.sleep(wait)
+        elif wait > 0 and stop is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+            if stop.is_set():
+                return False
+        self.used += 1
         return True
 
 

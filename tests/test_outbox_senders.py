@@ -276,3 +276,23 @@ async def test_a_sid_twilio_gives_after_the_claim_was_lost_is_recorded(
     else:
         [r] = rows
         assert (r["status"], r["twilio_sid"], r["unconfirmed_since"]) == ("ACCEPTED", ours, None)
+
+
+async def test_a_row_waiting_for_its_slot_goes_back_when_the_sender_stops(
+    deps: Deps, db: asyncpg.Pool, fake: FakeTwilio
+) -> None:
+    """A worker shutting down does not sit out a slot up to half a lease away: the row goes
+    back to the queue at once, not counted as an attempt, and nothing is posted."""
+    deps = on_the_real_clock(deps, per_second=1.0)
+    await queue_rows(db, 1)
+    rate = jobs.outbox_sender.shared_send_rate(deps)
+    await rate.reserve_within(20, horizon=60.0)  # other senders hold the next 20 s
+    stop = asyncio.Event()
+    round_ = asyncio.create_task(deliver_due(deps, rate=rate, stop=stop))
+    while await db.fetchval("SELECT status FROM outbox_messages") != "SENDING":
+        await asyncio.sleep(0.02)
+    stop.set()
+    counts = await asyncio.wait_for(round_, 5)
+    assert (counts["claimed"], counts["given_back"]) == (1, 1) and not fake.posts
+    r = await db.fetchrow("SELECT status, attempts FROM outbox_messages")
+    assert (r["status"], r["attempts"]) == ("QUEUED", 0)
