@@ -229,3 +229,48 @@ async def record_job_end(
         counts,
         error,
     )
+
+
+async def get_latest_slots(conn: Conn, *, as_of: date) -> dict[str, datetime]:
+    """Each job's latest recorded run as of the business day `as_of` (its `scheduled_for`: the
+    cron slot, or the moment a person asked), started whether or not it finished: a run that was
+    interrupted is still queued in arq and retried there, not caught up a second time."""
+    rows = await conn.fetch(
+        """SELECT job, max(scheduled_for) AS slot FROM job_runs WHERE as_of = $1 GROUP BY job""",
+        as_of,
+    )
+    return {r["job"]: r["slot"] for r in rows}
+
+
+@dataclass(frozen=True)
+class JobRun:
+    job: str
+    scheduled_for: datetime
+    as_of: date
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, int]
+    error: str | None
+    attempts: int
+
+
+async def get_last_runs(conn: Conn) -> dict[str, JobRun]:
+    """Each job's most recently started run."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT ON (job) job, scheduled_for, as_of, started_at, finished_at, counts,
+                  error, attempts
+           FROM job_runs ORDER BY job, started_at DESC, id DESC"""
+    )
+    return {
+        r["job"]: JobRun(
+            job=r["job"],
+            scheduled_for=r["scheduled_for"],
+            as_of=r["as_of"],
+            started_at=r["started_at"],
+            finished_at=r["finished_at"],
+            counts=dict(r["counts"] or {}),
+            error=r["error"],
+            attempts=r["attempts"],
+        )
+        for r in rows
+    }
