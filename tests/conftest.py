@@ -38,6 +38,17 @@ ADMIN_PHONE = "+919900000000"
 WHATSAPP_FROM = "whatsapp:+14155238886"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests run only when `-m` names them (`.ci/run` runs `-m slow`); otherwise they are
+    skipped with one line in the summary."""
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow kill tests: run with `pytest -m slow` (.ci/run does)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def database_server_url() -> Iterator[str]:
     url = os.environ.get("TEST_DATABASE_URL")
