@@ -89,7 +89,9 @@ async def generate(conn: asyncpg.Connection, retailers: int, lines: int) -> None
     for table, sql, args in steps:
         t0 = time.perf_counter()
         status = await conn.execute(sql, *args)
-        print(f"  {table:<12} {int(status.split()[-1]):>10,} rows  {time.perf_counter() - t0:6.1f} s")
+        print(
+            f"  {table:<12} {int(status.split()[-1]):>10,} rows  {time.perf_counter() - t0:6.1f} s"
+        )
     for seq, table in (
         ("retailers_id_seq", "retailers"),
         ("products_id_seq", "products"),

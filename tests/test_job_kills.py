@@ -196,6 +196,7 @@ def with_twilio(workers: Workers, twilio: FakeTwilio) -> None:
         TWILIO_AUTH_TOKEN="kill-test-token",
         TWILIO_WHATSAPP_FROM=FROM,
         TWILIO_API_URL=twilio.url,
+        PUBLIC_BASE_URL="https://bot.example.test",
     )
 
 

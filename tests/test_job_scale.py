@@ -58,9 +58,7 @@ async def test_the_sweep_reads_exactly_the_retailers_owed_a_reminder(deps: Deps)
         everyone.add(rid)
         for _ in range(rng.choice([1, 1, 2, 3])):
             due = TODAY + timedelta(days=rng.randint(-70, 8))
-            reminded_on = (
-                None if rng.random() < 0.3 else TODAY - timedelta(days=rng.randint(0, 80))
-            )
+            reminded_on = None if rng.random() < 0.3 else TODAY - timedelta(days=rng.randint(0, 80))
             await add_debit(deps.pool, rid, due, reminded_on)
             debit = ReminderDebit(1, None, 1000, due, reminded_on)
             if due <= TODAY + timedelta(days=3) and reminder_owed(debit, TODAY, REMINDER_POLICY):
