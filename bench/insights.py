@@ -161,7 +161,7 @@ async def main() -> int:
             await generate(conn, args.retailers, args.lines)
         finally:
             await conn.close()
-        child = subprocess.run(  # noqa: ASYNC221 - the bench waits for its child, nothing else
+        child = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--child", url],
             capture_output=True,
             text=True,

@@ -20,7 +20,8 @@ import random
 import secrets
 import sys
 import time
-from datetime import UTC, datetime, time as clock_time, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from zoneinfo import ZoneInfo
 
 import asyncpg

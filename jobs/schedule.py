@@ -26,6 +26,7 @@ from arq.worker import Retry
 
 from bot.cli.deps import Deps
 from bot.clock import business_date
+from bot.settings import Settings
 from bot.text import is_digits
 from db import sweeps
 from jobs.registry import JOBS
@@ -39,32 +40,61 @@ MAX_TRIES = 5
 RETRY_DELAY = timedelta(seconds=30)
 
 
-def next_run(job: str, after: datetime, tz: tzinfo) -> datetime:
+# The weekday of a weekly job when no settings are given (INSIGHTS_WEEKDAY's default, Monday).
+DEFAULT_WEEKDAY = 0
+
+
+def weekday_of(job: str, settings: Settings | None = None) -> int | None:
+    """The day of the week `job` runs on (0 = Monday), or None for every day."""
+    name = JOBS[job].schedule.weekday_setting
+    if name is None:
+        return None
+    if settings is None:
+        return DEFAULT_WEEKDAY
+    day: int = getattr(settings, name)
+    return day
+
+
+def next_run(job: str, after: datetime, tz: tzinfo, settings: Settings | None = None) -> datetime:
     """The next slot of `job` strictly after `after`, computed in `tz`, returned in UTC."""
     s = JOBS[job].schedule
     local = after.astimezone(tz)
-    nxt = next_cron(local, hour=set(s.hours), minute=s.minute, second=0, microsecond=0)
+    nxt = next_cron(
+        local,
+        weekday=weekday_of(job, settings),
+        hour=set(s.hours),
+        minute=set(s.minutes),
+        second=0,
+        microsecond=0,
+    )
     return nxt.astimezone(UTC)
 
 
-def slots_on(job: str, day: date, tz: tzinfo) -> list[datetime]:
-    """Every slot of `job` on the business day `day` (in `tz`), in order, in UTC."""
+def slots_on(job: str, day: date, tz: tzinfo, settings: Settings | None = None) -> list[datetime]:
+    """Every slot of `job` on the business day `day` (in `tz`), in order, in UTC (a weekly job's
+    day from `settings`, as `next_run`)."""
     start = datetime.combine(day, time(0), tzinfo=tz)
     slots: list[datetime] = []
     # next_run looks from one second on, so this finds a slot at midnight itself too
-    slot = next_run(job, start - timedelta(seconds=1), tz)
+    slot = next_run(job, start - timedelta(seconds=1), tz, settings)
     while business_date(slot, tz) == day:
         slots.append(slot)
-        slot = next_run(job, slot, tz)
+        slot = next_run(job, slot, tz, settings)
     return slots
 
 
-def missed_slot(job: str, now: datetime, tz: tzinfo, last_run: datetime | None) -> datetime | None:
+def missed_slot(
+    job: str,
+    now: datetime,
+    tz: tzinfo,
+    last_run: datetime | None,
+    settings: Settings | None = None,
+) -> datetime | None:
     """The slot of `job` to run late at `now`, or None: the latest slot of today (in `tz`) at or
     before `now`, when no run of today is recorded at or after it (`last_run`: the latest
     `scheduled_for` of today's runs). Earlier slots of the day it missed are not run one by one:
     the latest run does what they would have (the jobs are sweeps)."""
-    due = [s for s in slots_on(job, business_date(now, tz), tz) if s <= now]
+    due = [s for s in slots_on(job, business_date(now, tz), tz, settings) if s <= now]
     if not due or (last_run is not None and last_run >= due[-1]):
         return None
     return due[-1]
@@ -92,7 +122,7 @@ async def enqueue_missed(deps: Deps, redis: ArqRedis, queue_name: str) -> list[C
         last = await sweeps.get_latest_slots(conn, as_of=business_date(now, tz))
     found: list[CatchUp] = []
     for name in JOBS:
-        slot = missed_slot(name, now, tz, last.get(name))
+        slot = missed_slot(name, now, tz, last.get(name), deps.settings)
         if slot is None:
             continue
         job = await redis.enqueue_job(
@@ -149,17 +179,24 @@ def _cron_task(name: str) -> WorkerCoroutine:
 
 CRON_TASKS = {name: _cron_task(name) for name in JOBS}
 
-cron_jobs: list[CronJob] = [
-    cron(
-        CRON_TASKS[name],
-        name=f"cron:{name}",
-        hour=set(job.schedule.hours),
-        minute=job.schedule.minute,
-        second=0,
-        microsecond=0,
-        max_tries=MAX_TRIES,
-        timeout=timedelta(minutes=30),
-        unique=True,
-    )
-    for name, job in JOBS.items()
-]
+
+def cron_jobs_for(settings: Settings | None = None) -> list[CronJob]:
+    """arq's cron list, one entry per row of `JOBS` (a weekly job on its setting's weekday)."""
+    return [
+        cron(
+            CRON_TASKS[name],
+            name=f"cron:{name}",
+            weekday=weekday_of(name, settings),
+            hour=set(job.schedule.hours),
+            minute=set(job.schedule.minutes),
+            second=0,
+            microsecond=0,
+            max_tries=MAX_TRIES,
+            timeout=timedelta(minutes=30),
+            unique=True,
+        )
+        for name, job in JOBS.items()
+    ]
+
+
+cron_jobs: list[CronJob] = cron_jobs_for()

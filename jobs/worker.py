@@ -34,7 +34,7 @@ from jobs.outbox_sender import run_sender
 from jobs.payment_links import create_payment_link
 from jobs.registry import JOBS
 from jobs.runner import run_job_now
-from jobs.schedule import cron_jobs, enqueue_missed, next_run
+from jobs.schedule import cron_jobs_for, enqueue_missed, next_run
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ async def run_named_job(ctx: dict[str, Any], name: str, as_of: str | None = None
 
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [run_named_job, create_payment_link]
-    cron_jobs: ClassVar[list[Any]] = cron_jobs
+    cron_jobs: ClassVar[list[Any]] = cron_jobs_for(settings)
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379")

@@ -233,7 +233,7 @@ async def today_done(db: asyncpg.Pool, settings: Settings) -> None:
     rows = [
         (name, slot, today, slot)
         for name in JOBS
-        for slot in slots_on(name, today, settings.tz)
+        for slot in slots_on(name, today, settings.tz, settings)
         if slot <= now
     ]
     await db.executemany(

@@ -15,8 +15,8 @@ import sys
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 
-from bot.cli.chat import load_run_info
 from bot.cli.deps import open_deps
+from bot.cli.local import load_run_info
 from bot.clock import SystemClock, business_date
 from bot.settings import Settings
 from db.errors import AppError
@@ -56,9 +56,10 @@ def _with_run_info(settings: Settings) -> Settings:
     )
 
 
-def describe_schedule(job: str, today: date, tz: tzinfo) -> str:
+def describe_schedule(job: str, today: date, tz: tzinfo, settings: Settings | None = None) -> str:
     """`daily 10:00`, `daily 00:00, 06:00, 12:00, 18:00`, `every 15 min`, `weekly Mon 09:00`."""
-    days = [(d, slots_on(job, d, tz)) for d in (today + timedelta(days=i) for i in range(7))]
+    week = (today + timedelta(days=i) for i in range(7))
+    days = [(d, slots_on(job, d, tz, settings)) for d in week]
     times = [[f"{s.astimezone(tz):%H:%M}" for s in slots] for _, slots in days]
     if all(t == times[0] for t in times) and times[0]:
         daily = times[0]
@@ -92,14 +93,15 @@ def describe_outcome(run: JobRun | None, tz: tzinfo) -> tuple[str, str]:
     return when, f"ok in {took:.1f} s{tries}" + (f": {counts}" if counts else "")
 
 
-def job_table(runs: dict[str, JobRun], now: datetime, tz: tzinfo) -> list[tuple[str, ...]]:
-    """The rows of `jobs list` (a header first)."""
+def job_table(runs: dict[str, JobRun], now: datetime, settings: Settings) -> list[tuple[str, ...]]:
+    """The rows of `jobs list` (a header first), times in BUSINESS_TZ."""
+    tz = settings.tz
     rows: list[tuple[str, ...]] = [("JOB", "SCHEDULE", "NEXT RUN", "LAST RUN", "OUTCOME")]
     today = business_date(now, tz)
     for name in JOBS:
         last, outcome = describe_outcome(runs.get(name), tz)
-        nxt = f"{next_run(name, now, tz).astimezone(tz):%Y-%m-%d %H:%M}"
-        rows.append((name, describe_schedule(name, today, tz), nxt, last, outcome))
+        nxt = f"{next_run(name, now, tz, settings).astimezone(tz):%Y-%m-%d %H:%M}"
+        rows.append((name, describe_schedule(name, today, tz, settings), nxt, last, outcome))
     return rows
 
 
@@ -116,9 +118,8 @@ async def _list(settings: Settings) -> int:
         runs = await get_last_runs(conn)
     finally:
         await conn.close()
-    tz = settings.tz
     print(f"times in {settings.business_tz}")
-    _print_table(job_table(runs, SystemClock().now(), tz))
+    _print_table(job_table(runs, SystemClock().now(), settings))
     return 0
 
 

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import asyncpg
 import uvicorn
 
 from bot.cli import bank
@@ -16,10 +17,12 @@ from bot.cli import jobs as jobs_cli
 from bot.cli.chat import add_arguments as add_chat_arguments
 from bot.cli.chat import main as chat_main
 from bot.cli.importer import import_csv
+from bot.cli.local import NO_DATABASE, with_local_servers
 from bot.cli.run import run
 from bot.clock import SystemClock
 from bot.settings import Settings, SettingsError, load_settings
 from db.migrate import migrate_url
+from db.onboarding import check_admin_numbers
 from db.pool import connect
 from db.seed import seed_demo
 
@@ -32,7 +35,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.database_url:
-        print("error: DATABASE_URL is not set", file=sys.stderr)
+        print(f"error: {NO_DATABASE}", file=sys.stderr)
         return 2
     applied = asyncio.run(migrate_url(settings.database_url))
     print("applied: " + ", ".join(applied) if applied else "nothing to apply")
@@ -41,7 +44,7 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.database_url:
-        print("error: DATABASE_URL is not set", file=sys.stderr)
+        print(f"error: {NO_DATABASE}", file=sys.stderr)
         return 2
     url = settings.database_url
 
@@ -62,7 +65,7 @@ def _cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.database_url:
-        print("error: DATABASE_URL is not set", file=sys.stderr)
+        print(f"error: {NO_DATABASE}", file=sys.stderr)
         return 2
     url = settings.database_url
     try:
@@ -74,7 +77,13 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     async def go() -> int:
         conn = await connect(url)
         try:
-            result = await import_csv(conn, args.kind, text, now=SystemClock().now())
+            result = await import_csv(
+                conn,
+                args.kind,
+                text,
+                now=SystemClock().now(),
+                admin_numbers=settings.admin_numbers,
+            )
         finally:
             await conn.close()
         for error in result.errors:
@@ -157,13 +166,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_database(settings: Settings) -> None:
+    """What start-up refuses that needs the database (an admin number that is a retailer's),
+    checked before a server starts so the refusal is one line, like a bad setting's."""
+    if not settings.database_url or not settings.admin_numbers:
+        return
+    url = settings.database_url
+
+    async def go() -> None:
+        try:
+            conn = await asyncpg.connect(url, timeout=5)
+        except (OSError, TimeoutError, asyncpg.PostgresError):
+            return  # the server's own start reports an unreachable database
+        try:
+            await check_admin_numbers(conn, settings.admin_numbers)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
+        if args.command in ("web", "worker"):
+            _check_database(settings)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result: int = args.func(args, settings)
+    if args.command != "run":  # `run` starts the servers the others look for
+        settings = with_local_servers(settings)
+    try:
+        result: int = args.func(args, settings)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if args.command not in _DATABASE_COMMANDS:
+            raise
+        # A database that is down (or a local service stopped since): one line, not a traceback.
+        print(f"error: cannot use the database: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     return result
+
+
+# Commands that connect to the database and end: a connection that fails is the person's to fix.
+_DATABASE_COMMANDS = frozenset({"migrate", "seed", "import", "bank"})
