@@ -5,6 +5,7 @@ each message once-only, and rows are marked in the same transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -12,7 +13,13 @@ from typing import Any
 from bot.cli.deps import Deps
 from bot.clock import business_date
 from bot.credit import Bucket
-from bot.insights import WINDOW_DAYS, compute_insights, insights_vars, insights_week
+from bot.insights import (
+    WINDOW_DAYS,
+    OrderSummary,
+    compute_insights,
+    insights_vars,
+    insights_week,
+)
 from bot.messages import MessageKind, Reply
 from bot.quiet_hours import release_at
 from bot.reminders import REMINDER_POLICY, breakdown, plan_reminder
@@ -199,29 +206,47 @@ async def regenerate_insights(deps: Deps, as_of: date) -> dict[str, int]:
     """Recompute every retailer's buying pattern as of the day (stored, not sent).
 
     Retailers are taken `INSIGHTS_BATCH` at a time, in id order (a keyset page), with the orders
-    of that id range alone, and each page is written in one statement: memory stays that of one
-    page however many retailers there are, and a run stopped midway keeps the pages it wrote (the
-    rerun writes them again, the same)."""
+    of that id range alone, and each page is written in one statement: memory stays that of two
+    pages however many retailers there are, and a run stopped midway keeps the pages it wrote
+    (the rerun writes them again, the same). The next page is read while this one is computed,
+    in a thread, so the database and Python work at once and the worker's event loop (its
+    in-progress renewals, the outbox sender) is never held up by the computing."""
     now = deps.clock.now()
     tz = deps.settings.tz
     # compute_insights looks at the WINDOW_DAYS before the day: no older order is read, nor a
     # later one (a run as of a past day).
     since = datetime.combine(as_of - timedelta(days=WINDOW_DAYS + 1), time(0), tzinfo=tz)
     until = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=tz)
-    retailers = updated = 0
-    after = 0
-    while True:
+
+    async def read_page(after: int) -> tuple[list[int], dict[int, list[OrderSummary]]]:
         async with deps.pool.acquire() as conn:
             ids = await sweeps.get_retailer_id_batch(conn, after=after, limit=INSIGHTS_BATCH)
             if not ids:
-                break
+                return ids, {}
             orders = await sweeps.get_recent_orders_by_retailer(
                 conn, since=since, until=until, tz=tz, retailers=(ids[0], ids[-1])
             )
-            rows = [(rid, compute_insights(orders.get(rid, []), as_of)) for rid in ids]
-            updated += await sweeps.upsert_insights_batch(conn, rows, as_of, now)
-        retailers += len(ids)
-        after = ids[-1]
+        return ids, orders
+
+    def compute(
+        ids: list[int], orders: dict[int, list[OrderSummary]]
+    ) -> list[tuple[int, dict[str, object]]]:
+        return [(rid, compute_insights(orders.get(rid, []), as_of)) for rid in ids]
+
+    retailers = updated = 0
+    page = asyncio.create_task(read_page(0))
+    try:
+        while True:
+            ids, orders = await page
+            if not ids:
+                break
+            page = asyncio.create_task(read_page(ids[-1]))
+            rows = await asyncio.to_thread(compute, ids, orders)
+            async with deps.pool.acquire() as conn:
+                updated += await sweeps.upsert_insights_batch(conn, rows, as_of, now)
+            retailers += len(ids)
+    finally:
+        page.cancel()  # a run cancelled mid-way (the worker stopping) reads no further
     # a past day never replaces newer insights: those are kept, and counted
     return {"retailers": retailers, "updated": updated, "kept_newer": retailers - updated}
 
