@@ -54,6 +54,7 @@ from db.errors import BadRequest, Forbidden
 from db.ledger import place_order
 from db.pool import Conn
 from db.statements import get_dues
+from handlers.admin_chat import handle_admin_text
 
 log = logging.getLogger(__name__)
 
@@ -265,8 +266,6 @@ async def _admin_message(
     payload: dict[str, str],
     now: datetime,
 ) -> tuple[str, str]:
-    from handlers.admin_chat import handle_admin_text
-
     claimed = await conversations.claim_message(
         conn,
         message_sid=sid,
