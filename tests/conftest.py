@@ -58,7 +58,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     not_run = config.stash.get(_SLOW_NOT_RUN, 0)
     if not_run:
         terminalreporter.write_line(
-            f"{not_run} slow kill tests not run: `pytest -m slow` runs them (.ci/run does)"
+            f"{not_run} slow tests not run: `pytest -m slow` runs them (.ci/run does)"
         )
 
 
