@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import unicodedata
 from collections.abc import Sequence
 
@@ -23,6 +24,9 @@ _FUZZY_WORDS = tuple(
 )
 
 
+# A message is asked for its command several times on its way through (which facts to load,
+# then the checkout's step): the answer depends on the text alone, so it is remembered.
+@functools.lru_cache(maxsize=4096)
 def parse_command(text: str) -> Command | None:
     """A command word or phrase, or None. `?` alone is help. The order of the tries is in
     `bot/phrases.toml`'s header."""
@@ -59,13 +63,19 @@ def _agreeing_phrases(words: Sequence[str]) -> Command | None:
     n = len(words)
     if not 2 <= n <= _MAX_PHRASES_WORDS:
         return None
+    # The command of each run of words, looked up once (at most 21 runs of 6 words).
+    phrase = {
+        (start, end): command
+        for start in range(n)
+        for end in range(start + 1, n + 1)
+        if (command := PHRASES.bags.get(bag(words[start:end]))) is not None
+    }
     found: set[Command] = set()
-    for command in set(PHRASES.bags.values()):
+    for command in set(phrase.values()):
         covered = [True] + [False] * n  # covered[i]: words[:i] split into phrases of `command`
         for end in range(1, n + 1):
             covered[end] = any(
-                covered[start] and PHRASES.bags.get(bag(words[start:end])) == command
-                for start in range(end)
+                covered[start] and phrase.get((start, end)) == command for start in range(end)
             )
         if covered[n]:
             found.add(command)
