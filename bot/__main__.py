@@ -118,6 +118,12 @@ def _cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_operators(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.operators_cli import main as operators_main
+
+    return operators_main(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot", description="WhatsApp ordering and retailer credit operations."
@@ -136,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
             "chat with the local bot as a retailer (--as PHONE) or admin (--admin)",
             _cmd_chat,
         ),
+        ("operators", "named operators: add, list, token, revoke, passwd", _cmd_operators),
     ]
     for name, help_text, func in commands:
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -149,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
             from bot.chat import add_arguments
 
             add_arguments(p)
+        if name == "operators":
+            from bot.operators_cli import add_arguments as operators_arguments
+
+            operators_arguments(p)
     return parser
 
 

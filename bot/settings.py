@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     # Largest request body the web app accepts, in bytes.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Signs the admin console's cookies and CSRF tokens (at least 32 characters); unset, the
+    # console at /admin is closed (503). `make run` generates one under the data folder.
+    session_secret: str | None = Field(default=None, min_length=32)
     arq_queue_name: str = "arq:queue"
     data_dir: str = ".data"
 
@@ -89,10 +92,20 @@ class Settings(BaseSettings):
             raise ValueError("must be a JSON object of kind -> Content SID")
         return dict(value)
 
+    @field_validator("session_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
     @field_validator("twilio_api_url", "public_base_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are Secure when the public address is https."""
+        return (self.public_base_url or "").startswith("https://")
 
     @cached_property
     def tz(self) -> ZoneInfo:
