@@ -113,8 +113,8 @@ async def server(database_server_url: str, redis_url: str) -> AsyncIterator[Serv
     }
     for unset in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "ADMIN_NUMBERS"):
         env.pop(unset, None)
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(  # noqa: S603
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - open while the server runs, closed below
+    proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "handlers.app:app_from_env",
          "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
