@@ -37,7 +37,20 @@ CONSOLE_ROUTES: list[BaseRoute] = [
     Route("/", _to_dashboard),
     ConsoleRoute("/retailers", pages.retailers, action=Action.VIEW),
     ConsoleRoute("/retailers/{retailer}", pages.retailer, action=Action.VIEW),
+    ConsoleRoute(
+        "/retailers/{retailer}/payment",
+        forms.record_payment,
+        action=Action.RECORD_PAYMENT,
+        methods=POST,
+    ),
+    ConsoleRoute("/retailers/{retailer}/adjust", forms.adjust, action=Action.ADJUST, methods=POST),
+    ConsoleRoute("/retailers/{retailer}/pause", forms.pause, action=Action.PAUSE, methods=POST),
+    ConsoleRoute(
+        "/retailers/{retailer}/unpause", forms.unpause, action=Action.UNPAUSE, methods=POST
+    ),
+    ConsoleRoute("/retailers/{retailer}/limits", forms.limits, action=Action.LIMITS, methods=POST),
     ConsoleRoute("/orders", pages.orders, action=Action.VIEW),
+    ConsoleRoute("/orders/{order}/fail", forms.fail_order, action=Action.ORDERS, methods=POST),
     ConsoleRoute("/jobs", pages.jobs, action=Action.VIEW),
     ConsoleRoute("/jobs/{job}/run", forms.run_job, action=Action.JOBS, methods=POST),
     ConsoleRoute("/operators", pages.operators, action=Action.OPERATORS),

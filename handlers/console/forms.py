@@ -10,9 +10,12 @@ import logging
 
 from starlette.responses import Response
 
+from bot.credit import Direction
+from bot.money import format_inr
+from db import ledger
 from db import operators as ops
-from db.errors import AppError
-from handlers.console import pages
+from db.errors import AppError, Unprocessable
+from handlers.console import api_fields, pages, security
 from handlers.console.guard import Console
 from jobs.registry import JOB_NAMES
 from jobs.runner import run_job_now
@@ -140,3 +143,177 @@ async def new_password(console: Console) -> Response:
             "value": password,
         },
     )
+
+
+# --- credit operations on a retailer ------------------------------------------------------------
+
+
+def _back(console: Console, retailer_id: int) -> str:
+    return f"/admin/retailers/{retailer_id}"
+
+
+async def _refused(console: Console, retailer_id: int, form: str, exc: AppError) -> Response:
+    return await pages.retailer_page(
+        console, retailer_id, status=exc.status, error=exc.message, error_form=form
+    )
+
+
+async def record_payment(console: Console) -> Response:
+    """`POST /payment/record` as a form: amount, reference, optionally the debit to clear."""
+    rid = pages.path_id(console, "retailer")
+    form = console.form
+    deps = console.deps
+    try:
+        amount = api_fields.amount(form, "amountPaid")
+        reference = api_fields.optional_text(form, "reference")
+        transaction_id = api_fields.whole_number(form, "transactionId")
+        async with deps.pool.acquire() as conn:
+            result = await ledger.record_payment(
+                conn,
+                amount=amount,
+                retailer_id=rid,
+                transaction_id=transaction_id,
+                reference=reference,
+                performed_by=console.caller.performed_by,
+                now=deps.clock.now(),
+                tz=deps.settings.tz,
+            )
+    except AppError as exc:
+        return await _refused(console, rid, "payment", exc)
+    return await console.done(
+        _back(console, rid),
+        f"Payment of {format_inr(result.amount)} recorded. "
+        f"Outstanding now {format_inr(result.outstanding_after)}.",
+    )
+
+
+async def adjust(console: Console) -> Response:
+    """`POST /credit/{retailer}/adjustment` as a form."""
+    rid = pages.path_id(console, "retailer")
+    form = console.form
+    deps = console.deps
+    try:
+        raw_direction = form.get("direction")
+        if raw_direction not in (Direction.DEBIT.value, Direction.CREDIT.value):
+            raise Unprocessable("INVALID_FIELD", "direction must be DEBIT or CREDIT")
+        amount = api_fields.amount(form, "amount")
+        reason = api_fields.text(form, "reason")
+        notes = api_fields.optional_text(form, "notes")
+        async with deps.pool.acquire() as conn:
+            result = await ledger.adjust(
+                conn,
+                rid,
+                direction=Direction(raw_direction),
+                amount=amount,
+                reason=reason,
+                notes=notes,
+                performed_by=console.caller.performed_by,
+                now=deps.clock.now(),
+                tz=deps.settings.tz,
+            )
+    except AppError as exc:
+        return await _refused(console, rid, "adjust", exc)
+    what = "added to" if result.direction is Direction.DEBIT else "taken off"
+    return await console.done(
+        _back(console, rid),
+        f"{format_inr(result.amount)} {what} what is owed ({result.reason}). "
+        f"Outstanding now {format_inr(result.outstanding_after)}.",
+    )
+
+
+async def pause(console: Console) -> Response:
+    rid = pages.path_id(console, "retailer")
+    deps = console.deps
+    try:
+        reason = api_fields.text(console.form, "reason")
+        async with deps.pool.acquire() as conn:
+            await ledger.pause_credit(
+                conn,
+                rid,
+                reason=reason,
+                performed_by=console.caller.performed_by,
+                now=deps.clock.now(),
+            )
+    except AppError as exc:
+        return await _refused(console, rid, "pause", exc)
+    return await console.done(_back(console, rid), f"Credit paused: {reason}.")
+
+
+async def unpause(console: Console) -> Response:
+    rid = pages.path_id(console, "retailer")
+    deps = console.deps
+    try:
+        reason = api_fields.optional_text(console.form, "reason")
+        async with deps.pool.acquire() as conn:
+            await ledger.unpause_credit(
+                conn,
+                rid,
+                reason=reason,
+                performed_by=console.caller.performed_by,
+                now=deps.clock.now(),
+            )
+    except AppError as exc:
+        return await _refused(console, rid, "unpause", exc)
+    return await console.done(_back(console, rid), "Credit resumed.")
+
+
+async def limits(console: Console) -> Response:
+    """`PUT /guardrails/{retailer}` as a form (every field shown is sent)."""
+    rid = pages.path_id(console, "retailer")
+    form = console.form
+    deps = console.deps
+    try:
+        credit_limit = api_fields.optional_amount(form, "creditLimit", allow_zero=True)
+        max_order_value = api_fields.optional_amount(form, "maxOrderValue")
+        max_days = api_fields.whole_number(form, "maxOutstandingDays")
+        terms = api_fields.whole_number(form, "paymentTermsDays")
+        async with deps.pool.acquire() as conn:
+            rails = await ledger.set_guardrails(
+                conn,
+                rid,
+                credit_limit=credit_limit,
+                max_order_value=max_order_value,
+                max_outstanding_days=max_days,
+                payment_terms_days=terms,
+                performed_by=console.caller.performed_by,
+                now=deps.clock.now(),
+            )
+    except AppError as exc:
+        return await _refused(console, rid, "limits", exc)
+    return await console.done(
+        _back(console, rid),
+        f"Limits saved: credit {format_inr(rails.credit_limit)}, orders up to "
+        f"{format_inr(rails.max_order_value)}, pay within {rails.payment_terms_days} days, "
+        f"credit stops after {rails.max_outstanding_days} days.",
+    )
+
+
+# --- orders ---------------------------------------------------------------------------------------
+
+
+async def fail_order(console: Console) -> Response:
+    """`POST /orders/{order}/fail` as a form, from the board or a retailer's page."""
+    order_id = pages.path_id(console, "order")
+    back = security.safe_next(console.form.get("back"))
+    deps = console.deps
+    try:
+        reason = api_fields.text(console.form, "reason")
+        async with deps.pool.acquire() as conn:
+            failed = await ledger.fail_order(
+                conn,
+                order_id,
+                reason=reason,
+                performed_by=console.caller.performed_by,
+                now=deps.clock.now(),
+                tz=deps.settings.tz,
+            )
+    except AppError as exc:
+        return await pages.orders(
+            console, status=exc.status, error=f"Order #{order_id}: {exc.message}"
+        )
+    reversed_text = (
+        f"; {format_inr(failed.reversed_amount)} taken off what is owed"
+        if failed.reversed_amount
+        else ""
+    )
+    return await console.done(back, f"Order #{order_id} marked failed{reversed_text}.")

@@ -18,7 +18,6 @@ from datetime import date
 from typing import Any, cast
 from urllib.parse import urlencode
 
-from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -109,9 +108,11 @@ def message_page(status: int, title: str, message: str, console: Console | None)
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """The form's text fields (files are not expected and are dropped)."""
+    """The form's text fields. A blank field is left out: an empty input or the "none" option of
+    a select is how a form says "not given", which the API's readers know as an absent field.
+    (Files are not expected and are dropped.)"""
     form = await request.form()
-    return {k: v for k, v in form.multi_items() if not isinstance(v, UploadFile)}
+    return {k: v for k, v in form.multi_items() if isinstance(v, str) and v.strip()}
 
 
 async def load_session(request: Request, deps: Deps) -> tuple[str, ops.Session] | None:
