@@ -22,8 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
+from bot.cli.embedded import database_url_for
 from bot.clock import business_date
-from bot.embedded import database_url_for
 from bot.money import format_inr
 from db.aging import refresh_stale_aging
 from db.credit_queries import get_at_risk, get_credit_profile, get_risk_dashboard

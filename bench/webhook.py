@@ -34,7 +34,7 @@ from urllib.parse import urlencode, urlsplit
 
 import asyncpg
 
-from bot.embedded import database_url_for
+from bot.cli.embedded import database_url_for
 from bot.twilio_edge import compute_signature
 from db.migrate import migrate
 from db.seed import PRODUCTS

@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.cli.deps import Deps
 from bot.clock import as_of_problem, business_date
 from bot.credit import Direction, PaymentMode, Verdict, validate_order_placement
-from bot.deps import Deps
 from bot.insights import insights_vars
 from bot.messages import LANGUAGES, MessageKind, Reply
 from bot.money import InvalidAmount, parse_rupees, rupees_json
@@ -36,6 +36,7 @@ from db.idempotency import get_answer, request_hash, save_answer
 from db.onboarding import NewProduct, NewRetailer, create_product, create_retailer
 from db.outbox import enqueue
 from handlers.errors import read_json
+from jobs.runner import AsOfRefused, run_job_as_person
 
 log = logging.getLogger(__name__)
 
@@ -711,16 +712,19 @@ async def audit(request: Request, deps: Deps) -> Response:
 
 @admin
 async def run_job(request: Request, deps: Deps) -> Response:
-    from jobs.registry import TODAY_ONLY
-    from jobs.runner import UnknownJob, run_job_now
-
     name = request.path_params["job"]
     body = await _read_optional_json(request)
-    as_of = _as_of(body, deps, today_only=name in TODAY_ONLY) if "asOf" in body else None
+    as_of = None
+    if body.get("asOf") is not None:
+        try:
+            as_of = date.fromisoformat(str(body["asOf"]))
+        except ValueError:
+            raise Unprocessable("INVALID_FIELD", "asOf must be a date YYYY-MM-DD") from None
     try:
-        result = await run_job_now(deps, name, as_of)
-    except UnknownJob:
-        raise NotFound("UNKNOWN_JOB", f"no job named {name}") from None
+        result = await run_job_as_person(deps, name, as_of)
+    except AsOfRefused as refused:
+        # This API names the body field in a 422, as its other routes do.
+        raise Unprocessable("INVALID_FIELD", f"asOf: {refused.problem}") from None
     return JSONResponse(
         {
             "job": result.job,

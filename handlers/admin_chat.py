@@ -16,8 +16,8 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from bot import admin_commands as ac
-from bot.clock import as_of_problem, business_date
-from bot.deps import Deps
+from bot.cli.deps import Deps
+from bot.clock import business_date
 from bot.messages import Reply
 from bot.phone import mask_phone
 from db import ledger
@@ -32,6 +32,8 @@ from db.credit_queries import (
 )
 from db.errors import AppError
 from db.pool import Conn
+from jobs.registry import JOBS
+from jobs.runner import AsOfRefused, UnknownJob, run_job_as_person
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +55,7 @@ async def handle_admin_text(
         # The webhook routes only whitelisted numbers here; anything else is a bug, never a
         # way in.
         raise NotAnAdmin(mask_phone(admin_phone))
-    from jobs.registry import JOB_NAMES
-
-    parsed = ac.parse_command(text, JOB_NAMES)
+    parsed = ac.parse_command(text, tuple(JOBS))
     reply = await run_admin_command(deps, conn, admin_phone, parsed, now)
     log.info("admin %s: %s -> %s", mask_phone(admin_phone), type(parsed).__name__, reply.template)
     return deps.renderer.render(reply, ADMIN_LANGUAGE)
@@ -70,9 +70,7 @@ async def run_admin_command(
     if isinstance(parsed, ac.Unknown):
         return Reply("admin_unknown", {"word": parsed.word})
     if isinstance(parsed, ac.Help):
-        from jobs.registry import JOB_NAMES
-
-        return Reply("admin_help", {"jobs": list(JOB_NAMES)})
+        return Reply("admin_help", {"jobs": list(JOBS)})
     if isinstance(parsed, ac.Run):
         return await _run_job(deps, parsed)
     try:
@@ -201,18 +199,12 @@ async def _execute(
 
 async def _run_job(deps: Deps, cmd: ac.Run) -> Reply:
     """`run <job> [date]`: the job runs now with its own connections, as the admin API runs it."""
-    from jobs.registry import TODAY_ONLY
-    from jobs.runner import UnknownJob, run_job_now
-
-    if cmd.as_of is not None:
-        today = business_date(deps.clock.now(), deps.settings.tz)
-        problem = as_of_problem(cmd.as_of, today, today_only=cmd.job in TODAY_ONLY)
-        if problem:
-            return Reply("admin_error", {"code": "INVALID_DATE", "message": problem})
     try:
-        result = await run_job_now(deps, cmd.job, cmd.as_of)
+        result = await run_job_as_person(deps, cmd.job, cmd.as_of)
     except UnknownJob:
         return Reply("admin_usage", {"usage": ac.USAGE["run"], "problem": "job"})
+    except AsOfRefused as refused:
+        return Reply("admin_error", {"code": refused.code, "message": refused.problem})
     except Exception as exc:  # the run is recorded with its error; the admin gets one line
         log.exception("admin run %s failed", cmd.job)
         return Reply("admin_error", {"code": "JOB_FAILED", "message": type(exc).__name__})

@@ -13,8 +13,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from bot.cli.deps import Deps, open_deps
 from bot.clock import Clock
-from bot.deps import Deps, open_deps
 from bot.settings import Settings
 from db.errors import AppError
 from handlers import admin, console, health, status, whatsapp
@@ -55,7 +55,7 @@ def create_app(
 
 def app_from_env() -> Starlette:
     """uvicorn factory: `uvicorn --factory handlers.app:app_from_env`."""
-    from bot.logs import setup_logging
+    from bot.cli.logs import setup_logging
     from bot.settings import load_settings
 
     setup_logging()

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 
 log = logging.getLogger(__name__)
 CHECK_TIMEOUT = 2.0

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from bot.phone import mask_phone
 from bot.sending import twilio_status
 from bot.text import without_nul

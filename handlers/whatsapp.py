@@ -37,8 +37,8 @@ from bot.checkout import (
     SetOptOut,
     UpdatePendingOrder,
 )
+from bot.cli.deps import Deps
 from bot.clock import business_date
-from bot.deps import Deps
 from bot.messages import MAX_MESSAGE_CHARS, Reply
 from bot.phone import InvalidPhone, Phone, mask_phone, normalize_phone
 from bot.text import without_nul

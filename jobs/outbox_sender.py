@@ -25,8 +25,8 @@ from typing import Any
 
 import httpx
 
+from bot.cli.deps import Deps
 from bot.clock import business_date
-from bot.deps import Deps
 from bot.messages import Reply
 from bot.phone import mask_phone
 from bot.reminders import REMINDER_POLICY, refresh_reminder

@@ -1,6 +1,8 @@
 """Run a named job and record the run (job, scheduled time, start, end, counts, error).
 
-Used by the cron schedule, the admin API and the admin `run <job>` command alike.
+`run_job_now` is the cron schedule's way in; `run_job_as_person` is the admin API's
+(`POST /jobs/{job}/run`) and the admin chat's (`run <job> [date]`), with the checks a person's
+run needs, so both answer alike.
 """
 
 from __future__ import annotations
@@ -9,11 +11,11 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import jobs.tasks  # noqa: F401 - registers the job functions
-from bot.clock import business_date
-from bot.deps import Deps
+from bot.cli.deps import Deps
+from bot.clock import as_of_problem, business_date
 from db import sweeps
-from jobs.registry import JOB_NAMES, JOBS
+from db.errors import NotFound, Unprocessable
+from jobs.registry import JOBS
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +28,20 @@ class JobResult:
     run_id: int
 
 
-class UnknownJob(ValueError):
-    """No job of that name."""
+class UnknownJob(NotFound):
+    """No job of that name in `JOBS`."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("UNKNOWN_JOB", f"no job named {name}")
+        self.name = name
+
+
+class AsOfRefused(Unprocessable):
+    """A person asked for a run as of a day it may not run as of; `problem` says why."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("INVALID_DATE", problem)
+        self.problem = problem
 
 
 async def run_job_now(
@@ -38,7 +52,8 @@ async def run_job_now(
     `scheduled_for` is the cron slot; a manual run is recorded under the moment it was asked for.
     A retry of the same slot updates the same record (attempts + 1).
     """
-    if name not in JOB_NAMES or name not in JOBS:
+    job = JOBS.get(name)
+    if job is None:
         raise UnknownJob(name)
     now = deps.clock.now()
     day = as_of or business_date(scheduled_for or now, deps.settings.tz)
@@ -47,7 +62,7 @@ async def run_job_now(
             conn, job=name, scheduled_for=scheduled_for or now, as_of=day, now=now
         )
     try:
-        counts = await JOBS[name](deps, day)
+        counts = await job.run(deps, day)
     except Exception as exc:
         async with deps.pool.acquire() as conn:
             await sweeps.record_job_end(
@@ -58,3 +73,20 @@ async def run_job_now(
         await sweeps.record_job_end(conn, run_id, now=deps.clock.now(), counts=counts)
     log.info("job %s as of %s: %s", name, day, counts)
     return JobResult(job=name, as_of=day, counts=counts, run_id=run_id)
+
+
+async def run_job_as_person(deps: Deps, name: str, as_of: date | None) -> JobResult:
+    """A person runs job `name` now, as of `as_of` (None: today in BUSINESS_TZ).
+
+    Refused, before anything runs or is recorded, with `AsOfRefused` (422 INVALID_DATE, the
+    sentence of `bot.clock.as_of_problem`: not a future day, not more than 31 days back, today
+    only for a job that changes credit or messages retailers) or `UnknownJob` (404 UNKNOWN_JOB).
+    The day is checked first, as the admin API always has.
+    """
+    if as_of is not None:
+        job = JOBS.get(name)
+        today = business_date(deps.clock.now(), deps.settings.tz)
+        problem = as_of_problem(as_of, today, today_only=job is not None and job.today_only)
+        if problem:
+            raise AsOfRefused(problem)
+    return await run_job_now(deps, name, as_of)

@@ -1,10 +1,11 @@
-"""Cron schedules (DESIGN section 7). Times are in BUSINESS_TZ, never the host's zone: arq's
-worker evaluates them in `WorkerSettings.timezone`, and `next_run` computes the same explicitly."""
+"""The cron list, one entry per row of `jobs.registry.JOBS` (DESIGN section 7). Times are in
+BUSINESS_TZ, never the host's zone: arq's worker evaluates them in `WorkerSettings.timezone`, and
+`next_run` computes the same explicitly."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -12,6 +13,8 @@ from arq.cron import CronJob, cron, next_cron
 from arq.typing import WorkerCoroutine
 from arq.worker import Retry
 
+from bot.text import is_digits
+from jobs.registry import JOBS
 from jobs.runner import run_job_now
 
 log = logging.getLogger(__name__)
@@ -22,38 +25,34 @@ MAX_TRIES = 5
 RETRY_DELAY = timedelta(seconds=30)
 
 
-@dataclass(frozen=True)
-class Schedule:
-    hours: frozenset[int]
-    minute: int = 0
-
-
-SCHEDULES: dict[str, Schedule] = {
-    "payment_reminders": Schedule(frozenset({10})),
-    "auto_pause": Schedule(frozenset({11})),
-    "expire_pending_orders": Schedule(frozenset({0, 6, 12, 18})),
-    "pending_order_follow_up": Schedule(frozenset({14})),
-    "regenerate_insights": Schedule(frozenset({3})),
-    "evaluate_guardrails": Schedule(frozenset({4})),
-}
-
-
 def next_run(job: str, after: datetime, tz: tzinfo) -> datetime:
     """The next slot of `job` strictly after `after`, computed in `tz`, returned in UTC."""
-    s = SCHEDULES[job]
+    s = JOBS[job].schedule
     local = after.astimezone(tz)
     nxt = next_cron(local, hour=set(s.hours), minute=s.minute, second=0, microsecond=0)
     return nxt.astimezone(UTC)
 
 
-def scheduled_time(ctx: dict[str, Any]) -> datetime:
-    """The cron slot of this run, from arq's job id (`cron:<job>:<unix ms>`)."""
-    job_id = str(ctx.get("job_id", ""))
-    try:
-        millis = int(job_id.rsplit(":", 1)[1])
-        return datetime.fromtimestamp(millis / 1000, UTC).replace(microsecond=0)
-    except (IndexError, ValueError):
-        return datetime.now(UTC).replace(second=0, microsecond=0)
+def scheduled_time(ctx: Mapping[str, Any]) -> datetime:
+    """The slot this run belongs to, so a retry of the slot updates the same `job_runs` record.
+
+    Taken from arq's `ctx`: the job id `cron:<job>:<unix ms>` (arq names a unique cron run by its
+    slot, and a retry keeps the id), else `score` (the unix ms arq queued the run for; a retry
+    moves it on), else the injected clock (`ctx["deps"].clock`) to the minute; never the host's
+    clock, which a test cannot set.
+    """
+    prefix, _, millis = str(ctx.get("job_id") or "").rpartition(":")
+    if prefix.startswith("cron:") and is_digits(millis):
+        return _from_millis(int(millis))
+    score = ctx.get("score")
+    if isinstance(score, int) and not isinstance(score, bool) and score > 0:
+        return _from_millis(score)
+    now: datetime = ctx["deps"].clock.now()
+    return now.replace(second=0, microsecond=0)
+
+
+def _from_millis(millis: int) -> datetime:
+    return datetime.fromtimestamp(millis / 1000, UTC).replace(microsecond=0)
 
 
 def _cron_task(name: str) -> WorkerCoroutine:
@@ -73,19 +72,19 @@ def _cron_task(name: str) -> WorkerCoroutine:
     return task
 
 
-CRON_TASKS = {name: _cron_task(name) for name in SCHEDULES}
+CRON_TASKS = {name: _cron_task(name) for name in JOBS}
 
 cron_jobs: list[CronJob] = [
     cron(
         CRON_TASKS[name],
         name=f"cron:{name}",
-        hour=set(s.hours),
-        minute=s.minute,
+        hour=set(job.schedule.hours),
+        minute=job.schedule.minute,
         second=0,
         microsecond=0,
         max_tries=MAX_TRIES,
         timeout=timedelta(minutes=30),
         unique=True,
     )
-    for name, s in SCHEDULES.items()
+    for name, job in JOBS.items()
 ]

@@ -1,19 +1,24 @@
-"""The scheduled jobs. Each is a sweep over "due and not yet done", so a rerun does nothing twice:
-outbox dedupe keys make each message once-only, and rows are marked in the same transaction."""
+"""The jobs' functions; their names, schedules and rules are one table, `jobs.registry.JOBS`.
+
+Each is a sweep over "due and not yet done", so a rerun does nothing twice: outbox dedupe keys make
+each message once-only, and rows are marked in the same transaction."""
 
 from __future__ import annotations
 
 import logging
 from datetime import date, datetime, time, timedelta
 
+from bot.cli.deps import Deps
 from bot.clock import business_date
-from bot.deps import Deps
+from bot.credit import Bucket
 from bot.insights import compute_insights
 from bot.messages import MessageKind, Reply
 from bot.reminders import REMINDER_POLICY, plan_reminder
 from db import sweeps
+from db.aging import refresh_stale_aging
+from db.credit_queries import get_at_risk, get_risk_dashboard
+from db.ledger import apply_guardrails
 from db.outbox import enqueue
-from jobs.registry import register
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,6 @@ def _effective_now(deps: Deps, as_of: date, at: time) -> datetime:
     return datetime.combine(as_of, at, tzinfo=deps.settings.tz)
 
 
-@register("payment_reminders")
 async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
     """One reminder per retailer per day, listing all its due items."""
     now = _effective_now(deps, as_of, time(10, 0))
@@ -79,7 +83,6 @@ async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
     return {"queued": queued, "already_sent": skipped, "candidates": len(targets)}
 
 
-@register("expire_pending_orders")
 async def expire_pending_orders(deps: Deps, as_of: date) -> dict[str, int]:
     """Pending orders expire 24 h after creation; this sweep marks them (by the real clock)."""
     async with deps.pool.acquire() as conn, conn.transaction():
@@ -87,7 +90,6 @@ async def expire_pending_orders(deps: Deps, as_of: date) -> dict[str, int]:
     return {"expired": len(expired)}
 
 
-@register("pending_order_follow_up")
 async def pending_order_follow_up(deps: Deps, as_of: date) -> dict[str, int]:
     """One nudge per abandoned checkout, while it can still be confirmed."""
     now = deps.clock.now()
@@ -121,7 +123,6 @@ async def pending_order_follow_up(deps: Deps, as_of: date) -> dict[str, int]:
     return {"queued": queued}
 
 
-@register("regenerate_insights")
 async def regenerate_insights(deps: Deps, as_of: date) -> dict[str, int]:
     """Recompute every retailer's buying pattern as of the day (stored, not sent)."""
     now = deps.clock.now()
@@ -136,13 +137,10 @@ async def regenerate_insights(deps: Deps, as_of: date) -> dict[str, int]:
     return {"retailers": len(retailer_ids)}
 
 
-@register("auto_pause")
 async def auto_pause(deps: Deps, as_of: date) -> dict[str, int]:
     """Apply the guardrails: SYSTEM-pause accounts overdue beyond their days (each with its
     notice queued in the same transaction) and resume SYSTEM-paused ones whose overdue is
     cleared. A second run the same day finds nothing to do."""
-    from db.ledger import apply_guardrails
-
     now = _effective_now(deps, as_of, time(11, 0))
     async with deps.pool.acquire() as conn:
         run = await apply_guardrails(
@@ -151,16 +149,11 @@ async def auto_pause(deps: Deps, as_of: date) -> dict[str, int]:
     return {"checked": run.checked, "paused": len(run.paused), "resumed": len(run.resumed)}
 
 
-@register("evaluate_guardrails")
 async def evaluate_guardrails_job(deps: Deps, as_of: date) -> dict[str, int]:
     """The early-morning risk refresh: every account's aging recomputed for the day (so the
     dashboard reads stored figures, not the ledger), then the buckets and the at-risk list
     recorded in the run's counts. No credit state changes: pausing is the 11:00 `auto_pause`,
     after the 10:00 reminders have given retailers their chance."""
-    from bot.credit import Bucket
-    from db.aging import refresh_stale_aging
-    from db.credit_queries import get_at_risk, get_risk_dashboard
-
     async with deps.pool.acquire() as conn:
         refreshed = await refresh_stale_aging(conn, as_of)
         dashboard = await get_risk_dashboard(conn, as_of)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from contextlib import AsyncExitStack
+from datetime import date
 from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
 
-from bot.deps import open_deps
-from bot.logs import setup_logging
+from bot.cli.deps import open_deps
+from bot.cli.logs import setup_logging
 from bot.settings import load_settings
+from jobs.outbox_sender import run_sender
+from jobs.runner import run_job_now
 from jobs.schedule import cron_jobs
 
 settings = load_settings()
@@ -23,8 +26,6 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["stack"] = stack
     ctx["deps"] = await stack.enter_async_context(open_deps(settings, pool_size=5))
     # The outbox sender runs beside the jobs for the worker's whole life.
-    from jobs.outbox_sender import run_sender
-
     ctx["sender_stop"] = asyncio.Event()
     ctx["sender"] = asyncio.create_task(run_sender(ctx["deps"], ctx["sender_stop"]))
 
@@ -40,10 +41,6 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 async def run_named_job(ctx: dict[str, Any], name: str, as_of: str | None = None) -> dict[str, int]:
     """Run one named job in the worker (for callers that enqueue rather than run inline)."""
-    from datetime import date
-
-    from jobs.runner import run_job_now
-
     result = await run_job_now(ctx["deps"], name, date.fromisoformat(as_of) if as_of else None)
     return result.counts
 

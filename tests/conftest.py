@@ -21,8 +21,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
+from bot.cli.deps import Deps, redis_client
 from bot.clock import FixedClock
-from bot.deps import Deps, redis_client
 from bot.messages import Renderer
 from bot.settings import Settings
 from db.migrate import migrate
@@ -44,7 +44,7 @@ def database_server_url() -> Iterator[str]:
     if url:
         yield url
         return
-    from bot.embedded import start_postgres
+    from bot.cli.embedded import start_postgres
 
     tmp = Path(tempfile.mkdtemp(prefix="kirana-test-pg-"))
     server = start_postgres(tmp / "pg", delete_on_exit=True)
@@ -60,7 +60,7 @@ def redis_url() -> Iterator[str]:
     if url:
         yield url
         return
-    from bot.embedded import start_redis
+    from bot.cli.embedded import start_redis
 
     server = start_redis(None, persist=False)
     try:
@@ -72,7 +72,7 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def database_url(database_server_url: str) -> AsyncIterator[str]:
     """A database of this session's own, migrated; dropped at the end."""
-    from bot.embedded import database_url_for
+    from bot.cli.embedded import database_url_for
 
     name = f"kirana_test_{os.getpid()}_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(database_server_url)

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 from asgi_lifespan import LifespanManager
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from bot.roles import Role
 from db import operators as ops
 from db.pool import Conn

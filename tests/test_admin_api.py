@@ -15,8 +15,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from bot.cli.deps import Deps
 from bot.clock import FixedClock
-from bot.deps import Deps
 from bot.insights import compute_insights
 from bot.settings import Settings
 from tests.conftest import ADMIN_TOKEN, PUBLIC_BASE_URL, make_app

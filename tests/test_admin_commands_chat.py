@@ -12,9 +12,9 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
+from bot.cli.deps import Deps
 from bot.clock import FixedClock
 from bot.credit import PaymentMode
-from bot.deps import Deps
 from bot.orders import OrderLine
 from db.ledger import place_order
 from db.onboarding import NewProduct, NewRetailer, create_product, create_retailer

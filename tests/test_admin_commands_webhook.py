@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from bot.twilio_edge import compute_signature
 from tests.conftest import ACCOUNT_SID, ADMIN_PHONE, AUTH_TOKEN, PUBLIC_BASE_URL, WHATSAPP_FROM
 from tests.test_admin_commands_chat import CHANGES, RETAILER_PHONE, World, world  # noqa: F401

@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from bot.chat import (
+from bot.cli.chat import (
     ChatClient,
     ChatConfig,
     ChatError,

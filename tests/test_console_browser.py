@@ -38,8 +38,8 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 
+from bot.cli.embedded import database_url_for  # noqa: E402
 from bot.credit import PaymentMode  # noqa: E402
-from bot.embedded import database_url_for  # noqa: E402
 from bot.money import format_inr, parse_rupees  # noqa: E402
 from bot.orders import OrderLine  # noqa: E402
 from bot.roles import Role  # noqa: E402

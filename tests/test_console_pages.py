@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from bot.roles import Role
 from tests.console_support import add_operator, console_client, csrf_of, signed_in, with_secret
 from tests.ledger_support import credit_order, make_product, make_retailer

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.routing import Mount
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from bot.roles import Role
 from handlers import console
 from handlers.console import security

@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 from asgi_lifespan import LifespanManager
 
-from bot.deps import Deps, redis_client
+from bot.cli.deps import Deps, redis_client
 from tests.conftest import PUBLIC_BASE_URL, make_app
 
 

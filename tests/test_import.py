@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bot.importer import import_csv, parse_products, parse_retailers
+from bot.cli.importer import import_csv, parse_products, parse_retailers
 from tests.ledger_support import NOW, make_retailer
 
 RETAILERS = """phone,name,shop_name,language,credit_limit,max_order_value,max_outstanding_days,payment_terms_days

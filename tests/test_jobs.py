@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -13,11 +14,11 @@ from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
 import jobs.schedule as schedule
+from bot.cli.deps import Deps
 from bot.clock import FixedClock
-from bot.deps import Deps
 from jobs.registry import JOBS
 from jobs.runner import UnknownJob, run_job_now
-from jobs.schedule import CRON_TASKS, SCHEDULES, cron_jobs, next_run
+from jobs.schedule import CRON_TASKS, cron_jobs, next_run
 
 IST = ZoneInfo("Asia/Kolkata")
 
@@ -97,7 +98,7 @@ def test_next_run_is_in_business_time(
 
 
 def test_every_job_is_scheduled_with_several_tries() -> None:
-    assert set(SCHEDULES) == set(CRON_TASKS)
+    assert set(JOBS) == set(CRON_TASKS)
     for job in cron_jobs:
         assert job.max_tries >= 3
         assert job.unique
@@ -332,9 +333,9 @@ async def test_failed_cron_run_is_retried(
         calls.append(as_of)
         if len(calls) == 1:
             raise ConnectionError("database restarting")
-        return await real(d, as_of)
+        return await real.run(d, as_of)
 
-    monkeypatch.setitem(JOBS, "expire_pending_orders", flaky)
+    monkeypatch.setitem(JOBS, "expire_pending_orders", dataclasses.replace(real, run=flaky))
     monkeypatch.setattr(schedule, "RETRY_DELAY", timedelta(0))
     # arq holds a cron slot's in-progress key for a while after a retry, to stop a second worker
     # from starting the same slot; the same task registered as a plain function retries at once.

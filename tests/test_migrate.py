@@ -6,7 +6,7 @@ from db.migrate import load_migrations, migrate
 
 
 async def test_migrations_apply_to_empty_database_then_nothing(database_server_url: str) -> None:
-    from bot.embedded import database_url_for
+    from bot.cli.embedded import database_url_for
 
     admin = await asyncpg.connect(database_server_url)
     name = "kirana_migrate_probe"

@@ -9,7 +9,7 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from bot.__main__ import main
+from bot.cli.main import main
 from bot.clock import FixedClock
 from bot.roles import Role
 from db import operators as ops

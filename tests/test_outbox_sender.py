@@ -17,8 +17,8 @@ import httpx
 import pytest
 import respx
 
+from bot.cli.deps import Deps
 from bot.clock import FixedClock
-from bot.deps import Deps
 from bot.messages import Reply
 from bot.sending import MAX_ATTEMPTS
 from bot.twilio_edge import compute_signature

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from bot.deps import redis_client
+from bot.cli.deps import redis_client
 from jobs.send_rate import SharedSendRate, Slot
 
 

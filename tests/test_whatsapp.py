@@ -15,8 +15,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from bot.cli.deps import Deps
 from bot.clock import FixedClock
-from bot.deps import Deps
 from bot.settings import Settings
 from bot.twilio_edge import compute_signature
 from db.pool import create_pool

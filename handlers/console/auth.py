@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 from bot.phone import mask_phone
 from db import operators as ops
 from handlers.console import security

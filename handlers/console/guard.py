@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from bot.cli.deps import Deps
 from bot.clock import business_date
-from bot.deps import Deps
 from bot.roles import Action, Caller, refusal
 from db import operators as ops
 from db.errors import AppError

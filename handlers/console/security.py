@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.deps import Deps
+from bot.cli.deps import Deps
 
 PREFIX = "/admin"
 SESSION_COOKIE = "console"

@@ -20,7 +20,11 @@ import sys
 import time
 from pathlib import Path
 
+from bot.cli.embedded import APP_DATABASE, ensure_database, start_postgres, start_redis
 from bot.settings import Settings
+from db.migrate import migrate
+from db.pool import connect
+from db.seed import DEMO_ADMIN, seed_demo
 
 PR_SET_PDEATHSIG = 1
 
@@ -54,8 +58,6 @@ def local_environment(settings: Settings, database_url: str, redis_url: str) -> 
     if not settings.public_base_url:
         env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{settings.port}"
     if not settings.admin_numbers and not settings.twilio_account_sid:
-        from db.seed import DEMO_ADMIN
-
         env["ADMIN_NUMBERS"] = DEMO_ADMIN
     if not settings.admin_api_token:
         env.setdefault("ADMIN_API_TOKEN", local_admin_token(data_dir))
@@ -89,10 +91,6 @@ def local_admin_token(data_dir: Path) -> str:
 
 
 async def _prepare_database(database_url: str, seed: bool) -> None:
-    from db.migrate import migrate
-    from db.pool import connect
-    from db.seed import seed_demo
-
     conn = await connect(database_url)
     try:
         applied = await migrate(conn)
@@ -148,15 +146,11 @@ def run(settings: Settings) -> int:
     try:
         database_url = settings.database_url
         if not database_url:
-            from bot.embedded import APP_DATABASE, ensure_database, start_postgres
-
             print(f"Starting embedded PostgreSQL in {data_dir / 'pg'} ...")
             embedded_pg = start_postgres(data_dir / "pg")
             database_url = asyncio.run(ensure_database(embedded_pg.get_uri(), APP_DATABASE))
         redis_url = settings.redis_url
         if not redis_url:
-            from bot.embedded import start_redis
-
             print(f"Starting embedded Valkey in {data_dir / 'valkey'} ...")
             embedded_redis = start_redis(data_dir / "valkey")
             redis_url = embedded_redis.url

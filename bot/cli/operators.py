@@ -18,6 +18,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bot.cli.chat import load_run_info
 from bot.clock import SystemClock
 from bot.roles import ROLES
 from bot.settings import Settings
@@ -48,8 +49,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _database_url(settings: Settings) -> str | None:
     if settings.database_url:
         return settings.database_url
-    from bot.chat import load_run_info
-
     url = load_run_info(Path(settings.data_dir)).get("database_url")
     return url if isinstance(url, str) else None
 

@@ -1,0 +1,167 @@
+"""`python -m bot <command>`: the command line of the service (called by `bot/__main__.py`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from arq.worker import run_worker
+
+from bot.cli.chat import add_arguments as add_chat_arguments
+from bot.cli.chat import main as chat_main
+from bot.cli.importer import import_csv
+from bot.cli.operators import add_arguments as add_operators_arguments
+from bot.cli.operators import main as operators_main
+from bot.cli.run import run
+from bot.clock import SystemClock
+from bot.settings import Settings, SettingsError, load_settings
+from db.migrate import migrate_url
+from db.pool import connect
+from db.seed import seed_demo
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    return run(settings)
+
+
+def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.database_url:
+        print("error: DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    applied = asyncio.run(migrate_url(settings.database_url))
+    print("applied: " + ", ".join(applied) if applied else "nothing to apply")
+    return 0
+
+
+def _cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.database_url:
+        print("error: DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    url = settings.database_url
+
+    async def go() -> bool:
+        conn = await connect(url)
+        try:
+            return await seed_demo(conn)
+        finally:
+            await conn.close()
+
+    print(
+        "demo data loaded"
+        if asyncio.run(go())
+        else "database already has retailers; nothing loaded"
+    )
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.database_url:
+        print("error: DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    url = settings.database_url
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+
+    async def go() -> int:
+        conn = await connect(url)
+        try:
+            result = await import_csv(conn, args.kind, text, now=SystemClock().now())
+        finally:
+            await conn.close()
+        for error in result.errors:
+            print(f"{args.file}: {error}", file=sys.stderr)
+        if not result.ok:
+            print(f"nothing imported: {len(result.errors)} error(s)", file=sys.stderr)
+            return 1
+        print(f"imported {result.imported} {args.kind}")
+        return 0
+
+    return asyncio.run(go())
+
+
+def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here, not at the top: `jobs.worker` reads the environment when it is imported (arq
+    # takes WorkerSettings' class attributes), which must not happen before `main` has reported a
+    # bad setting in one line, nor for the commands that never run a worker.
+    from jobs.worker import WorkerSettings
+
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    return chat_main(args, settings)
+
+
+def _cmd_operators(args: argparse.Namespace, settings: Settings) -> int:
+    return operators_main(args, settings)
+
+
+def _cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+    uvicorn.run(
+        "handlers.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=settings.port,
+        access_log=False,
+        # WEB_CONCURRENCY (the usual platform variable) runs several processes on one port.
+        workers=int(os.environ.get("WEB_CONCURRENCY", "1")),
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="WhatsApp ordering and retailer credit operations."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    commands: list[tuple[str, str, Command]] = [
+        ("run", "start everything locally (embedded servers when no URLs are set)", _cmd_run),
+        ("web", "serve the web app (Procfile: web)", _cmd_web),
+        ("worker", "run the arq worker: schedules and outbox (Procfile: worker)", _cmd_worker),
+        ("migrate", "apply pending database migrations (Procfile: release)", _cmd_migrate),
+        ("seed", "load demo data into an empty database", _cmd_seed),
+        ("import", "import retailers or products from a CSV file (all or nothing)", _cmd_import),
+        (
+            "chat",
+            "chat with the local bot as a retailer (--as PHONE) or admin (--admin)",
+            _cmd_chat,
+        ),
+        ("operators", "named operators: add, list, token, revoke, passwd", _cmd_operators),
+    ]
+    for name, help_text, func in commands:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        if name == "web":
+            p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a web service listens on all
+        if name == "import":
+            p.add_argument("kind", choices=["retailers", "products"])
+            p.add_argument("file", help="CSV file with a header row (see bot/cli/importer.py)")
+        if name == "chat":
+            add_chat_arguments(p)
+        if name == "operators":
+            add_operators_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result: int = args.func(args, settings)
+    return result
