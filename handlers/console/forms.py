@@ -17,7 +17,7 @@ from db import operators as ops
 from db.errors import AppError, Unprocessable
 from handlers.console import api_fields, pages, security
 from handlers.console.guard import Console
-from jobs.registry import JOB_NAMES
+from jobs.registry import JOBS
 from jobs.runner import run_job_now
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 async def run_job(console: Console) -> Response:
     """Run a job now, as of today (what the API does without `asOf`)."""
     name = str(console.request.path_params["job"])
-    if name not in JOB_NAMES:
+    if name not in JOBS:
         return await pages.jobs(console, status=404, error=f"There is no job named {name}.")
     try:
         result = await run_job_now(console.deps, name)

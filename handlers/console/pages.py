@@ -18,8 +18,7 @@ from db.credit_queries import get_at_risk, get_credit_profile, get_risk_dashboar
 from db.errors import NotFound
 from handlers.console import chart
 from handlers.console.guard import Console
-from jobs.registry import JOB_NAMES
-from jobs.schedule import SCHEDULES
+from jobs.registry import JOBS
 
 AT_RISK_SHOWN = 25
 AUDIT_SHOWN = 30
@@ -78,7 +77,7 @@ async def dashboard(console: Console) -> Response:
         },
         statuses=CreditStatus,
         at_risk=at_risk,
-        jobs=[(name, last.get(name)) for name in JOB_NAMES],
+        jobs=[(name, last.get(name)) for name in JOBS],
     )
 
 
@@ -184,9 +183,7 @@ async def orders(console: Console, *, status: int = 200, error: str | None = Non
 
 
 def _schedule_text(name: str) -> str:
-    schedule = SCHEDULES.get(name)
-    if schedule is None:
-        return "on demand"
+    schedule = JOBS[name].schedule
     hours = sorted(schedule.hours)
     if len(hours) > 1:
         return f"every {24 // len(hours)} hours"
@@ -202,7 +199,10 @@ async def jobs(console: Console, *, status: int = 200, error: str | None = None)
         "jobs.html",
         status,
         section="jobs",
-        jobs=[(name, _schedule_text(name), last.get(name)) for name in JOB_NAMES],
+        jobs=[
+            (name, job.description, _schedule_text(name), last.get(name))
+            for name, job in JOBS.items()
+        ],
         runs=runs,
         error=error,
     )
