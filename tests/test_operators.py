@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
+from pydantic import ValidationError
 
 from bot.cli.main import main
+from bot.cli.run import local_environment
 from bot.clock import FixedClock
 from bot.roles import Role
+from bot.settings import Settings
 from db import operators as ops
 from db.errors import Conflict, NotFound, Unprocessable
 from db.pool import Conn
@@ -171,3 +175,14 @@ async def test_command_line(
     assert await _cli(["passwd", "nobody"]) == 1
     performers = {r["performed_by"] for r in await conn.fetch("SELECT performed_by FROM audit_log")}
     assert performers == {"cli"}
+
+
+def test_make_run_generates_a_session_secret_and_keeps_it(tmp_path: Path) -> None:
+    settings = Settings(data_dir=str(tmp_path), _env_file=None)  # type: ignore[call-arg]
+    first = local_environment(settings, "postgresql://x/y", "redis://x")["SESSION_SECRET"]
+    again = local_environment(settings, "postgresql://x/y", "redis://x")["SESSION_SECRET"]
+    assert first == again and len(first) >= 32
+    assert Settings(session_secret=first).session_secret == first
+    with pytest.raises(ValidationError):
+        Settings(session_secret="too short")
+    assert Settings(session_secret="").session_secret is None
