@@ -95,6 +95,13 @@ COMMAND_ACTIONS: dict[str, Action] = {
 }
 
 
+def command_action(command: object) -> Action:
+    """The action an admin chat command performs. A parsed command's class is its word
+    capitalised (`ac.MaxOrder` is `maxorder`); a command missing from the table needs the
+    owner's role (`tests/test_roles.py` checks every command has its row)."""
+    return COMMAND_ACTIONS.get(type(command).__name__.lower(), Action.OPERATORS)
+
+
 def allows(role: Role, action: Action) -> bool:
     """Whether `role` may perform `action`."""
     return role.rank >= MIN_ROLE[action].rank

@@ -188,9 +188,15 @@ async def create_operator(
     now: datetime,
 ) -> Operator:
     """Add an operator (name and phone already cleaned). Conflict when the name (in any case)
-    or the phone belongs to another operator."""
+    or the phone belongs to another operator, or the phone to a retailer."""
     password_hash = await asyncio.to_thread(hash_password, password)
     async with conn.transaction():
+        if phone is not None and await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM retailers WHERE phone = $1)", phone
+        ):
+            # A retailer's messages are the retailer's (the webhook looks for an operator only
+            # when the number is not a retailer's), so this number could never send commands.
+            raise Conflict("PHONE_IS_A_RETAILERS", "this phone number belongs to a retailer")
         try:
             row = await conn.fetchrow(
                 f"""INSERT INTO operators AS o (name, name_key, role, phone, password_hash,

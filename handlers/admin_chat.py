@@ -1,10 +1,11 @@
-"""Admin text commands from whitelisted numbers (DESIGN section 5).
+"""Admin text commands from whitelisted numbers (DESIGN sections 5 and 10).
 
 The WhatsApp webhook calls `handle_admin_text` inside its transaction for a number in
-ADMIN_NUMBERS. The text is parsed purely (`bot.admin_commands`); a wrong argument gets a one-line
+ADMIN_NUMBERS (a bootstrap owner, audited under the number) or, when the number is not a
+retailer's, of an active operator (audited as `operator:<id>:<name>`, allowed what their role
+allows: `bot.roles`, a one-line refusal otherwise). The text is parsed purely (`bot.admin_commands`); a wrong argument gets a one-line
 usage reply before anything is touched. Each change runs through the same ledger operations as the
-admin API (`db.ledger`), with `performed_by` = the admin's E.164 number so the audit entry names
-them, inside a savepoint: a refusal (`db.errors.AppError`) rolls back only that command and becomes a
+admin API (`db.ledger`), with `performed_by` naming the admin, inside a savepoint: a refusal (`db.errors.AppError`) rolls back only that command and becomes a
 one-line reply, while the webhook still stores the inbound message and its reply.
 """
 
@@ -20,6 +21,7 @@ from bot.cli.deps import Deps
 from bot.clock import business_date
 from bot.messages import Reply
 from bot.phone import mask_phone
+from bot.roles import Caller, bootstrap_number, command_action, refusal
 from db import ledger
 from db.admin_queries import get_retailer_label
 from db.credit_queries import (
@@ -31,6 +33,7 @@ from db.credit_queries import (
     get_risk_dashboard,
 )
 from db.errors import AppError
+from db.operators import get_active_operator_by_phone
 from db.pool import Conn
 from jobs.registry import JOBS
 from jobs.runner import AsOfRefused, UnknownJob, run_job_as_person
@@ -44,38 +47,51 @@ PROFILE_DEBITS_SHOWN = 5
 
 
 class NotAnAdmin(PermissionError):
-    """`handle_admin_text` was called for a number that is not in ADMIN_NUMBERS."""
+    """`handle_admin_text` was called for a number that is neither in ADMIN_NUMBERS nor an
+    active operator's."""
+
+
+async def chat_caller(deps: Deps, conn: Conn, phone: str) -> Caller | None:
+    """Who a WhatsApp number is as an admin: a bootstrap owner (ADMIN_NUMBERS), an active
+    operator with this number, or None (a retailer or a stranger)."""
+    if phone in deps.settings.admin_numbers:
+        return bootstrap_number(phone)
+    operator = await get_active_operator_by_phone(conn, phone)
+    return operator.caller if operator else None
 
 
 async def handle_admin_text(
     deps: Deps, conn: Conn, admin_phone: str, text: str, now: datetime
 ) -> str:
     """Run one admin command inside the webhook's transaction; return the reply text."""
-    if admin_phone not in deps.settings.admin_numbers:
-        # The webhook routes only whitelisted numbers here; anything else is a bug, never a
-        # way in.
+    caller = await chat_caller(deps, conn, admin_phone)
+    if caller is None:
+        # The webhook routes only admins' numbers here; anything else is a bug, never a way in.
         raise NotAnAdmin(mask_phone(admin_phone))
     parsed = ac.parse_command(text, tuple(JOBS))
-    reply = await run_admin_command(deps, conn, admin_phone, parsed, now)
+    reply = await run_admin_command(deps, conn, caller, parsed, now)
     log.info("admin %s: %s -> %s", mask_phone(admin_phone), type(parsed).__name__, reply.template)
     return deps.renderer.render(reply, ADMIN_LANGUAGE)
 
 
 async def run_admin_command(
-    deps: Deps, conn: Conn, admin_phone: str, parsed: ac.Parsed, now: datetime
+    deps: Deps, conn: Conn, caller: Caller, parsed: ac.Parsed, now: datetime
 ) -> Reply:
     """Execute a parsed command; every outcome, refusals included, is a Reply."""
     if isinstance(parsed, ac.Usage):
         return Reply("admin_usage", {"usage": parsed.usage, "problem": parsed.problem})
     if isinstance(parsed, ac.Unknown):
         return Reply("admin_unknown", {"word": parsed.word})
+    action = command_action(parsed)
+    if not caller.may(action):
+        return Reply("admin_error", {"code": "FORBIDDEN_ROLE", "message": refusal(action)})
     if isinstance(parsed, ac.Help):
         return Reply("admin_help", {"jobs": list(JOBS)})
     if isinstance(parsed, ac.Run):
         return await _run_job(deps, parsed)
     try:
         async with conn.transaction():  # a savepoint inside the webhook's transaction
-            return await _execute(deps, conn, admin_phone, parsed, now)
+            return await _execute(deps, conn, caller.performed_by, parsed, now)
     except AppError as exc:
         return Reply("admin_error", {"code": exc.code, "message": exc.message})
     except _RetailerNotFound as exc:
@@ -94,12 +110,9 @@ async def _retailer_id(conn: Conn, ref: str) -> int:
     return rid
 
 
-async def _execute(
-    deps: Deps, conn: Conn, admin_phone: str, cmd: ac.Command, now: datetime
-) -> Reply:
+async def _execute(deps: Deps, conn: Conn, by: str, cmd: ac.Command, now: datetime) -> Reply:
     tz = deps.settings.tz
     today = business_date(now, tz)
-    by = admin_phone
     match cmd:
         case ac.Risk():
             return _risk_reply(await get_risk_dashboard(conn, today))

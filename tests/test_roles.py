@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import typing
 
 import pytest
 
@@ -16,6 +17,7 @@ from bot.roles import (
     Role,
     allows,
     bootstrap_number,
+    command_action,
     operator_caller,
     performer_name,
     refusal,
@@ -50,6 +52,17 @@ def test_roles_are_a_ladder() -> None:
 
 def test_every_admin_command_has_an_action() -> None:
     assert set(COMMAND_ACTIONS) == set(ac.USAGE)
+    # `command_action` finds a parsed command's row by its class's name.
+    classes = typing.get_args(ac.Command)
+    assert {c.__name__.lower() for c in classes} == set(COMMAND_ACTIONS)
+
+
+def test_a_command_missing_from_the_table_needs_the_owner() -> None:
+    class Unlisted:
+        pass
+
+    assert command_action(Unlisted()) is Action.OPERATORS
+    assert command_action(ac.Paid("1", 100)) is Action.RECORD_PAYMENT
 
 
 def test_refusal_names_the_role() -> None:
