@@ -66,16 +66,16 @@ def search_pattern(query: str) -> tuple[str, int | None]:
 _SEARCH_TEXT = "(r.name || ' ' || r.shop_name || ' ' || r.phone)"
 
 
-async def search_retailers(
-    conn: Conn,
+def search_statement(
     query: str = "",
     *,
     status: CreditStatus | None = None,
     after: int | None = None,
     limit: int = PAGE_SIZE,
-) -> RetailerPage:
-    """Retailers whose name, shop or number contains `query` (any case), or whose id it is, in
-    name order; `after` is the last id of the previous page."""
+) -> tuple[str, list[Any]]:
+    """The statement `search_retailers` sends, and its arguments (`limit + 1` rows, to know
+    whether there is a next page). Built per filter rather than with `$n IS NULL OR ...`, so each
+    shape gets a plan that uses its index."""
     where: list[str] = []
     args: list[Any] = []
     if query.strip():
@@ -102,6 +102,20 @@ async def search_retailers(
         ORDER BY r.name, r.id
         LIMIT ${len(args)}
     """
+    return sql, args
+
+
+async def search_retailers(
+    conn: Conn,
+    query: str = "",
+    *,
+    status: CreditStatus | None = None,
+    after: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> RetailerPage:
+    """Retailers whose name, shop or number contains `query` (any case), or whose id it is, in
+    name order; `after` is the last id of the previous page."""
+    sql, args = search_statement(query, status=status, after=after, limit=limit)
     rows = await conn.fetch(sql, *args)
     page = [_retailer_row(r) for r in rows[:limit]]
     return RetailerPage(tuple(page), page[-1].id if len(rows) > limit else None)

@@ -57,3 +57,8 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX retailers_search_trgm_idx
     ON retailers USING gin ((name || ' ' || shop_name || ' ' || phone) gin_trgm_ops);
 CREATE INDEX retailers_name_id_idx ON retailers (name, id);
+-- The same walk for one credit state (paused and blocked accounts are few).
+CREATE INDEX retailers_status_name_id_idx ON retailers (credit_status, name, id);
+
+-- The orders board: one status, newest first, keyset-paged on id.
+CREATE INDEX orders_status_id_idx ON orders (status, id DESC);
