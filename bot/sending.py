@@ -1,11 +1,19 @@
 """How the outbox sender decides, pure: which payload, whether to retry, how fast, which status.
 
 - `plan_send`: skip (opted out, nothing due any more), a free-form body inside the 24-hour window,
-  the kind's approved WhatsApp template (Content SID + numbered variables) outside it, or hold the
-  row with a clear error when no Content SID is configured (rather than failing at Twilio, 63016).
-- `classify_response` / `classify_transport_error` and `after_failure`: 429, 5xx and network errors
-  are retried with exponential backoff up to `MAX_ATTEMPTS`; other 4xx fail at once with Twilio's
-  error code.
+  the kind's approved WhatsApp template (Content SID + numbered variables, `bot.content`) outside
+  it, or hold the row with a clear error when no Content SID is configured (rather than failing
+  at Twilio, 63016).
+- `classify_response` / `classify_answer` / `classify_transport_error`: what Twilio's answer (or
+  its absence) says. Only what cannot have reached Twilio is retried blind (a connection never
+  made, 429, 503, 401); a 5xx or a timeout after the request went out is `Unconfirmed`: the
+  sender looks the message up at Twilio before it sends again.
+- `settle`: the outcome of one attempt -> what the row becomes (handed to Twilio, queued again
+  after a backoff, held for a lookup, failed, the retailer opted out). Twilio's error codes are
+  read through one table (`bot.twilio_errors`); temporary ones wait long (`long_backoff`), up to
+  `MAX_TEMPORARY_FAILURES`, counted on the row.
+- `settle_callback`: the same table for a `failed`/`undelivered` status callback: sent again
+  later as a new row (temporary), as a template (63016), or the retailer marked opted out.
 - `advance_status`: delivery statuses never move backwards (the order is a table, `RANK`).
 - `TokenBucket`: one process's send rate limit, with time passed in (the rate is shared through
   Redis by `jobs.send_rate`; this is its fallback when Redis does not answer).
@@ -16,33 +24,32 @@ No I/O here: the sender in `jobs/outbox_sender.py` loads the facts, calls these,
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from bot.messages import MessageKind, format_day
-from bot.money import format_inr
+from bot.content import content_sid_for, content_variables
+from bot.messages import MessageKind
+from bot.outbox_status import OutboxStatus
+from bot.twilio_edge import Accepted, Outcome, Permanent, Retryable, Unconfirmed
+from bot.twilio_errors import ErrorClass, classify_error
 
 WINDOW = timedelta(hours=24)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_CAP_SECONDS = 30 * 60.0
-
-
-class OutboxStatus(StrEnum):
-    """Stored values of `outbox_messages.status`."""
-
-    QUEUED = "QUEUED"
-    SENDING = "SENDING"  # claimed by a sender, under a lease
-    HELD = "HELD"  # cannot be sent as configured (no Content SID); an operator must act
-    ACCEPTED = "ACCEPTED"  # Twilio took it (queued / accepted / sending on Twilio's side)
-    SENT = "SENT"
-    DELIVERED = "DELIVERED"
-    READ = "READ"
-    FAILED = "FAILED"
-    UNDELIVERED = "UNDELIVERED"
+# Failures Twilio calls temporary (rate limits, queue overflow, an unreachable handset) are tried
+# again after these waits, then given up: about a day and a half in all, so a reminder is not
+# delivered days late, and Meta's 24-hour messaging limits (63018) have passed by the last try.
+LONG_BACKOFF = (
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=3),
+    timedelta(hours=6),
+    timedelta(hours=12),
+)
+MAX_TEMPORARY_FAILURES = len(LONG_BACKOFF)
 
 
 # Error codes the sender stores on rows it does not hand to Twilio.
@@ -53,7 +60,8 @@ WINDOW_CLOSED = "63016"
 CHECKOUT_CLOSED = "CHECKOUT_CLOSED"
 NO_TEMPLATE = "NO_TEMPLATE"
 MISSING_VARIABLE = "MISSING_VARIABLE"
-NETWORK_ERROR = "NETWORK_ERROR"
+# A retry row whose earlier attempt was delivered after all (a late callback).
+ARRIVED = "ARRIVED"
 TOO_MANY_ATTEMPTS_SUFFIX = " (gave up after {n} attempts)"
 
 
@@ -77,6 +85,12 @@ class Recipient:
     unpaid_now: Mapping[int, int] | None = None
     # For checkout follow-ups: is the checkout still pending and not expired? None = not known.
     checkout_open: bool | None = None
+    # Twilio reported an opt-out (21610) or a block (63014) and the recipient has not written in
+    # since: nothing at all is sent.
+    twilio_opted_out: bool = False
+    # For a row sending again what Twilio reported as failed: that earlier message has since been
+    # reported delivered (callbacks can come out of order), so this one must not go.
+    earlier_delivered: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,91 +125,7 @@ class Skip:
 
 
 Plan = FreeForm | Templated | Hold | Skip
-
-
-def _text(value: Any) -> str:
-    text = str(value).strip()
-    return text or "-"  # Twilio refuses an empty content variable
-
-
-def _reminder(v: Mapping[str, Any], lang: str) -> list[str]:
-    first_due = min(str(item["due_date"]) for item in v["items"])
-    return [_text(v["name"]), format_inr(int(v["total_due"])), format_day(first_due, lang)]
-
-
-# A SYSTEM pause's reason in the template's language (as templates/*/credit_paused.txt says it).
-_OVERDUE_REASON = {
-    "en": "{amount} unpaid for more than {days} days",
-    "hi": "{amount} का भुगतान {days} दिन से ज़्यादा समय से बाकी है",
-}
-
-
-def _paused(v: Mapping[str, Any], lang: str) -> list[str]:
-    reason = _text(v["reason"])
-    if "overdue_unpaid" in v:
-        reason = _OVERDUE_REASON.get(lang, _OVERDUE_REASON["en"]).format(
-            amount=format_inr(int(v["overdue_unpaid"])), days=int(v["max_outstanding_days"])
-        )
-    return [_text(v["name"]), reason]
-
-
-def _resumed(v: Mapping[str, Any], lang: str) -> list[str]:
-    return [_text(v["name"]), format_inr(int(v["available"]))]
-
-
-def _order_failed(v: Mapping[str, Any], lang: str) -> list[str]:
-    return [_text(v["name"]), _text(v["order_id"]), _text(v["reason"])]
-
-
-def _follow_up(v: Mapping[str, Any], lang: str) -> list[str]:
-    return [_text(v["name"]), _text(v["item_count"]), format_inr(int(v["total"]))]
-
-
-def _insights(v: Mapping[str, Any], lang: str) -> list[str]:
-    return [_text(v["name"]), _text(v["orders"]), format_inr(int(v["spend"]))]
-
-
-def _test_message(v: Mapping[str, Any], lang: str) -> list[str]:
-    return [_text(v["message"])]
-
-
-# Each business-initiated kind's approved WhatsApp template takes these numbered variables, built
-# from the outbox row's `variables` (amounts as ₹, dates in the row's language):
-#   payment_reminder         {{1}} name, {{2}} total due, {{3}} earliest due date
-#   credit_paused            {{1}} name, {{2}} reason
-#   credit_resumed           {{1}} name, {{2}} available credit
-#   order_failed             {{1}} name, {{2}} order number, {{3}} reason
-#   pending_order_follow_up  {{1}} name, {{2}} item count, {{3}} cart total
-#   insights                 {{1}} name, {{2}} orders, {{3}} spend
-#   test_message             {{1}} the message
 _KINDS = frozenset(MessageKind)
-
-CONTENT_VARIABLES: dict[MessageKind, Callable[[Mapping[str, Any], str], list[str]]] = {
-    MessageKind.PAYMENT_REMINDER: _reminder,
-    MessageKind.CREDIT_PAUSED: _paused,
-    MessageKind.CREDIT_RESUMED: _resumed,
-    MessageKind.ORDER_FAILED: _order_failed,
-    MessageKind.PENDING_ORDER_FOLLOW_UP: _follow_up,
-    MessageKind.INSIGHTS: _insights,
-    MessageKind.TEST_MESSAGE: _test_message,
-}
-
-
-def content_sid_for(templates: Mapping[str, str], kind: str, language: str) -> str | None:
-    """`WHATSAPP_TEMPLATES` entry for this kind: `kind:lang` (an approved Hindi template) first."""
-    return templates.get(f"{kind}:{language}") or templates.get(kind) or None
-
-
-def content_variables(kind: str, variables: Mapping[str, Any], language: str) -> dict[str, str]:
-    """The numbered variables ("1", "2", ...) of `kind`'s template; KeyError names what is missing."""
-    build = CONTENT_VARIABLES.get(MessageKind(kind)) if kind in _KINDS else None
-    if build is None:
-        raise KeyError(f"no variable mapping for kind {kind!r}")
-    try:
-        values = build(variables, language)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise KeyError(f"variables of {kind!r} lack or mangle {exc}") from None
-    return {str(i): value for i, value in enumerate(values, start=1)}
 
 
 def plan_send(
@@ -214,6 +144,14 @@ def plan_send(
     `window_refused_at`: when Twilio refused this row as outside the window (63016); until the
     recipient writes in after that, the window counts as closed whatever our reckoning says.
     """
+    if recipient.twilio_opted_out:
+        return Skip(
+            OPTED_OUT,
+            "Twilio reported an opt-out (21610) or a block (63014); nothing is sent until the "
+            "recipient writes in",
+        )
+    if recipient.earlier_delivered:
+        return Skip(ARRIVED, "the earlier attempt was reported delivered after all")
     if kind in _KINDS and MessageKind(kind).stops_on_opt_out and recipient.opted_out:
         return Skip(OPTED_OUT, "the retailer sent STOP; reminders are not sent")
     if kind == MessageKind.PAYMENT_REMINDER and recipient.still_due is False:
@@ -243,97 +181,6 @@ def plan_send(
 # --- retries ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Accepted:
-    """Twilio took the message."""
-
-    sid: str | None
-    status: OutboxStatus
-
-
-@dataclass(frozen=True)
-class Retryable:
-    """A temporary failure: try again later (429, 5xx, timeouts, refused connections)."""
-
-    code: str
-    message: str
-    retry_after: float | None = None  # seconds, from a Retry-After header
-
-
-@dataclass(frozen=True)
-class Permanent:
-    """Twilio refused the message for good (e.g. 400 with code 21211: invalid 'To')."""
-
-    code: str
-    message: str
-
-
-Outcome = Accepted | Retryable | Permanent
-
-# 401: a wrong or rotated auth token is an operator's fix, not the message's fault; retrying gives
-# them the backoff period to fix it instead of failing every queued message at once.
-RETRYABLE_4XX = frozenset({401, 408, 429})
-
-
-def _error_fields(status_code: int, payload: Any) -> tuple[str, str]:
-    if isinstance(payload, Mapping):
-        code = payload.get("code")
-        message = payload.get("message")
-        return (
-            str(code) if code is not None else f"HTTP_{status_code}",
-            str(message) if message else f"HTTP {status_code}",
-        )
-    return f"HTTP_{status_code}", f"HTTP {status_code}"
-
-
-def twilio_status(value: str | None) -> OutboxStatus | None:
-    """Map a Twilio message status to ours; None for ones we do not track (e.g. "received")."""
-    return _TWILIO_STATUS.get((value or "").strip().lower())
-
-
-_TWILIO_STATUS = {
-    "accepted": OutboxStatus.ACCEPTED,
-    "scheduled": OutboxStatus.ACCEPTED,
-    "queued": OutboxStatus.ACCEPTED,
-    # Twilio's "sending" is still Twilio's; our SENDING means "leased by a sender" and is never
-    # set from outside.
-    "sending": OutboxStatus.ACCEPTED,
-    "sent": OutboxStatus.SENT,
-    "delivered": OutboxStatus.DELIVERED,
-    "read": OutboxStatus.READ,
-    "undelivered": OutboxStatus.UNDELIVERED,
-    "failed": OutboxStatus.FAILED,
-    "canceled": OutboxStatus.FAILED,
-}
-
-
-def classify_response(status_code: int, payload: Any, retry_after: str | None = None) -> Outcome:
-    """Classify Twilio's answer to a Messages API POST (`payload` is its JSON body or None)."""
-    if 200 <= status_code < 300:
-        sid = payload.get("sid") if isinstance(payload, Mapping) else None
-        status = twilio_status(payload.get("status") if isinstance(payload, Mapping) else None)
-        return Accepted(str(sid) if sid else None, status or OutboxStatus.ACCEPTED)
-    code, message = _error_fields(status_code, payload)
-    if status_code >= 500 or status_code in RETRYABLE_4XX:
-        return Retryable(code, message, _retry_after_seconds(retry_after))
-    return Permanent(code, message)
-
-
-def classify_transport_error(name: str) -> Retryable:
-    """A timeout or connection error never reached a decision at Twilio: retry."""
-    return Retryable(NETWORK_ERROR, f"network error talking to Twilio: {name}")
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None  # an HTTP date; the backoff is good enough
-    return seconds if 0 <= seconds <= BACKOFF_CAP_SECONDS else None
-
-
 def backoff_seconds(attempt: int, *, jitter: float = 0.0) -> float:
     """Delay before attempt `attempt + 1`: 30 s, 60 s, 120 s ... capped at 30 min.
 
@@ -341,6 +188,13 @@ def backoff_seconds(attempt: int, *, jitter: float = 0.0) -> float:
     """
     delay: float = min(BACKOFF_BASE_SECONDS * 2.0 ** max(0, attempt - 1), BACKOFF_CAP_SECONDS)
     return delay * (1 + 0.5 * min(max(jitter, 0.0), 0.999))
+
+
+def long_backoff(failures: int, wait: timedelta, *, jitter: float = 0.0) -> timedelta:
+    """Wait after temporary failure number `failures` (1-based): `LONG_BACKOFF`, or the error's
+    own shortest `wait` when that is longer; `jitter` in [0, 1) adds up to a quarter."""
+    step = LONG_BACKOFF[min(max(failures, 1), len(LONG_BACKOFF)) - 1]
+    return max(step, wait) * (1 + 0.25 * min(max(jitter, 0.0), 0.999))
 
 
 @dataclass(frozen=True)
@@ -351,14 +205,14 @@ class RetryDecision:
 
 
 def after_failure(
-    retry: Retryable,
+    retry: Retryable | Unconfirmed,
     attempts: int,
     now: datetime,
     *,
     jitter: float = 0.0,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> RetryDecision:
-    """What a temporary failure on attempt number `attempts` (1-based) leads to."""
+    """What a failure worth another try on attempt number `attempts` (1-based) leads to."""
     if attempts >= max_attempts:
         return RetryDecision(
             OutboxStatus.FAILED,
@@ -366,42 +220,163 @@ def after_failure(
             retry.message + TOO_MANY_ATTEMPTS_SUFFIX.format(n=attempts),
         )
     delay = backoff_seconds(attempts, jitter=jitter)
-    if retry.retry_after is not None:
-        delay = max(delay, retry.retry_after)
+    retry_after = retry.retry_after if isinstance(retry, Retryable) else None
+    if retry_after is not None and retry_after <= BACKOFF_CAP_SECONDS:
+        delay = max(delay, retry_after)
     return RetryDecision(OutboxStatus.QUEUED, now + timedelta(seconds=delay), retry.message)
 
 
-# --- status never moves backwards ------------------------------------------------------------
-
-# The furthest status wins. FAILED/UNDELIVERED are terminal for the send, but a late "failed"
-# after "delivered" (or "read") must not undo what the recipient already has, and a "delivered"
-# after "failed" is evidence the message arrived: so they rank between SENT and DELIVERED.
-# Equal ranks do not replace each other (the first failure keeps its error code).
-RANK: dict[OutboxStatus, int] = {
-    OutboxStatus.QUEUED: 0,
-    OutboxStatus.HELD: 0,
-    OutboxStatus.SENDING: 1,
-    OutboxStatus.ACCEPTED: 2,
-    OutboxStatus.SENT: 3,
-    OutboxStatus.FAILED: 4,
-    OutboxStatus.UNDELIVERED: 4,
-    OutboxStatus.DELIVERED: 5,
-    OutboxStatus.READ: 6,
-}
+# --- settling one attempt --------------------------------------------------------------------
 
 
-def advance_status(current: str, incoming: OutboxStatus) -> OutboxStatus | None:
-    """The status a callback moves a row to, or None when it would move it backwards or nowhere."""
-    try:
-        now_rank = RANK[OutboxStatus(current)]
-    except ValueError:
-        return incoming
-    return incoming if RANK[incoming] > now_rank else None
+@dataclass(frozen=True)
+class Handed:
+    """Twilio has the message: record its SID and status (and count a reminder as sent)."""
+
+    sid: str | None
+    status: OutboxStatus
+    note: str | None = None
 
 
-def statuses_below(incoming: OutboxStatus) -> Sequence[str]:
-    """Stored statuses that `incoming` may replace (for a conditional UPDATE)."""
-    return [s.value for s, rank in RANK.items() if rank < RANK[incoming]]
+@dataclass(frozen=True)
+class Unsent:
+    """The row did not reach Twilio, or may not have: queued again, or failed."""
+
+    status: OutboxStatus  # QUEUED or FAILED
+    error_code: str
+    error_message: str
+    result: str  # what the sender counts it as
+    next_attempt_at: datetime | None = None
+    window_refused: bool = False  # 63016: go again with the template, or hold
+    temporary: bool = False  # one more temporary failure, counted on the row
+    unconfirmed: bool = False  # Twilio may have it: look it up before sending again
+    opt_out: bool = False  # mark the retailer opted out (21610)
+
+
+Settlement = Handed | Unsent
+
+
+def settle(
+    outcome: Outcome,
+    *,
+    attempts: int,
+    temporary_failures: int,
+    now: datetime,
+    jitter: float = 0.0,
+) -> Settlement:
+    """What the row becomes after one attempt at `now`. `attempts` counts this one (1-based);
+    `temporary_failures` is how many the row had before it."""
+    match outcome:
+        case Accepted(sid, status):
+            return Handed(sid, status, None if sid else "Twilio's answer had no message sid")
+        case Retryable(code) | Unconfirmed(code):
+            unconfirmed = isinstance(outcome, Unconfirmed)
+            decision = after_failure(outcome, attempts, now, jitter=jitter)
+            gave_up = decision.status == OutboxStatus.FAILED
+            return Unsent(
+                decision.status,
+                code,
+                decision.error_message,
+                "failed" if gave_up else "unconfirmed" if unconfirmed else "retried",
+                next_attempt_at=decision.next_attempt_at,
+                unconfirmed=unconfirmed,
+            )
+        case Permanent(code, message):
+            return _refused(code, message, temporary_failures, now, jitter)
+
+
+def _refused(
+    code: str, message: str, temporary_failures: int, now: datetime, jitter: float
+) -> Unsent:
+    error = classify_error(code)
+    failed = OutboxStatus.FAILED
+    match error.kind:
+        case ErrorClass.WINDOW:
+            # Our reckoning of the window was wrong: at once with the template, or held.
+            return Unsent(
+                OutboxStatus.QUEUED, code, message, "window_refused",
+                next_attempt_at=now, window_refused=True,
+            )  # fmt: skip
+        case ErrorClass.TEMPORARY:
+            failures = temporary_failures + 1
+            if failures > MAX_TEMPORARY_FAILURES:
+                return Unsent(failed, code, _gave_up(message, failures), "failed", temporary=True)
+            wait = long_backoff(failures, error.wait, jitter=jitter)
+            return Unsent(
+                OutboxStatus.QUEUED, code, _temporary(message, failures), "deferred",
+                next_attempt_at=now + wait, temporary=True,
+            )  # fmt: skip
+        case ErrorClass.OPTED_OUT:
+            return Unsent(failed, code, message, "opted_out", opt_out=True)
+        case ErrorClass.RECIPIENT | ErrorClass.CONFIGURATION:
+            return Unsent(failed, code, message, "failed")
+
+
+def _temporary(message: str, failures: int) -> str:
+    return f"{message} (temporary failure {failures} of {MAX_TEMPORARY_FAILURES}; sent again later)"
+
+
+def _gave_up(message: str, failures: int) -> str:
+    return f"{message} (gave up after {failures} temporary failures)"
+
+
+# --- settling a failure Twilio reports later (status callback) -------------------------------
+
+
+@dataclass(frozen=True)
+class ResendLater:
+    """Send the message again, as a new row due at `at` (the failed one keeps its history)."""
+
+    at: datetime
+    temporary_failures: int
+    note: str
+
+
+@dataclass(frozen=True)
+class ResendAsTemplate:
+    """63016: queue the row again once, to go with the kind's template or be held."""
+
+
+@dataclass(frozen=True)
+class MarkOptedOut:
+    """21610 / 63014: the retailer opted out or blocked us."""
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """A temporary failure once too often: the row stays failed, saying so."""
+
+    note: str
+
+
+CallbackFollowUp = ResendLater | ResendAsTemplate | MarkOptedOut | GiveUp | None
+
+
+def settle_callback(
+    error_code: str | None,
+    *,
+    temporary_failures: int,
+    now: datetime,
+    jitter: float = 0.0,
+) -> CallbackFollowUp:
+    """What a `failed`/`undelivered` callback with `error_code` leads to, beyond the row's status
+    (None: nothing; the row keeps Twilio's code and message). `temporary_failures`: how many the
+    row (and the rows it was sent again from) had before this one."""
+    error = classify_error(error_code)
+    match error.kind:
+        case ErrorClass.WINDOW:
+            return ResendAsTemplate()
+        case ErrorClass.OPTED_OUT:
+            return MarkOptedOut()
+        case ErrorClass.TEMPORARY:
+            failures = temporary_failures + 1
+            if failures > MAX_TEMPORARY_FAILURES:
+                return GiveUp(f"gave up after {failures} temporary failures")
+            wait = long_backoff(failures, error.wait, jitter=jitter)
+            note = f"temporary failure {failures} of {MAX_TEMPORARY_FAILURES}; sent again later"
+            return ResendLater(now + wait, failures, note)
+        case ErrorClass.RECIPIENT | ErrorClass.CONFIGURATION:
+            return None
 
 
 # --- rate limit ------------------------------------------------------------------------------

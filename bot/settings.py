@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.phone import InvalidPhone, normalize_phone
@@ -36,8 +36,12 @@ class Settings(BaseSettings):
     admin_numbers: Annotated[tuple[str, ...], NoDecode] = ()
     business_tz: str = "Asia/Kolkata"
     port: int = Field(default=8000, ge=1, le=65535)
-    # Outbox sender: messages per second, all sender processes together (shared through Redis).
+    # The WhatsApp sender's throughput at Twilio, messages per second (Twilio's default for a
+    # sender is 10; the sandbox sends one every 3 seconds). Chat replies (TwiML) and the outbox
+    # share it: the outbox takes `outbox_rate_share` of it, all sender processes together
+    # (shared through Redis), and leaves the rest for replies.
     send_rate_per_second: float = Field(default=10.0, gt=0)
+    outbox_rate_share: float = Field(default=0.7, gt=0, le=1)
     # Unpaid amount (paise) on overdue debits below which credit is not stopped (DESIGN 3).
     overdue_tolerance_paise: int = Field(default=100_00, ge=0)
     # PostgreSQL connections per web process (uvicorn worker). Mind max_connections (100 by
@@ -107,9 +111,25 @@ class Settings(BaseSettings):
         """Cookies are Secure when the public address is https."""
         return (self.public_base_url or "").startswith("https://")
 
+    @model_validator(mode="after")
+    def _public_url_with_twilio(self) -> Settings:
+        # Without it the signature check has no URL to check against (every webhook gets 403:
+        # the bot goes silent) and status callbacks have no address to come back to.
+        if self.twilio_account_sid and self.twilio_auth_token and not self.public_base_url:
+            raise ValueError(
+                "PUBLIC_BASE_URL must be set when TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are: "
+                "the exact address Twilio calls (scheme, host, port if not the default)"
+            )
+        return self
+
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.business_tz)
+
+    @property
+    def outbox_rate_per_second(self) -> float:
+        """The outbox's share of the sender's throughput (the rest is left for chat replies)."""
+        return self.send_rate_per_second * self.outbox_rate_share
 
     @property
     def twilio_enabled(self) -> bool:
@@ -126,7 +146,8 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+            name = ".".join(str(p) for p in err["loc"]).upper()
             msg = str(err["msg"]).removeprefix("Value error, ")
-            problems.append(f"{name}: {msg}")
+            # A check across settings names its variables itself.
+            problems.append(f"{name}: {msg}" if name else msg)
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

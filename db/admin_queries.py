@@ -1,4 +1,4 @@
-"""Small reads for the admin chat's replies. The caller owns the transaction."""
+"""Small reads for the admin chat's replies and the admin API. The caller owns the transaction."""
 
 from __future__ import annotations
 
@@ -39,3 +39,26 @@ async def get_retailer_label(conn: Conn, retailer_id: int) -> RetailerLabel:
     if record is None:
         raise LookupError(f"no retailer {retailer_id}")
     return RetailerLabel(**dict(record))
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Whom a message to a retailer addresses, and in which language."""
+
+    id: int
+    name: str
+    language: str
+
+
+async def get_recipient(conn: Conn, retailer_id: int) -> Recipient | None:
+    """The retailer's name and language, or None when there is no such retailer."""
+    record = await conn.fetchrow(
+        "SELECT id, name, language FROM retailers WHERE id = $1", retailer_id
+    )
+    return Recipient(**dict(record)) if record else None
+
+
+async def find_recipient(conn: Conn, phone: str) -> Recipient | None:
+    """The retailer registered with this E.164 number, or None (the number may be anyone's)."""
+    record = await conn.fetchrow("SELECT id, name, language FROM retailers WHERE phone = $1", phone)
+    return Recipient(**dict(record)) if record else None

@@ -10,6 +10,7 @@ tree, the class says what happened; the `code` says exactly which refusal it was
     ├── Unauthorized              401  no valid credentials
     ├── Forbidden                 403  a bad signature, or a role that may not do this
     ├── NotFound                  404  no such retailer, order, transaction, job
+    │   └── RetailerNotFound           no retailer answers to this id or phone number
     ├── Conflict                  409  the state forbids it (already paused, duplicate reference)
     ├── PayloadTooLarge           413  the body is over MAX_BODY_BYTES
     ├── Unprocessable             422  a field is wrong (amount, date, reason)
@@ -68,5 +69,13 @@ class Unavailable(AppError):
     status = 503
 
 
+class RetailerNotFound(NotFound):
+    """No retailer answers to `ref` (an id or a phone number, as the person wrote it)."""
+
+    def __init__(self, ref: int | str) -> None:
+        super().__init__("RETAILER_NOT_FOUND", f"no retailer {ref}")
+        self.ref = str(ref)
+
+
 def retailer_not_found(retailer_id: int | str) -> NotFound:
-    return NotFound("RETAILER_NOT_FOUND", f"no retailer {retailer_id}")
+    return RetailerNotFound(retailer_id)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.credit import MAX_DAYS, terms_problem
+from bot.limits import max_length
 from bot.messages import LANGUAGES
 from bot.phone import InvalidPhone, normalize_phone
 from db.audit import insert_audit
@@ -15,7 +16,6 @@ from db.pool import Conn
 DEFAULT_MAX_ORDER_VALUE = 50_000_00
 DEFAULT_MAX_OUTSTANDING_DAYS = 30
 DEFAULT_PAYMENT_TERMS_DAYS = 15
-MAX_TEXT = 200
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,9 @@ def _text(value: str, field: str, *, required: bool = True) -> str:
     text = value.strip()
     if required and not text:
         raise Unprocessable("INVALID_FIELD", f"{field} is required")
-    if len(text) > MAX_TEXT:
-        raise Unprocessable("INVALID_FIELD", f"{field} is longer than {MAX_TEXT} characters")
+    limit = max_length(field)
+    if len(text) > limit:
+        raise Unprocessable("INVALID_FIELD", f"{field} is longer than {limit} characters")
     return text
 
 

@@ -1,4 +1,5 @@
-"""Queries of the outbox sender and the status callback. The caller owns the transaction.
+"""Queries of the outbox sender (the status callbacks' are in `db.outbox_callbacks`). The
+caller owns the transaction.
 
 A claimed row is SENDING with a lease: its `next_attempt_at` holds the lease's end, and
 `attempts` counts the claim. If the sender dies, `requeue_expired_leases` puts the row back in the
@@ -14,7 +15,8 @@ from typing import Any
 
 import asyncpg
 
-from bot.sending import NO_TEMPLATE, WINDOW_CLOSED, OutboxStatus, Recipient, statuses_below
+from bot.outbox_status import OutboxStatus
+from bot.sending import NO_TEMPLATE, Recipient
 from db.pool import Conn
 
 
@@ -39,11 +41,14 @@ class OutboxRow:
     sent_at: datetime | None
     updated_at: datetime
     window_refused_at: datetime | None = None
+    temporary_failures: int = 0
+    unconfirmed_since: datetime | None = None
+    retry_of: int | None = None
 
 
 _COLUMNS = """id, retailer_id, to_phone, kind, language, template, body, variables, status,
     twilio_sid, error_code, error_message, attempts, next_attempt_at, dedupe_key, created_at,
-    sent_at, updated_at, window_refused_at"""
+    sent_at, updated_at, window_refused_at, temporary_failures, unconfirmed_since, retry_of"""
 
 
 def _row(record: asyncpg.Record) -> OutboxRow:
@@ -51,10 +56,13 @@ def _row(record: asyncpg.Record) -> OutboxRow:
 
 
 async def requeue_expired_leases(conn: Conn, now: datetime) -> int:
-    """SENDING rows whose lease ended (their sender died) go back to QUEUED; return how many."""
+    """SENDING rows whose lease ended (their sender died) go back to QUEUED; return how many.
+    Their sender may have died after Twilio took the message: they are marked unconfirmed since
+    the claim (`updated_at`), so the next attempt looks the message up before sending."""
     result: str = await conn.execute(
         """UPDATE outbox_messages
-           SET status = 'QUEUED', next_attempt_at = $1, updated_at = $1
+           SET status = 'QUEUED', next_attempt_at = $1, updated_at = $1,
+               unconfirmed_since = coalesce(unconfirmed_since, updated_at)
            WHERE status = 'SENDING' AND next_attempt_at <= $1""",
         now,
     )
@@ -140,20 +148,31 @@ async def get_recipient(conn: Conn, row: OutboxRow, now: datetime) -> Recipient:
     For a payment reminder, `unpaid_now` is what each debit it lists (by `transaction_id`) still
     owes and `still_due` whether any does, or, when it lists none, whether the retailer owes
     anything at all. For a checkout follow-up, `checkout_open` is whether its pending order is
-    still PENDING and unexpired at `now`.
+    still PENDING and unexpired at `now`. `twilio_opted_out`: Twilio reported an opt-out or a
+    block and the recipient has not written in since. `earlier_delivered`: for a row sending
+    again a failed message (`retry_of`, the first row of the chain), whether one of its rows was
+    reported delivered after all.
     """
     record = await conn.fetchrow(
-        """SELECT r.id AS retailer_id, r.opted_out, r.last_inbound_at, a.outstanding,
+        """SELECT r.id AS retailer_id, r.opted_out, r.last_inbound_at, r.twilio_opted_out_at,
+                  a.outstanding,
                   (SELECT max(received_at) FROM inbound_messages m WHERE m.phone = $2)
-                      AS last_message_at
+                      AS last_message_at,
+                  $3::bigint IS NOT NULL AND EXISTS (
+                      SELECT 1 FROM outbox_messages e
+                      WHERE (e.id = $3 OR e.retry_of = $3) AND e.id <> $4
+                        AND e.status IN ('DELIVERED', 'READ')) AS earlier_delivered
            FROM (SELECT 1) AS one
            LEFT JOIN retailers r ON r.id = $1 OR ($1::bigint IS NULL AND r.phone = $2)
            LEFT JOIN credit_accounts a ON a.retailer_id = r.id""",
         row.retailer_id,
         row.to_phone,
+        row.retry_of,
+        row.id,
     )
     assert record is not None
     seen = [t for t in (record["last_inbound_at"], record["last_message_at"]) if t is not None]
+    blocked_at = record["twilio_opted_out_at"]
     still_due: bool | None = None
     unpaid_now: dict[int, int] | None = None
     checkout_open: bool | None = None
@@ -187,6 +206,8 @@ async def get_recipient(conn: Conn, row: OutboxRow, now: datetime) -> Recipient:
         still_due=still_due,
         unpaid_now=unpaid_now,
         checkout_open=checkout_open,
+        twilio_opted_out=blocked_at is not None and not any(t > blocked_at for t in seen),
+        earlier_delivered=bool(record["earlier_delivered"]),
     )
 
 
@@ -226,7 +247,7 @@ async def mark_accepted(
     result: str = await conn.execute(
         """UPDATE outbox_messages
            SET status = $3, twilio_sid = $4, content_sid = $5, sent_at = $6, updated_at = $6,
-               error_code = NULL, error_message = $7
+               error_code = NULL, error_message = $7, unconfirmed_since = NULL
            WHERE id = $1 AND status = 'SENDING' AND attempts = $2""",
         claim.id,
         claim.attempts,
@@ -249,17 +270,24 @@ async def mark_unsent(
     now: datetime,
     next_attempt_at: datetime | None = None,
     window_refused: bool = False,
+    temporary: bool = False,
+    unconfirmed_since: datetime | None = None,
 ) -> bool:
     """Record a claim that did not reach the recipient: re-queued, held or failed.
 
     `window_refused`: Twilio refused it as outside the 24-hour window; remembered (as of `now`)
     so that it goes out with the kind's template, or is held until the recipient writes in,
-    instead of being refused again."""
+    instead of being refused again. `temporary`: one more failure Twilio calls temporary, counted.
+    `unconfirmed_since`: Twilio may have the message from an attempt begun then (an earlier
+    such time is kept); None: it is known not to (the mark is cleared)."""
     result: str = await conn.execute(
         """UPDATE outbox_messages
            SET status = $3, error_code = $4, error_message = $5,
                next_attempt_at = coalesce($6, next_attempt_at), updated_at = $7,
-               window_refused_at = CASE WHEN $8 THEN $7 ELSE window_refused_at END
+               window_refused_at = CASE WHEN $8 THEN $7 ELSE window_refused_at END,
+               temporary_failures = temporary_failures + $9::int,
+               unconfirmed_since = CASE WHEN $10::timestamptz IS NULL THEN NULL
+                                        ELSE coalesce(unconfirmed_since, $10) END
            WHERE id = $1 AND status = 'SENDING' AND attempts = $2""",
         claim.id,
         claim.attempts,
@@ -269,112 +297,39 @@ async def mark_unsent(
         next_attempt_at,
         now,
         window_refused,
+        int(temporary),
+        unconfirmed_since,
     )
     return result.endswith(" 1")
 
 
-@dataclass(frozen=True)
-class StatusEvent:
-    """One status callback from Twilio."""
-
-    twilio_sid: str
-    status: OutboxStatus
-    error_code: str | None = None
-    error_message: str | None = None
-
-
-@dataclass(frozen=True)
-class StatusUpdate:
-    """What a status callback did to its row."""
-
-    found: bool
-    changed: bool
-    id: int | None = None
-    status: str | None = None
-
-
-async def apply_status_callback(conn: Conn, event: StatusEvent, now: datetime) -> StatusUpdate:
-    """Move the row with the event's SID forward to its status, never backwards (one conditional
-    UPDATE, so two callbacks racing cannot undo each other). Failures keep their error code. A
-    free-form message failed as outside the 24-hour window (63016) is queued again, once."""
-    failed = event.status in (OutboxStatus.FAILED, OutboxStatus.UNDELIVERED)
-    record = await conn.fetchrow(
-        """UPDATE outbox_messages
-           SET status = $2, updated_at = $5,
-               error_code = CASE WHEN $6 THEN coalesce($3, error_code) ELSE error_code END,
-               error_message = CASE WHEN $6 THEN coalesce($4, error_message)
-                                    ELSE error_message END
-           WHERE twilio_sid = $1 AND status = any($7::text[])
-           RETURNING id, status""",
-        event.twilio_sid,
-        event.status.value,
-        event.error_code,
-        event.error_message,
-        now,
-        failed,
-        list(statuses_below(event.status)),
+async def mark_reminder_sent(conn: Conn, claim: OutboxRow, at: datetime) -> int:
+    """A payment reminder was handed to Twilio: its debits' `reminder_sent_at` and
+    `reminder_count` move on, once per message (not again for a row sending it again, nor for one
+    already handed over before). Call it in the transaction of `mark_accepted`; returns how many
+    debits were counted."""
+    if claim.kind != "payment_reminder" or claim.sent_at is not None or claim.retry_of:
+        return 0
+    ids = _transaction_ids(claim.variables)
+    if not ids or claim.retailer_id is None:
+        return 0
+    result: str = await conn.execute(
+        """UPDATE credit_transactions
+           SET reminder_sent_at = $3, reminder_count = reminder_count + 1
+           WHERE id = any($1::bigint[]) AND retailer_id = $2""",
+        ids,
+        claim.retailer_id,
+        at,
     )
-    if record is not None and failed and event.error_code == WINDOW_CLOSED:
-        record = await _requeue_window_refused(conn, record["id"], now) or record
-    if record is not None:
-        return StatusUpdate(found=True, changed=True, id=record["id"], status=record["status"])
-    existing = await conn.fetchrow(
-        "SELECT id, status FROM outbox_messages WHERE twilio_sid = $1", event.twilio_sid
+    return int(result.split()[-1])
+
+
+async def known_sids(conn: Conn, sids: Sequence[str]) -> set[str]:
+    """Which of these Twilio SIDs are already recorded on an outbox row."""
+    rows = await conn.fetch(
+        "SELECT twilio_sid FROM outbox_messages WHERE twilio_sid = any($1::text[])", list(sids)
     )
-    if existing is None:
-        return StatusUpdate(found=False, changed=False)
-    return StatusUpdate(found=True, changed=False, id=existing["id"], status=existing["status"])
-
-
-async def _requeue_window_refused(conn: Conn, row_id: int, now: datetime) -> asyncpg.Record | None:
-    """A free-form message Twilio failed as outside the 24-hour window (63016) is queued again,
-    once: the sender then uses the kind's template, or holds it until the recipient writes in."""
-    record: asyncpg.Record | None = await conn.fetchrow(
-        """UPDATE outbox_messages
-           SET status = 'QUEUED', next_attempt_at = $2, updated_at = $2, window_refused_at = $2,
-               twilio_sid = NULL
-           WHERE id = $1 AND content_sid IS NULL AND window_refused_at IS NULL
-             AND status IN ('FAILED', 'UNDELIVERED')
-           RETURNING id, status""",
-        row_id,
-        now,
-    )
-    return record
-
-
-async def keep_early_status_callback(conn: Conn, event: StatusEvent, now: datetime) -> None:
-    """Keep a callback whose SID no message has yet, for `apply_early_status_callbacks`."""
-    await conn.execute(
-        """INSERT INTO early_status_callbacks
-               (twilio_sid, status, error_code, error_message, received_at)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
-        event.twilio_sid,
-        event.status.value,
-        event.error_code,
-        event.error_message,
-        now,
-    )
-
-
-async def apply_early_status_callbacks(conn: Conn, now: datetime, max_age: timedelta) -> int:
-    """Apply the kept callbacks whose message now has its SID, as if they had just arrived
-    (so never moving a status back); drop them, and those older than `max_age`. Returns how many
-    were applied. Call it in a transaction."""
-    records = await conn.fetch(
-        """DELETE FROM early_status_callbacks e
-           WHERE EXISTS (SELECT FROM outbox_messages o WHERE o.twilio_sid = e.twilio_sid)
-              OR e.received_at < $1
-           RETURNING e.twilio_sid, e.status, e.error_code, e.error_message""",
-        now - max_age,
-    )
-    applied = 0
-    for r in records:
-        # One dropped for its age finds no message here, and changes nothing.
-        event = StatusEvent(
-            r["twilio_sid"], OutboxStatus(r["status"]), r["error_code"], r["error_message"]
-        )
-        applied += (await apply_status_callback(conn, event, now)).found
-    return applied
+    return {r["twilio_sid"] for r in rows}
 
 
 async def get_outbox_row(conn: Conn, row_id: int) -> OutboxRow | None:

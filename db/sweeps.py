@@ -25,7 +25,7 @@ async def get_reminder_targets(conn: Conn, *, horizon: date, tz: tzinfo) -> list
     rows = await conn.fetch(
         f"""SELECT r.id AS retailer_id, r.phone, r.name, r.language,
                   t.id AS transaction_id, t.order_id, t.amount - t.cleared_amount AS unpaid,
-                  t.due_date, (t.reminder_sent_at AT TIME ZONE $2)::date AS last_reminded_on
+                  t.due_date, (t.reminder_queued_at AT TIME ZONE $2)::date AS last_reminded_on
            FROM credit_transactions t JOIN retailers r ON r.id = t.retailer_id
            WHERE {open_debit("t")}
              AND t.due_date IS NOT NULL AND t.due_date <= $1 AND NOT r.opted_out
@@ -57,9 +57,11 @@ async def get_reminder_targets(conn: Conn, *, horizon: date, tz: tzinfo) -> list
 
 
 async def mark_reminded(conn: Conn, transaction_ids: list[int], at: datetime) -> None:
+    """A reminder listing these debits was queued `at`: no other is queued for the same reminder
+    point. `reminder_sent_at` and `reminder_count` count what the sender hands to Twilio
+    (`db.outbox_queries.mark_reminder_sent`), not what is queued (and perhaps held or dropped)."""
     await conn.execute(
-        """UPDATE credit_transactions
-           SET reminder_sent_at = $2, reminder_count = reminder_count + 1
+        """UPDATE credit_transactions SET reminder_queued_at = $2
            WHERE id = any($1::bigint[])""",
         transaction_ids,
         at,

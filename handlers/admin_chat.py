@@ -32,7 +32,7 @@ from db.credit_queries import (
     get_credit_profile,
     get_risk_dashboard,
 )
-from db.errors import AppError
+from db.errors import AppError, RetailerNotFound
 from db.operators import get_active_operator_by_phone
 from db.pool import Conn
 from jobs.registry import JOBS
@@ -92,21 +92,16 @@ async def run_admin_command(
     try:
         async with conn.transaction():  # a savepoint inside the webhook's transaction
             return await _execute(deps, conn, caller.performed_by, parsed, now)
+    except RetailerNotFound as exc:
+        return Reply("admin_not_found", {"ref": exc.ref})
     except AppError as exc:
         return Reply("admin_error", {"code": exc.code, "message": exc.message})
-    except _RetailerNotFound as exc:
-        return Reply("admin_not_found", {"ref": exc.ref})
-
-
-class _RetailerNotFound(Exception):
-    def __init__(self, ref: str) -> None:
-        self.ref = ref
 
 
 async def _retailer_id(conn: Conn, ref: str) -> int:
     rid = await ledger.resolve_retailer(conn, ref)
     if rid is None:
-        raise _RetailerNotFound(ref)
+        raise RetailerNotFound(ref)
     return rid
 
 
@@ -124,7 +119,7 @@ async def _execute(deps: Deps, conn: Conn, by: str, cmd: ac.Command, now: dateti
         case ac.Profile(retailer=ref):
             profile = await get_credit_profile(conn, await _retailer_id(conn, ref), today)
             if profile is None:
-                raise _RetailerNotFound(ref)
+                raise RetailerNotFound(ref)
             return _profile_reply(profile, tz)
         case ac.Pause(retailer=ref, reason=reason):
             rid = await _retailer_id(conn, ref)

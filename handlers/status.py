@@ -1,8 +1,10 @@
 """POST /webhooks/twilio/status: Twilio's delivery status callbacks for outbox messages.
 
-Parse the form, check `X-Twilio-Signature` against the public URL (403 when wrong), then move the
-row forward in one conditional UPDATE: a status never moves backwards, a repeated callback changes
-nothing, a failure keeps Twilio's ErrorCode. A MessageSid no message has yet is kept: Twilio can
+Parse the form, check `X-Twilio-Signature` against the public URL (with or without its default
+port; 403 when wrong), then, in one transaction, move the row forward in one conditional UPDATE
+(a status never moves backwards, a repeated callback changes nothing, a failure keeps Twilio's
+ErrorCode) and do what the error code means (`db.outbox_callbacks`: sent again later, as a
+template, or the retailer marked opted out). A MessageSid no message has yet is kept: Twilio can
 call back before the sender has written the SID, and the sender applies it once it has (a day
 at most; then it was not one of ours).
 """
@@ -10,18 +12,20 @@ at most; then it was not one of ours).
 from __future__ import annotations
 
 import logging
+import random
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.cli.deps import Deps
+from bot.outbox_status import twilio_status
 from bot.phone import mask_phone
-from bot.sending import twilio_status
 from bot.text import without_nul
 from bot.twilio_edge import looks_like_sid, signature_valid
+from bot.twilio_errors import TWILIO_ERRORS
 from db.errors import BadRequest, Forbidden
-from db.outbox_queries import StatusEvent, apply_status_callback, keep_early_status_callback
+from db.outbox_callbacks import StatusEvent, apply_status_callback, keep_early_status_callback
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +62,13 @@ async def status_callback(request: Request) -> Response:
         log.info("status callback for %s: status %r not tracked", sid, raw_status[:32])
         return Response(status_code=204)
     error_code = values.get("ErrorCode", "").strip() or None
-    error_message = values.get("ErrorMessage", "").strip() or None
+    # Callbacks often carry the code alone: the table's meaning says what it was.
+    known = TWILIO_ERRORS.get(error_code or "")
+    error_message = values.get("ErrorMessage", "").strip() or (known.meaning if known else None)
     event = StatusEvent(sid, status, error_code, error_message)
     now = deps.clock.now()
-    async with deps.pool.acquire() as conn:
-        result = await apply_status_callback(conn, event, now)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        result = await apply_status_callback(conn, event, now, jitter=random.random())
         if not result.found:
             # Possibly earlier than the sender's write of this SID: kept, applied when it comes.
             await keep_early_status_callback(conn, event, now)

@@ -39,7 +39,7 @@ from bot.checkout import (
 )
 from bot.cli.deps import Deps
 from bot.clock import business_date
-from bot.messages import MAX_MESSAGE_CHARS, Reply
+from bot.messages import MAX_MESSAGE_CHARS, Reply, cut_utf16, utf16_len
 from bot.phone import InvalidPhone, Phone, mask_phone, normalize_phone
 from bot.text import without_nul
 from bot.twilio_edge import looks_like_sid, signature_valid
@@ -95,7 +95,9 @@ def _message_sid(fields: Sequence[tuple[str, str]]) -> str:
 
 
 def signed_url(deps: Deps, request: Request) -> str:
-    """The URL Twilio signed: the configured public address (behind a proxy) + path + query."""
+    """The URL Twilio signed: the configured public address (behind a proxy) + path + query.
+    `signature_valid` also tries it with and without the default port, as Twilio's own
+    validator does."""
     base = deps.settings.public_base_url
     if not base:
         return str(request.url)
@@ -119,16 +121,20 @@ def _xml(text: str) -> str:
 
 
 def twiml(messages: Sequence[str]) -> str:
+    """The TwiML answer: one <Message> per non-empty text. The same document as twilio's
+    `MessagingResponse` (a test checks), written directly: the library's costs more than this
+    on the webhook's hot path (docs/decisions.md)."""
     body = "".join(f"<Message>{_xml(m)}</Message>" for m in messages if m)
     return f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>'
 
 
 def pack(texts: Sequence[str], limit: int = MAX_MESSAGE_CHARS) -> list[str]:
-    """Join replies into as few WhatsApp messages as fit (blank line between), each <= limit."""
+    """Join replies into as few WhatsApp messages as fit (blank line between), each within
+    `limit` UTF-16 code units (as Twilio counts)."""
     out: list[str] = []
     for text in texts:
         for piece in _split_long(text, limit):
-            if out and len(out[-1]) + 2 + len(piece) <= limit:
+            if out and utf16_len(out[-1]) + 2 + utf16_len(piece) <= limit:
                 out[-1] += "\n\n" + piece
             else:
                 out.append(piece)
@@ -137,9 +143,11 @@ def pack(texts: Sequence[str], limit: int = MAX_MESSAGE_CHARS) -> list[str]:
 
 def _split_long(text: str, limit: int) -> list[str]:
     pieces: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut if cut > 0 else limit
+    while utf16_len(text) > limit:
+        # A text of nothing but combining marks has no boundary to cut at: cut anywhere.
+        head = cut_utf16(text, limit) or text[: max(1, limit // 2)]
+        cut = head.rfind("\n")
+        cut = cut if cut > 0 else len(head)
         pieces.append(text[:cut].rstrip())
         text = text[cut:].lstrip("\n")
     pieces.append(text)

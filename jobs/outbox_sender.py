@@ -4,7 +4,13 @@ One round (`deliver_due`): in one short transaction, put rows whose sender died 
 back in the queue and lease up to `limit` due rows with `FOR UPDATE SKIP LOCKED`, so two senders
 never take the same row; commit; then for each row, just before sending, load its recipient
 (24-hour window, opt-out, still unpaid), decide with `bot.sending.plan_send`, wait for the rate
-limit, POST to Twilio and record the outcome (conditional on still holding the lease).
+limit, POST to Twilio, and record what `bot.sending.settle` makes of the outcome (conditional on
+still holding the lease, in one transaction with what follows from it: a reminder counted as
+sent, a retailer marked opted out).
+
+A row whose last attempt may have reached Twilio (`unconfirmed_since`: a 5xx, a read timeout, a
+sender that died holding it) is first looked up in Twilio's Messages list (To, From, sent since
+the attempt); if the message is there the row takes its SID, and only if not is it sent again.
 
 Without Twilio credentials the message is logged (phone masked) and marked SENT as `local-<id>`:
 that is what `python -m bot chat` shows a newcomer.
@@ -27,32 +33,43 @@ import httpx
 
 from bot.cli.deps import Deps
 from bot.clock import business_date
+from bot.content import content_variables
 from bot.messages import Reply
+from bot.outbox_status import OutboxStatus
 from bot.phone import mask_phone
 from bot.reminders import REMINDER_POLICY, refresh_reminder
 from bot.sending import (
     MAX_ATTEMPTS,
     WINDOW,
-    WINDOW_CLOSED,
-    Accepted,
     FreeForm,
+    Handed,
     Hold,
-    OutboxStatus,
-    Permanent,
-    Retryable,
+    Settlement,
     Skip,
     Templated,
+    Unsent,
     after_failure,
-    classify_response,
-    classify_transport_error,
     plan_send,
+    settle,
 )
+from bot.twilio_edge import (
+    Outcome,
+    SentMessage,
+    Unconfirmed,
+    classify_answer,
+    classify_transport_error,
+    find_sent,
+    lookup_params,
+    parse_message_list,
+)
+from db.outbox_callbacks import apply_early_status_callbacks, mark_twilio_opt_out
 from db.outbox_queries import (
     OutboxRow,
-    apply_early_status_callbacks,
     claim_due,
     get_recipient,
+    known_sids,
     mark_accepted,
+    mark_reminder_sent,
     mark_unsent,
     refresh_content,
     release_claims,
@@ -72,6 +89,8 @@ POLL_SECONDS = 1.0
 # configured, within this long of it being queued; later it stays HELD (too stale to deliver).
 HELD_RELEASE_AGE = timedelta(hours=24)
 TWILIO_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# Pages of the Messages list read when looking for an unconfirmed message (50 messages each).
+LOOKUP_PAGES = 3
 # A status callback that came before its SID was written waits this long for it (handlers.status).
 EARLY_CALLBACK_MAX_AGE = timedelta(days=1)
 
@@ -106,9 +125,7 @@ def form_fields(deps: Deps, row: OutboxRow, plan: FreeForm | Templated) -> dict[
     return fields
 
 
-async def _post(
-    deps: Deps, row: OutboxRow, plan: FreeForm | Templated
-) -> Accepted | Retryable | Permanent:
+async def _post(deps: Deps, row: OutboxRow, plan: FreeForm | Templated) -> Outcome:
     s = deps.settings
     assert s.twilio_account_sid and s.twilio_auth_token
     try:
@@ -122,23 +139,86 @@ async def _post(
         return classify_transport_error(type(exc).__name__)
     except Exception as exc:  # any other failure must still end in a retry, never a stuck lease
         log.exception("outbox #%d: unexpected error calling Twilio", row.id)
-        return Retryable("SEND_ERROR", f"unexpected error calling Twilio: {type(exc).__name__}")
+        # Where it failed is unknown: Twilio may have the message, so look before sending again.
+        return Unconfirmed("SEND_ERROR", f"unexpected error calling Twilio: {type(exc).__name__}")
     try:
         payload: Any = response.json()
     except ValueError:
         payload = None
-    return classify_response(response.status_code, payload, response.headers.get("Retry-After"))
+    return classify_answer(response.status_code, payload, response.headers.get("Retry-After"))
+
+
+class LookupFailed(Exception):
+    """Twilio's Messages list could not be read; the row waits for its next attempt."""
+
+
+async def _look_up(deps: Deps, conn: Conn, row: OutboxRow, since: datetime) -> SentMessage | None:
+    """The message an unconfirmed attempt begun at `since` left at Twilio, if any."""
+    s = deps.settings
+    assert s.twilio_account_sid and s.twilio_auth_token and s.twilio_whatsapp_from
+    to, from_ = _whatsapp(row.to_phone), _whatsapp(s.twilio_whatsapp_from)
+    url: str | None = messages_url(deps)
+    params: dict[str, str] | None = lookup_params(to, from_, since)
+    messages: list[SentMessage] = []
+    for _ in range(LOOKUP_PAGES):
+        if url is None:
+            break
+        try:
+            response = await deps.http.get(
+                url,
+                params=params,
+                auth=(s.twilio_account_sid, s.twilio_auth_token),
+                timeout=TWILIO_TIMEOUT,
+            )
+            response.raise_for_status()
+            page, next_page = parse_message_list(response.json())
+        except Exception as exc:  # a lookup that fails must end in a later try, never a crash
+            raise LookupFailed(f"could not read Twilio's Messages list: {exc!r}"[:300]) from exc
+        messages.extend(page)
+        url, params = (f"{s.twilio_api_url}{next_page}" if next_page else None), None
+    variables: list[str] = []
+    if deps.settings.whatsapp_templates and isinstance(row.variables, dict):
+        with contextlib.suppress(KeyError):
+            variables = list(content_variables(row.kind, row.variables, row.language).values())
+    return find_sent(
+        messages,
+        to=to,
+        from_=from_,
+        since=since,
+        body=row.body,
+        variables=variables,
+        known_sids=await known_sids(conn, [m.sid for m in messages]),
+    )
 
 
 async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, rate: SharedSendRate) -> str:
     """Send or settle one claimed row; return what happened (a counts key)."""
     now = deps.clock.now()
     who = mask_phone(row.to_phone)
+    if row.unconfirmed_since is not None and deps.settings.twilio_enabled:
+        try:
+            found = await _look_up(deps, conn, row, row.unconfirmed_since)
+        except LookupFailed as exc:
+            log.warning("outbox #%d to %s: %s; trying later", row.id, who, exc)
+            retry = Unconfirmed("LOOKUP_FAILED", str(exc))
+            decision = after_failure(retry, row.attempts, now, jitter=random.random())
+            await mark_unsent(
+                conn, row, status=decision.status, error_code=retry.code,
+                error_message=decision.error_message, now=now,
+                next_attempt_at=decision.next_attempt_at, unconfirmed_since=row.unconfirmed_since,
+            )  # fmt: skip
+            return "retried" if decision.status == OutboxStatus.QUEUED else "failed"
+        if found is not None:
+            log.info("outbox #%d to %s: Twilio had it after all (%s)", row.id, who, found.sid)
+            note = "found in Twilio's Messages list after an unconfirmed attempt"
+            handed = Handed(found.sid, found.status or OutboxStatus.ACCEPTED, note)
+            return await _record(deps, conn, row, handed, content_sid=None)
     if row.attempts > MAX_ATTEMPTS:
         # Its senders kept dying mid-send (leases expired); stop trying.
         await mark_unsent(
             conn, row, status=OutboxStatus.FAILED, error_code="TOO_MANY_ATTEMPTS",
             error_message=f"gave up after {row.attempts - 1} interrupted attempts", now=now,
+            unconfirmed_since=row.unconfirmed_since,
         )  # fmt: skip
         return "failed"
     recipient = await get_recipient(conn, row, now)
@@ -171,48 +251,76 @@ async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, rate: SharedSendR
         log.warning("outbox #%d %s to %s held: %s", row.id, row.kind, who, plan.message)
         return "held"
     await rate.wait()
+    attempt_at = deps.clock.now()
     outcome = await _post(deps, row, plan)
-    now = deps.clock.now()
+    settlement = settle(
+        outcome,
+        attempts=row.attempts,
+        temporary_failures=row.temporary_failures,
+        now=deps.clock.now(),
+        jitter=random.random(),
+    )
     content_sid = plan.content_sid if isinstance(plan, Templated) else None
-    if isinstance(outcome, Accepted):
-        kept = await mark_accepted(
-            conn, row, twilio_sid=outcome.sid, status=outcome.status, content_sid=content_sid,
-            now=now, note=None if outcome.sid else "Twilio's answer had no message sid",
-        )  # fmt: skip
+    return await _record(deps, conn, row, settlement, content_sid=content_sid, since=attempt_at)
+
+
+async def _record(
+    deps: Deps,
+    conn: Conn,
+    row: OutboxRow,
+    settlement: Settlement,
+    *,
+    content_sid: str | None,
+    since: datetime | None = None,
+) -> str:
+    """Persist a settlement, with what follows from it, in one transaction; a counts key.
+    `since`: when the attempt began (kept when Twilio may have the message)."""
+    now = deps.clock.now()
+    who = mask_phone(row.to_phone)
+    async with conn.transaction():
+        match settlement:
+            case Handed(sid, status, note):
+                kept = await mark_accepted(
+                    conn, row, twilio_sid=sid, status=status, content_sid=content_sid, now=now,
+                    note=note,
+                )  # fmt: skip
+                if kept:
+                    await mark_reminder_sent(conn, row, now)
+            case Unsent() as unsent:
+                kept = await mark_unsent(
+                    conn, row, status=unsent.status, error_code=unsent.error_code,
+                    error_message=unsent.error_message, now=now,
+                    next_attempt_at=unsent.next_attempt_at, window_refused=unsent.window_refused,
+                    temporary=unsent.temporary,
+                    unconfirmed_since=since if unsent.unconfirmed else None,
+                )  # fmt: skip
+                if kept and unsent.opt_out:
+                    await mark_twilio_opt_out(
+                        conn, retailer_id=row.retailer_id, phone=row.to_phone,
+                        code=unsent.error_code, message=unsent.error_message,
+                        reference=f"outbox:{row.id}", now=now,
+                    )  # fmt: skip
+    if isinstance(settlement, Handed):
         log.info(
-            "outbox #%d %s to %s accepted by Twilio (%s)", row.id, row.kind, who, outcome.status
+            "outbox #%d %s to %s accepted by Twilio (%s)", row.id, row.kind, who, settlement.status
         )
         return "sent" if kept else "lost"
-    if isinstance(outcome, Permanent) and outcome.code == WINDOW_CLOSED:
-        # Our reckoning of the window was wrong: try again at once with the kind's template, or
-        # hold the row until the recipient writes in.
-        await mark_unsent(
-            conn, row, status=OutboxStatus.QUEUED, error_code=outcome.code,
-            error_message=outcome.message, now=now, next_attempt_at=now, window_refused=True,
-        )  # fmt: skip
-        log.warning(
-            "outbox #%d %s to %s: outside the 24-hour window (63016)", row.id, row.kind, who
-        )
-        return "window_refused"
-    if isinstance(outcome, Permanent):
-        await mark_unsent(
-            conn, row, status=OutboxStatus.FAILED, error_code=outcome.code,
-            error_message=outcome.message, now=now,
-        )  # fmt: skip
-        log.warning(
-            "outbox #%d %s to %s refused by Twilio: %s", row.id, row.kind, who, outcome.code
-        )
-        return "failed"
-    decision = after_failure(outcome, row.attempts, now, jitter=random.random())
-    await mark_unsent(
-        conn, row, status=decision.status, error_code=outcome.code,
-        error_message=decision.error_message, now=now, next_attempt_at=decision.next_attempt_at,
-    )  # fmt: skip
-    if decision.status == OutboxStatus.FAILED:
-        log.warning("outbox #%d %s to %s failed: %s", row.id, row.kind, who, decision.error_message)
-        return "failed"
-    log.info("outbox #%d %s to %s will retry: %s", row.id, row.kind, who, outcome.code)
-    return "retried"
+    _log_unsent(row, settlement, who)
+    return settlement.result
+
+
+def _log_unsent(row: OutboxRow, unsent: Unsent, who: str) -> None:
+    level = logging.INFO if unsent.status == OutboxStatus.QUEUED else logging.WARNING
+    log.log(
+        level,
+        "outbox #%d %s to %s %s: %s %s",
+        row.id,
+        row.kind,
+        who,
+        unsent.result,
+        unsent.error_code,
+        unsent.error_message,
+    )
 
 
 async def _refresh_reminder(
@@ -245,22 +353,25 @@ async def _print_locally(
         row.body,
         f"\n[{note}]" if note else "",
     )
-    await mark_accepted(
-        conn, row, twilio_sid=f"local-{row.id}", status=OutboxStatus.SENT, content_sid=None,
-        now=now, note=note,
-    )  # fmt: skip
+    async with conn.transaction():
+        if await mark_accepted(
+            conn, row, twilio_sid=f"local-{row.id}", status=OutboxStatus.SENT, content_sid=None,
+            now=now, note=note,
+        ):  # fmt: skip
+            await mark_reminder_sent(conn, row, now)
     return "sent"
 
 
 def shared_send_rate(deps: Deps) -> SharedSendRate:
-    """SEND_RATE_PER_SECOND across all of this deployment's senders."""
+    """The outbox's share of SEND_RATE_PER_SECOND (OUTBOX_RATE_SHARE), across all of this
+    deployment's senders: the rest of the sender's throughput is left for chat replies."""
     key = send_rate_key(deps.settings.arq_queue_name)
-    return SharedSendRate(deps.redis, key, deps.settings.send_rate_per_second)
+    return SharedSendRate(deps.redis, key, deps.settings.outbox_rate_per_second)
 
 
 def claim_limit(deps: Deps, limit: int) -> int:
     """No more rows than the rate limit lets us send in half a lease."""
-    per_half_lease = int(deps.settings.send_rate_per_second * LEASE.total_seconds() / 2)
+    per_half_lease = int(deps.settings.outbox_rate_per_second * LEASE.total_seconds() / 2)
     return max(1, min(limit, per_half_lease))
 
 

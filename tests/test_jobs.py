@@ -130,7 +130,8 @@ async def test_reminder_days_and_once_per_day(deps: Deps, clock: FixedClock) -> 
     txn = await deps.pool.fetchrow(
         "SELECT reminder_count, reminder_sent_at FROM credit_transactions"
     )
-    assert txn["reminder_count"] == 3
+    # Queued, not sent: the count moves when the sender hands a reminder to Twilio (issue 9).
+    assert (txn["reminder_count"], txn["reminder_sent_at"]) == (0, None)
 
 
 async def test_one_message_lists_every_due_item(deps: Deps, clock: FixedClock) -> None:

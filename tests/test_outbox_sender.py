@@ -108,10 +108,23 @@ def sign_status(sid: str, status: str, **extra: str) -> tuple[dict[str, str], di
     return fields, {"X-Twilio-Signature": signature}
 
 
+NO_MESSAGES = {"messages": [], "next_page_uri": None}
+
+
 @pytest.fixture
-def twilio() -> Iterator[respx.Route]:
+def twilio_api() -> Iterator[respx.MockRouter]:
+    """Twilio's Messages API: its list answers "no messages" unless a test says otherwise."""
     with respx.mock(base_url=TWILIO_API_URL, assert_all_called=False) as mock:
-        yield mock.post(MESSAGES_PATH)
+        mock.get(MESSAGES_PATH, name="list").mock(
+            return_value=httpx.Response(200, json=NO_MESSAGES)
+        )
+        yield mock
+
+
+@pytest.fixture
+def twilio(twilio_api: respx.MockRouter) -> respx.Route:
+    """The Messages API's create (POST)."""
+    return twilio_api.post(MESSAGES_PATH)
 
 
 async def test_inside_window_sends_the_body(
@@ -413,7 +426,7 @@ async def test_late_result_after_lost_lease_is_not_recorded(
     deps: Deps, db: asyncpg.Pool, clock: FixedClock, twilio: respx.Route
 ) -> None:
     # A sender whose lease was taken over must not overwrite the new owner's outcome.
-    from bot.sending import OutboxStatus
+    from bot.outbox_status import OutboxStatus
     from db.outbox_queries import claim_due, mark_accepted
 
     now = clock.now()
@@ -730,3 +743,426 @@ async def test_window_failure_reported_by_status_callback_goes_again_once(
     fields, headers = sign_status("SM" + "2" * 32, "failed", ErrorCode="63016")
     assert (await client.post(STATUS_PATH, data=fields, headers=headers)).status_code == 204
     assert (await row(db, row_id))["status"] == "FAILED"
+
+
+# --- Twilio's error codes: temporary failures come back later, counted ---------------------------
+
+
+def refused(code: int, message: str = "refused") -> httpx.Response:
+    return httpx.Response(400, json={"code": code, "message": message, "status": 400})
+
+
+async def test_21611_in_the_answer_is_sent_again_after_a_long_backoff(
+    deps: Deps, db: asyncpg.Pool, clock: FixedClock, twilio: respx.Route
+) -> None:
+    now = clock.now()
+    rid = await add_retailer(db, last_inbound_at=now)
+    row_id = await queue(db, now, retailer_id=rid)
+    twilio.mock(side_effect=[refused(21611, "queue over its limit"), created()])
+
+    assert (await deliver_due(deps))["deferred"] == 1
+    r = await row(db, row_id)
+    assert (r["status"], r["error_code"], r["temporary_failures"]) == ("QUEUED", "21611", 1)
+    assert "temporary failure 1 of 5" in r["error_message"]
+    assert now + timedelta(hours=1) <= r["next_attempt_at"] <= now + timedelta(hours=1.25)
+
+    clock.advance(minutes=30)
+    assert (await deliver_due(deps))["claimed"] == 0  # a long backoff, not 30 seconds
+    clock.advance(minutes=46)
+    assert (await deliver_due(deps))["sent"] == 1
+    r = await row(db, row_id)
+    assert (r["status"], r["error_code"], r["temporary_failures"]) == ("ACCEPTED", None, 1)
+    assert twilio.call_count == 2
+
+
+async def test_63018_by_callback_is_sent_again_later_as_a_new_row(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio: respx.Route,
+    client: httpx.AsyncClient,
+) -> None:
+    now = clock.now()
+    rid = await add_retailer(db, last_inbound_at=now)
+    first = await queue(db, now, retailer_id=rid, key="pause:1")
+    twilio.mock(side_effect=[created("SM" + "1" * 32), created("SM" + "2" * 32)])
+    await deliver_due(deps)
+
+    fields, headers = sign_status("SM" + "1" * 32, "failed", ErrorCode="63018")
+    assert (await client.post(STATUS_PATH, data=fields, headers=headers)).status_code == 204
+    # The failed row keeps its SID and says what happens next; a new row will send it again.
+    r = await row(db, first)
+    assert (r["status"], r["error_code"], r["twilio_sid"]) == ("FAILED", "63018", "SM" + "1" * 32)
+    assert "Rate limit exceeded" in r["error_message"] and "sent again later" in r["error_message"]
+    again = await db.fetchrow("SELECT * FROM outbox_messages WHERE retry_of = $1", first)
+    assert (again["status"], again["temporary_failures"], again["dedupe_key"]) == (
+        "QUEUED", 1, "pause:1:again:1",
+    )  # fmt: skip
+    assert again["next_attempt_at"] >= now + timedelta(hours=1)
+    assert f"#{again['id']}" in r["error_message"]
+
+    assert (await deliver_due(deps))["claimed"] == 0
+    clock.advance(hours=2)
+    assert (await deliver_due(deps))["sent"] == 1
+    assert [form(c.request)["Body"] for c in twilio.calls] == ["Your credit is paused."] * 2
+    assert (await row(db, again["id"]))["twilio_sid"] == "SM" + "2" * 32
+    assert (await row(db, first))["status"] == "FAILED"
+
+
+async def test_late_delivery_of_a_failed_message_cancels_its_resend(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio: respx.Route,
+    client: httpx.AsyncClient,
+) -> None:
+    """Callbacks can come out of order: "undelivered" (temporary) and then "delivered"."""
+    rid = await add_retailer(db, last_inbound_at=clock.now())
+    first = await queue(db, clock.now(), retailer_id=rid)
+    twilio.mock(return_value=created("SM" + "1" * 32))
+    await deliver_due(deps)
+    for status, extra in (("undelivered", {"ErrorCode": "30003"}), ("delivered", {})):
+        fields, headers = sign_status("SM" + "1" * 32, status, **extra)
+        assert (await client.post(STATUS_PATH, data=fields, headers=headers)).status_code == 204
+    assert (await row(db, first))["status"] == "DELIVERED"
+
+    clock.advance(hours=1)
+    counts = await deliver_due(deps)
+    assert (counts["claimed"], counts["skipped"]) == (1, 1)
+    again = await db.fetchrow(
+        "SELECT status, error_code FROM outbox_messages WHERE retry_of = $1", first
+    )
+    assert tuple(again) == ("FAILED", "ARRIVED")
+    assert twilio.call_count == 1
+
+
+async def test_temporary_failures_by_callback_end_after_five(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio: respx.Route,
+    client: httpx.AsyncClient,
+) -> None:
+    rid = await add_retailer(db, last_inbound_at=clock.now())
+    await queue(db, clock.now(), retailer_id=rid)
+    sids = iter(f"SM{i:032d}" for i in range(100))
+    twilio.mock(side_effect=lambda request: created(next(sids)))
+    for _ in range(8):
+        await db.execute("UPDATE retailers SET last_inbound_at = $1", clock.now())  # in window
+        await deliver_due(deps)
+        for (sid,) in await db.fetch(
+            "SELECT twilio_sid FROM outbox_messages WHERE status = 'ACCEPTED'"
+        ):
+            fields, headers = sign_status(sid, "failed", ErrorCode="63038")
+            assert (await client.post(STATUS_PATH, data=fields, headers=headers)).status_code == 204
+        clock.advance(hours=16)
+    rows = await db.fetch(
+        "SELECT status, temporary_failures, error_message FROM outbox_messages ORDER BY id"
+    )
+    assert [(r["status"], r["temporary_failures"]) for r in rows] == [
+        ("FAILED", 0), ("FAILED", 1), ("FAILED", 2), ("FAILED", 3), ("FAILED", 4), ("FAILED", 5),
+    ]  # fmt: skip
+    assert "gave up after 6 temporary failures" in rows[-1]["error_message"]
+    assert twilio.call_count == 6
+
+
+# --- no double sends: what may have reached Twilio is looked up first ----------------------------
+
+
+def listing(*messages: dict[str, Any]) -> httpx.Response:
+    return httpx.Response(200, json={"messages": list(messages), "next_page_uri": None})
+
+
+def twilio_message(sid: str, body: str, created_at: datetime, to: str = PHONE) -> dict[str, Any]:
+    return {
+        "sid": sid, "to": f"whatsapp:{to}", "from": WHATSAPP_FROM, "body": body,
+        "status": "delivered", "direction": "outbound-api", "date_sent": None,
+        "date_created": created_at.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(500, json={"code": 20500, "message": "Internal Server Error"}),
+        httpx.Response(502, text="Bad Gateway"),
+        httpx.ReadTimeout("the answer never came"),
+    ],
+)
+@pytest.mark.parametrize("there", [True, False])
+async def test_unconfirmed_attempt_is_looked_up_before_sending_again(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio_api: respx.MockRouter,
+    twilio: respx.Route,
+    failure: Any,
+    there: bool,
+) -> None:
+    now = clock.now()
+    rid = await add_retailer(db, last_inbound_at=now)
+    row_id = await queue(db, now, retailer_id=rid, body="Credit paused ₹1,250")
+    twilio.mock(side_effect=[failure, created("SM" + "9" * 32)])
+
+    assert (await deliver_due(deps))["unconfirmed"] == 1
+    r = await row(db, row_id)
+    assert (r["status"], r["unconfirmed_since"]) == ("QUEUED", now)
+
+    found = twilio_message("SM" + "f" * 32, "Credit paused ₹1,250", now + timedelta(seconds=2))
+    other = twilio_message("SM" + "e" * 32, "Something else", now + timedelta(seconds=3))
+    twilio_api["list"].mock(return_value=listing(other, found) if there else listing(other))
+    clock.advance(minutes=1)
+    counts = await deliver_due(deps)
+
+    lookup = twilio_api["list"].calls.last.request
+    assert dict(lookup.url.params) == {
+        "To": f"whatsapp:{PHONE}", "From": WHATSAPP_FROM, "DateSent>": "2026-01-15",
+        "PageSize": "50",
+    }  # fmt: skip
+    r = await row(db, row_id)
+    assert r["unconfirmed_since"] is None and counts["sent"] == 1
+    if there:
+        # Twilio had it: adopted, not sent a second time.
+        assert twilio.call_count == 1
+        assert (r["status"], r["twilio_sid"]) == ("DELIVERED", "SM" + "f" * 32)
+        assert "found in Twilio's Messages list" in r["error_message"]
+    else:
+        assert twilio.call_count == 2
+        assert (r["status"], r["twilio_sid"]) == ("ACCEPTED", "SM" + "9" * 32)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(429, json={"code": 20429, "message": "Too Many Requests"}),
+        httpx.Response(503, text="Service Unavailable"),
+        httpx.ConnectError("connection refused"),
+        httpx.ConnectTimeout("no connection"),
+    ],
+)
+async def test_what_cannot_have_reached_twilio_is_retried_without_a_lookup(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio_api: respx.MockRouter,
+    twilio: respx.Route,
+    failure: Any,
+) -> None:
+    rid = await add_retailer(db, last_inbound_at=clock.now())
+    row_id = await queue(db, clock.now(), retailer_id=rid)
+    twilio.mock(side_effect=[failure, created()])
+    assert (await deliver_due(deps))["retried"] == 1
+    assert (await row(db, row_id))["unconfirmed_since"] is None
+    clock.advance(minutes=1)
+    assert (await deliver_due(deps))["sent"] == 1
+    assert twilio.call_count == 2 and not twilio_api["list"].called
+
+
+async def test_a_lookup_that_fails_sends_nothing_and_tries_later(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio_api: respx.MockRouter,
+    twilio: respx.Route,
+) -> None:
+    rid = await add_retailer(db, last_inbound_at=clock.now())
+    row_id = await queue(db, clock.now(), retailer_id=rid)
+    attempt = clock.now()
+    twilio.mock(side_effect=[httpx.Response(500), created()])
+    await deliver_due(deps)
+    twilio_api["list"].mock(side_effect=[httpx.Response(503), listing()])
+    clock.advance(minutes=1)
+    assert (await deliver_due(deps))["retried"] == 1
+    r = await row(db, row_id)
+    assert (r["status"], r["error_code"], r["unconfirmed_since"]) == (
+        "QUEUED", "LOOKUP_FAILED", attempt,
+    )  # fmt: skip
+    assert twilio.call_count == 1
+    clock.advance(minutes=5)
+    assert (await deliver_due(deps))["sent"] == 1
+    assert twilio.call_count == 2
+
+
+async def test_a_row_whose_sender_died_is_looked_up_before_it_is_sent_again(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio_api: respx.MockRouter,
+    twilio: respx.Route,
+) -> None:
+    """The sender was killed after Twilio took the message, before it wrote the SID down."""
+    now = clock.now()
+    rid = await add_retailer(db, last_inbound_at=now)
+    row_id = await queue(db, now, retailer_id=rid, body="dead sender's row")
+    await db.execute(
+        """UPDATE outbox_messages SET status = 'SENDING', attempts = 1, updated_at = $2,
+               next_attempt_at = $2::timestamptz + interval '2 minutes' WHERE id = $1""",
+        row_id,
+        now,
+    )
+    twilio_api["list"].mock(
+        return_value=listing(twilio_message("SM" + "d" * 32, "dead sender's row", now))
+    )
+    clock.advance(minutes=3)
+    counts = await deliver_due(deps)
+    assert (counts["requeued"], counts["sent"]) == (1, 1)
+    assert twilio.call_count == 0
+    assert (await row(db, row_id))["twilio_sid"] == "SM" + "d" * 32
+
+
+# --- opt-outs that Twilio reports ----------------------------------------------------------------
+
+
+async def opt_out_audit(db: asyncpg.Pool) -> list[asyncpg.Record]:
+    return list(
+        await db.fetch(
+            """SELECT retailer_id, action, performed_by, old_value, new_value, reason
+               FROM audit_log WHERE action = 'OPTED_OUT' ORDER BY id"""
+        )
+    )
+
+
+async def test_21610_marks_the_retailer_opted_out_until_they_write_in(
+    deps: Deps, db: asyncpg.Pool, clock: FixedClock, twilio: respx.Route
+) -> None:
+    now = clock.now()
+    rid = await add_retailer(db, last_inbound_at=now, outstanding=500_00)
+    row_id = await queue(db, now, retailer_id=rid, key="n1")
+    twilio.mock(
+        side_effect=[refused(21610, "Attempt to send to unsubscribed recipient"), created()]
+    )
+
+    assert (await deliver_due(deps))["opted_out"] == 1
+    r = await row(db, row_id)
+    assert (r["status"], r["error_code"]) == ("FAILED", "21610")
+    retailer = await db.fetchrow("SELECT opted_out, twilio_opted_out_at FROM retailers")
+    assert tuple(retailer) == (True, now)
+    [audit] = await opt_out_audit(db)
+    assert (audit["retailer_id"], audit["performed_by"]) == (rid, "twilio")
+    assert (audit["old_value"], audit["new_value"]) == ({"opted_out": False}, {"opted_out": True})
+    assert "21610" in audit["reason"]
+
+    # Nothing more goes out, account notices included, until the retailer writes in.
+    clock.advance(minutes=5)
+    notice = await queue(db, clock.now(), retailer_id=rid, key="n2")
+    reminder = await queue(db, clock.now(), retailer_id=rid, kind="payment_reminder",
+                           variables={"items": []}, key="r1")  # fmt: skip
+    await deliver_due(deps)
+    assert {(await row(db, i))["error_code"] for i in (notice, reminder)} == {"OPTED_OUT"}
+    assert twilio.call_count == 1
+
+    clock.advance(minutes=5)
+    await db.execute("UPDATE retailers SET last_inbound_at = $1", clock.now())
+    later = await queue(db, clock.now(), retailer_id=rid, key="n3")
+    reminder = await queue(db, clock.now(), retailer_id=rid, kind="payment_reminder",
+                           variables={"items": []}, key="r2")  # fmt: skip
+    await deliver_due(deps)
+    assert (await row(db, later))["status"] == "ACCEPTED"
+    # Reminders stay off until they send START (the bot's own opt-out, now set).
+    assert (await row(db, reminder))["error_code"] == "OPTED_OUT"
+    assert len(await opt_out_audit(db)) == 1
+
+
+async def test_63014_by_callback_marks_the_retailer_opted_out_once(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio: respx.Route,
+    client: httpx.AsyncClient,
+) -> None:
+    rid = await add_retailer(db, last_inbound_at=clock.now())
+    row_id = await queue(db, clock.now(), retailer_id=rid, key="n1")
+    other = await queue(db, clock.now(), retailer_id=rid, key="n2")
+    twilio.mock(side_effect=[created("SM" + "1" * 32), created("SM" + "2" * 32)])
+    await deliver_due(deps)
+    for sid in ("SM" + "1" * 32, "SM" + "2" * 32):
+        fields, headers = sign_status(sid, "failed", ErrorCode="63014")
+        assert (await client.post(STATUS_PATH, data=fields, headers=headers)).status_code == 204
+    for i in (row_id, other):
+        r = await row(db, i)
+        assert (r["status"], r["error_code"]) == ("FAILED", "63014")
+    assert await db.fetchval("SELECT opted_out FROM retailers WHERE id = $1", rid)
+    [audit] = await opt_out_audit(db)
+    assert audit["performed_by"] == "twilio" and "63014" in audit["reason"]
+    assert await db.fetchval("SELECT count(*) FROM outbox_messages") == 2  # no resend
+
+
+# --- reminders count what was sent (issue 9) -----------------------------------------------------
+
+
+async def reminder_counts(db: asyncpg.Pool) -> list[tuple[int, datetime | None]]:
+    rows = await db.fetch(
+        "SELECT reminder_count, reminder_sent_at FROM credit_transactions WHERE type = 'DEBIT'"
+    )
+    return [(r["reminder_count"], r["reminder_sent_at"]) for r in rows]
+
+
+@pytest.mark.parametrize("fate", ["held", "dropped", "sent", "printed"])
+async def test_a_reminder_counts_when_it_is_handed_to_twilio(
+    deps: Deps, db: asyncpg.Pool, clock: FixedClock, twilio: respx.Route, fate: str
+) -> None:
+    from db.ledger import record_payment
+    from jobs.runner import run_job_now
+    from tests.test_jobs import add_debit
+
+    today = clock.now().astimezone(deps.settings.tz).date()
+    # Held: outside the window with no template. Otherwise the retailer wrote an hour ago.
+    last_inbound = None if fate == "held" else clock.now() - timedelta(hours=1)
+    rid = await add_retailer(db, last_inbound_at=last_inbound)
+    txn = await add_debit(db, rid, 9_000_00, today - timedelta(days=16))
+    assert (await run_job_now(deps, "payment_reminders")).counts["queued"] == 1
+    assert await reminder_counts(db) == [(0, None)]  # queued is not sent
+
+    if fate == "dropped":
+        async with db.acquire() as conn:
+            await record_payment(
+                conn, amount=9_000_00, retailer_id=None, transaction_id=txn, reference=None,
+                performed_by="test", now=clock.now(), tz=deps.settings.tz,
+            )  # fmt: skip
+    if fate == "printed":
+        deps = with_settings(deps, twilio_account_sid=None, twilio_auth_token=None)
+    twilio.mock(return_value=created())
+    clock.advance(minutes=5)
+    counts = await deliver_due(deps)
+
+    expected = {"held": "held", "dropped": "skipped", "sent": "sent", "printed": "sent"}[fate]
+    assert counts[expected] == 1
+    sent = fate in ("sent", "printed")
+    assert await reminder_counts(db) == [(1, clock.now()) if sent else (0, None)]
+    # Once per message: the next day's run does not queue it again for the same point.
+    assert (await run_job_now(deps, "payment_reminders")).counts["queued"] == 0
+
+
+async def test_a_reminder_sent_again_after_a_temporary_failure_counts_once(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio: respx.Route,
+    client: httpx.AsyncClient,
+) -> None:
+    from jobs.runner import run_job_now
+    from tests.test_jobs import add_debit
+
+    today = clock.now().astimezone(deps.settings.tz).date()
+    rid = await add_retailer(db, last_inbound_at=clock.now())
+    await add_debit(db, rid, 9_000_00, today - timedelta(days=16))
+    await run_job_now(deps, "payment_reminders")
+    twilio.mock(side_effect=[created("SM" + "1" * 32), created("SM" + "2" * 32)])
+    await deliver_due(deps)
+    fields, headers = sign_status("SM" + "1" * 32, "undelivered", ErrorCode="63018")
+    assert (await client.post(STATUS_PATH, data=fields, headers=headers)).status_code == 204
+    clock.advance(hours=2)
+    assert (await deliver_due(deps))["sent"] == 1
+    assert [c for c, _ in await reminder_counts(db)] == [1]
+
+
+# --- the outbox's share of the sender's rate -----------------------------------------------------
+
+
+def test_outbox_rate_is_a_share_of_the_senders(deps: Deps) -> None:
+    from jobs.outbox_sender import claim_limit, shared_send_rate
+
+    assert shared_send_rate(deps).rate == pytest.approx(7.0)  # 70% of 10 per second
+    sandbox = with_settings(deps, send_rate_per_second=0.3)
+    assert shared_send_rate(sandbox).rate == pytest.approx(0.21)
+    assert claim_limit(sandbox, 50) == 12  # what it can send in half a lease (60 s)

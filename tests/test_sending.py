@@ -8,34 +8,46 @@ from typing import Any
 
 import pytest
 
+from bot.content import content_variables
+from bot.outbox_status import RANK, OutboxStatus, advance_status, statuses_below, twilio_status
 from bot.sending import (
+    ARRIVED,
     CHECKOUT_CLOSED,
     MAX_ATTEMPTS,
+    MAX_TEMPORARY_FAILURES,
     MISSING_VARIABLE,
     NO_TEMPLATE,
     NOTHING_DUE,
     OPTED_OUT,
-    RANK,
-    Accepted,
     FreeForm,
+    GiveUp,
+    Handed,
     Hold,
-    OutboxStatus,
-    Permanent,
+    MarkOptedOut,
     Recipient,
-    Retryable,
+    ResendAsTemplate,
+    ResendLater,
     Skip,
     Templated,
     TokenBucket,
-    advance_status,
+    Unsent,
     after_failure,
     backoff_seconds,
+    in_window,
+    long_backoff,
+    plan_send,
+    settle,
+    settle_callback,
+)
+from bot.twilio_edge import (
+    Accepted,
+    Outcome,
+    Permanent,
+    Retryable,
+    Unconfirmed,
+    classify_answer,
     classify_response,
     classify_transport_error,
-    content_variables,
-    in_window,
-    plan_send,
-    statuses_below,
-    twilio_status,
 )
 from tests.samples_jobs import SAMPLES as JOB_SAMPLES
 
@@ -126,6 +138,11 @@ OUTSIDE = Recipient(last_inbound_at=NOW - timedelta(days=2))
          CHECKOUT_CLOSED),
         ("pending_order_follow_up", "en", {}, Recipient(NOW, checkout_open=True), {},
          FreeForm("BODY")),
+        # Twilio reported an opt-out or a block: nothing at all, account notices included.
+        ("credit_paused", "en", {}, Recipient(NOW, twilio_opted_out=True), TEMPLATES, OPTED_OUT),
+        ("test_message", "en", {}, Recipient(NOW, twilio_opted_out=True), {}, OPTED_OUT),
+        # Sending again a message reported failed, which was then reported delivered after all.
+        ("credit_paused", "en", {}, Recipient(NOW, earlier_delivered=True), {}, ARRIVED),
     ],
 )  # fmt: skip
 def test_plan_send(
@@ -192,6 +209,153 @@ def test_classify_response(
 
 def test_transport_errors_retry() -> None:
     assert classify_transport_error("ReadTimeout").code == "NETWORK_ERROR"
+
+
+# Only what cannot have reached Twilio is retried blind; the rest is looked up first.
+@pytest.mark.parametrize(
+    "name, blind",
+    [
+        ("ConnectError", True),  # no connection was made
+        ("ConnectTimeout", True),
+        ("PoolTimeout", True),  # no connection was free: nothing was sent
+        ("ReadTimeout", False),  # the request went out; Twilio may have created the message
+        ("WriteTimeout", False),  # part of it went out
+        ("RemoteProtocolError", False),  # the connection dropped mid-answer
+        ("ReadError", False),
+    ],
+)
+def test_transport_errors_blind_only_before_sending(name: str, blind: bool) -> None:
+    outcome = classify_transport_error(name)
+    assert isinstance(outcome, Retryable if blind else Unconfirmed)
+
+
+@pytest.mark.parametrize(
+    "status_code, payload, expected",
+    [
+        (201, {"sid": "SM1", "status": "queued"}, Accepted("SM1", S.ACCEPTED)),
+        (429, {"code": 20429, "message": "Too Many Requests"},
+         Retryable("20429", "Too Many Requests")),  # "aren't processed": blind retry
+        (503, None, Retryable("HTTP_503", "HTTP 503")),  # not processed either
+        (401, {"code": 20003, "message": "Authenticate"}, Retryable("20003", "Authenticate")),
+        (500, {"code": 20500, "message": "Internal"}, Unconfirmed("20500", "Internal")),
+        (502, None, Unconfirmed("HTTP_502", "HTTP 502")),
+        (504, None, Unconfirmed("HTTP_504", "HTTP 504")),
+        (400, {"code": 21611, "message": "queue full"}, Permanent("21611", "queue full")),
+    ],
+)  # fmt: skip
+def test_classify_answer_says_whether_twilio_may_have_it(
+    status_code: int, payload: object, expected: object
+) -> None:
+    assert classify_answer(status_code, payload) == expected
+
+
+Q, F = S.QUEUED, S.FAILED
+SECONDS = timedelta(seconds=1)
+HOUR = timedelta(hours=1)
+
+
+# One attempt's outcome -> what the row becomes: (outcome, attempts, temporary failures before)
+# -> (status, code, delay until the next attempt or None, flags, what the sender counts).
+@pytest.mark.parametrize(
+    "outcome, attempts, temporary, status, delay, flags, result",
+    [
+        (Retryable("20429", "slow down"), 1, 0, Q, 30 * SECONDS, set(), "retried"),
+        (Retryable("20429", "slow down", 300.0), 1, 0, Q, 300 * SECONDS, set(), "retried"),
+        (Retryable("HTTP_503", "x"), MAX_ATTEMPTS, 0, F, None, set(), "failed"),
+        (Unconfirmed("20500", "Internal"), 1, 0, Q, 30 * SECONDS, {"unconfirmed"},
+         "unconfirmed"),
+        (Unconfirmed("NETWORK_ERROR", "ReadTimeout"), 3, 0, Q, 120 * SECONDS, {"unconfirmed"},
+         "unconfirmed"),
+        (Unconfirmed("20500", "x"), MAX_ATTEMPTS, 0, F, None, {"unconfirmed"}, "failed"),
+        # 63016: at once again, with the template (or held).
+        (Permanent("63016", "window"), 1, 0, Q, timedelta(0), {"window_refused"},
+         "window_refused"),
+        # Temporary by the table: a long backoff, counted; the error's own wait if longer.
+        (Permanent("21611", "queue"), 1, 0, Q, HOUR, {"temporary"}, "deferred"),
+        (Permanent("30001", "overflow"), 1, 1, Q, HOUR, {"temporary"}, "deferred"),
+        (Permanent("63018", "rate"), 1, 2, Q, 3 * HOUR, {"temporary"}, "deferred"),
+        (Permanent("63038", "daily"), 1, 0, Q, 6 * HOUR, {"temporary"}, "deferred"),
+        (Permanent("30003", "unreachable"), 1, 0, Q, timedelta(minutes=15), {"temporary"},
+         "deferred"),
+        (Permanent("21611", "queue"), 1, MAX_TEMPORARY_FAILURES - 1, Q, 12 * HOUR,
+         {"temporary"}, "deferred"),
+        (Permanent("21611", "queue"), 1, MAX_TEMPORARY_FAILURES, F, None, {"temporary"},
+         "failed"),
+        # Opted out: failed, and the retailer marked.
+        (Permanent("21610", "unsubscribed"), 1, 0, F, None, {"opt_out"}, "opted_out"),
+        # Recipient and configuration problems, and codes we do not know: failed, no retry.
+        (Permanent("21211", "bad To"), 1, 0, F, None, set(), "failed"),
+        (Permanent("63015", "sandbox"), 1, 0, F, None, set(), "failed"),
+        (Permanent("63051", "new to us"), 1, 0, F, None, set(), "failed"),
+        (Permanent("HTTP_404", "HTTP 404"), 1, 0, F, None, set(), "failed"),
+    ],
+)  # fmt: skip
+def test_settle(
+    outcome: Outcome,
+    attempts: int,
+    temporary: int,
+    status: OutboxStatus,
+    delay: timedelta | None,
+    flags: set[str],
+    result: str,
+) -> None:
+    settled = settle(outcome, attempts=attempts, temporary_failures=temporary, now=NOW)
+    assert isinstance(settled, Unsent)
+    assert (settled.status, settled.error_code, settled.result) == (status, outcome.code, result)
+    assert settled.next_attempt_at == (NOW + delay if delay is not None else None)
+    named = {"window_refused", "temporary", "unconfirmed", "opt_out"}
+    assert {f for f in named if getattr(settled, f)} == flags
+
+
+def test_settle_accepted_and_what_the_messages_say() -> None:
+    assert settle(Accepted("SM1", S.SENT), attempts=1, temporary_failures=0, now=NOW) == (
+        Handed("SM1", S.SENT)
+    )
+    no_sid = settle(Accepted(None, S.ACCEPTED), attempts=1, temporary_failures=0, now=NOW)
+    assert isinstance(no_sid, Handed) and no_sid.note
+    deferred = settle(Permanent("63018", "Rate limit"), attempts=1, temporary_failures=1, now=NOW)
+    assert isinstance(deferred, Unsent)
+    assert deferred.error_message.startswith("Rate limit (temporary failure 2 of 5")
+    last = settle(Permanent("63018", "Rate limit"), attempts=1, temporary_failures=5, now=NOW)
+    assert isinstance(last, Unsent) and "gave up after 6 temporary failures" in last.error_message
+
+
+@pytest.mark.parametrize(
+    "failures, wait, jitter, expected",
+    [
+        (1, timedelta(0), 0.0, timedelta(minutes=15)),
+        (2, timedelta(0), 0.0, HOUR),
+        (3, HOUR, 0.0, 3 * HOUR),
+        (1, 6 * HOUR, 0.0, 6 * HOUR),
+        (5, timedelta(0), 0.0, 12 * HOUR),
+        (9, timedelta(0), 0.0, 12 * HOUR),
+        (1, timedelta(0), 0.999, timedelta(minutes=15) * 1.24975),
+    ],
+)
+def test_long_backoff(failures: int, wait: timedelta, jitter: float, expected: timedelta) -> None:
+    assert long_backoff(failures, wait, jitter=jitter) == expected
+
+
+# A failure reported by a status callback -> what follows beyond the row's status.
+@pytest.mark.parametrize(
+    "code, temporary, expected",
+    [
+        ("63016", 0, ResendAsTemplate()),
+        ("63018", 0, ResendLater(NOW + HOUR, 1, "temporary failure 1 of 5; sent again later")),
+        ("30001", 2, ResendLater(NOW + 3 * HOUR, 3, "temporary failure 3 of 5; sent again later")),
+        ("63038", 0, ResendLater(NOW + 6 * HOUR, 1, "temporary failure 1 of 5; sent again later")),
+        ("63018", MAX_TEMPORARY_FAILURES, GiveUp("gave up after 6 temporary failures")),
+        ("63014", 0, MarkOptedOut()),
+        ("21610", 0, MarkOptedOut()),
+        ("63024", 0, None),  # invalid recipient: stays failed
+        ("63003", 0, None),
+        ("63013", 0, None),  # our template's fault: an operator's
+        ("63051", 0, None),  # not in the table
+        (None, 0, None),  # "failed" with no code
+    ],
+)  # fmt: skip
+def test_settle_callback(code: str | None, temporary: int, expected: object) -> None:
+    assert settle_callback(code, temporary_failures=temporary, now=NOW) == expected
 
 
 @pytest.mark.parametrize(

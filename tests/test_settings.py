@@ -57,3 +57,57 @@ def test_bad_setting_stops_cli_with_one_line() -> None:
     assert result.stderr.strip().count("\n") == 0
     assert "BUSINESS_TZ" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_twilio_credentials_need_public_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
+    with pytest.raises(SettingsError, match="PUBLIC_BASE_URL must be set"):
+        load_settings()
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://bot.example.test:8443/")
+    assert load_settings().public_base_url == "https://bot.example.test:8443"
+    # Without credentials (messages printed, the local chat's token) it is not needed.
+    monkeypatch.delenv("PUBLIC_BASE_URL")
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID")
+    assert load_settings().public_base_url is None
+
+
+def test_twilio_without_public_base_url_stops_cli_with_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "migrate"],
+        env={
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "TWILIO_AUTH_TOKEN": "token",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "PUBLIC_BASE_URL must be set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "rate, share, outbox",
+    [(None, None, 7.0), ("0.3", None, 0.21), ("50", "0.5", 25.0), ("10", "1", 10.0)],
+)
+def test_outbox_takes_a_share_of_the_senders_rate(
+    monkeypatch: pytest.MonkeyPatch, rate: str | None, share: str | None, outbox: float
+) -> None:
+    for var, value in (("SEND_RATE_PER_SECOND", rate), ("OUTBOX_RATE_SHARE", share)):
+        if value is None:
+            monkeypatch.delenv(var, raising=False)
+        else:
+            monkeypatch.setenv(var, value)
+    assert load_settings().outbox_rate_per_second == pytest.approx(outbox)
+
+
+@pytest.mark.parametrize("share", ["0", "1.5", "-0.1"])
+def test_outbox_share_is_a_fraction(monkeypatch: pytest.MonkeyPatch, share: str) -> None:
+    monkeypatch.setenv("OUTBOX_RATE_SHARE", share)
+    with pytest.raises(SettingsError, match="OUTBOX_RATE_SHARE"):
+        load_settings()

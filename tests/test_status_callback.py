@@ -201,3 +201,22 @@ async def test_nul_in_a_field_is_dropped_not_a_500(
     response = await post_signed(client, callback("failed", ErrorCode="300\x0003"))
     assert response.status_code == 204
     assert await state(db) == ("FAILED", "30003")
+
+
+@pytest.mark.parametrize(
+    "signed_url, status",
+    [
+        (PUBLIC_BASE_URL + PATH, 204),
+        ("https://bot.example.test:443" + PATH, 204),  # Twilio signed with the default port
+        ("https://bot.example.test:8443" + PATH, 403),
+    ],
+)
+async def test_signature_with_or_without_the_default_port(
+    client: httpx.AsyncClient, db: asyncpg.Pool, signed_url: str, status: int
+) -> None:
+    await sent_row(db)
+    fields = callback("delivered")
+    signature = compute_signature(AUTH_TOKEN, signed_url, fields.items())
+    response = await client.post(PATH, data=fields, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == status
+    assert await state(db) == (("DELIVERED", None) if status == 204 else ("ACCEPTED", None))

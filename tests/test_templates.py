@@ -11,6 +11,7 @@ import pytest
 from jinja2 import UndefinedError
 
 import tests
+from bot.content import CONTENT_VARIABLES
 from bot.credit import RefusalCode
 from bot.messages import (
     LANGUAGES,
@@ -20,7 +21,6 @@ from bot.messages import (
     Renderer,
     Reply,
 )
-from bot.sending import CONTENT_VARIABLES
 
 
 def _samples() -> dict[str, dict[str, Any]]:

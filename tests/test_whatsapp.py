@@ -14,9 +14,11 @@ import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.cli.deps import Deps
 from bot.clock import FixedClock
+from bot.messages import MAX_MESSAGE_CHARS, utf16_len
 from bot.settings import Settings
 from bot.twilio_edge import compute_signature
 from db.pool import create_pool
@@ -621,6 +623,19 @@ def test_twiml_escapes_and_strips_what_xml_cannot_carry() -> None:
     assert [m.text for m in root.findall("Message")] == ["a < b & c > d", "bell ok"]
 
 
+@pytest.mark.parametrize(
+    "messages",
+    [["hello"], ["a < b & c > d", "नमस्ते 🙏", "line\nbreak"], ["x", "", "y"], ["\"quoted\" 'it'"]],
+)
+def test_twiml_is_what_twilios_messaging_response_writes(messages: list[str]) -> None:
+    """Ours is kept for its cost (docs/decisions.md): the same document, byte for byte."""
+    expected = MessagingResponse()
+    for text in messages:
+        if text:
+            expected.message(text)
+    assert twiml(messages) == expected.to_xml()
+
+
 def test_pack_joins_short_replies_and_splits_long_ones() -> None:
     assert pack(["one", "two"]) == ["one\n\ntwo"]
     long = "\n".join(f"line {i:04d} " + "x" * 40 for i in range(80))
@@ -644,3 +659,63 @@ async def test_conversation_facts_read_credit_exactly_as_the_ledger_does(
             facts = await get_conversation_facts(conn, rid, today, None, CatalogueCache())
             assert facts.credit == await get_credit_facts(conn, rid, today)
     assert facts.credit is None  # no account: no credit line
+
+
+# --- the signed URL, with and without the default port ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "signed_url, status",
+    [
+        (PUBLIC_BASE_URL + PATH, 200),
+        ("https://bot.example.test:443" + PATH, 200),  # Twilio signed with the default port
+        ("https://bot.example.test:8443" + PATH, 403),  # another port is another URL
+        ("http://bot.example.test" + PATH, 403),
+    ],
+)
+async def test_signature_with_or_without_the_default_port(
+    client: httpx.AsyncClient, shop: asyncpg.Pool, signed_url: str, status: int
+) -> None:
+    fields = form(RAMESH, "hi")
+    signature = compute_signature(AUTH_TOKEN, signed_url, fields.items())
+    response = await client.post(PATH, data=fields, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == status
+    assert await count(shop, "inbound_messages") == (1 if status == 200 else 0)
+
+
+async def test_public_base_url_with_a_port_and_a_port_in_the_signature(
+    deps: Deps, shop: asyncpg.Pool
+) -> None:
+    """PUBLIC_BASE_URL names the port Twilio calls; Twilio may sign with the default port too."""
+    for base, signed_base in (
+        ("https://bot.example.test:8443", "https://bot.example.test:8443"),
+        ("https://bot.example.test:443", "https://bot.example.test"),
+    ):
+        settings = deps.settings.model_copy(update={"public_base_url": base})
+        app = make_app(settings, replace(deps, settings=settings))
+        async with (
+            LifespanManager(app) as manager,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager.app), base_url=base
+            ) as http,
+        ):
+            fields = form(RAMESH, "hi")
+            signature = compute_signature(AUTH_TOKEN, signed_base + PATH, fields.items())
+            response = await http.post(PATH, data=fields, headers={"X-Twilio-Signature": signature})
+        assert response.status_code == 200, base
+
+
+# --- lengths as Twilio counts them ---------------------------------------------------------------
+
+
+def test_pack_counts_utf16_units_and_never_splits_an_emoji() -> None:
+    line = "🙏" * 39 + "\n"  # 79 UTF-16 units a line: 40 code points
+    long = line * 60
+    parts = pack([long])
+    assert all(utf16_len(p) <= MAX_MESSAGE_CHARS for p in parts)
+    assert len(parts) == 4 and "".join(parts).count("🙏") == 39 * 60
+    assert all(not ("\ud800" <= ch <= "\udfff") for p in parts for ch in p)
+    one_line = "😀" * 1000  # no newline to cut at: cut between emoji, never inside one
+    parts = pack([one_line])
+    assert [utf16_len(p) for p in parts] == [MAX_MESSAGE_CHARS, 2000 - MAX_MESSAGE_CHARS]
+    assert "".join(parts) == one_line

@@ -11,6 +11,7 @@ from typing import Literal
 import asyncpg
 
 from bot.credit import CreditFacts, CreditStatus, Direction
+from bot.limits import max_length
 from bot.phone import InvalidPhone, looks_like_phone, normalize_phone
 from bot.text import is_digits
 from db.errors import Unprocessable, retailer_not_found
@@ -188,11 +189,12 @@ def require_positive(amount: int) -> None:
         raise Unprocessable("INVALID_AMOUNT", "the amount must be positive")
 
 
-def require_text(value: str | None, field: str, *, max_len: int = 500) -> str:
-    """The value stripped; Unprocessable when it is empty or longer than `max_len`."""
+def require_text(value: str | None, field: str) -> str:
+    """The value stripped; Unprocessable when it is empty or longer than the field's limit."""
     text = (value or "").strip()
     if not text:
         raise Unprocessable("REASON_REQUIRED", f"a {field} is required")
+    max_len = max_length(field)
     if len(text) > max_len:
         raise Unprocessable("INVALID_FIELD", f"the {field} is longer than {max_len} characters")
     return text

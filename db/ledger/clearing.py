@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.clock import business_date
 from bot.credit import ADJUSTMENT_REASONS, Direction
+from bot.limits import max_length
 from bot.money import format_inr
 from db.aging import refresh_aging
 from db.audit import insert_audit
@@ -106,8 +107,12 @@ async def record_payment(
     retailer_id: int | None = None,
     transaction_id: int | None = None,
     reference: str | None = None,
+    admin_id: str | None = None,
 ) -> PaymentResult:
     """Record a payment against one named debit, or the retailer's oldest debits first.
+
+    `admin_id` (the API's `adminId`: who took the money, in the client's terms) is kept in the
+    audit entry's new value beside `performed_by`.
 
     Partial payments leave a debit PARTIAL. Unprocessable (`AMOUNT_ABOVE_OWED`, with `amountOwed`
     in paise) when the payment is more than is owed on the named debit or by the retailer;
@@ -115,8 +120,9 @@ async def record_payment(
     """
     require_positive(amount)
     reference = (reference or "").strip() or None
-    if reference is not None and len(reference) > 100:
-        raise Unprocessable("INVALID_FIELD", "the reference is longer than 100 characters")
+    limit = max_length("reference")
+    if reference is not None and len(reference) > limit:
+        raise Unprocessable("INVALID_FIELD", f"the reference is longer than {limit} characters")
     named: int | None = None
     if transaction_id is not None:
         row = await conn.fetchrow(
@@ -188,6 +194,7 @@ async def record_payment(
                 "amount": amount,
                 "paymentReference": reference,
                 "allocations": _allocations_json(allocations),
+                **({"adminId": admin_id} if admin_id is not None else {}),
             },
             performed_by=performed_by,
             at=now,

@@ -15,7 +15,8 @@ from bot.money import format_inr
 from db import ledger
 from db import operators as ops
 from db.errors import AppError, Unprocessable
-from handlers.console import api_fields, pages, security
+from handlers.admin import fields as api_fields
+from handlers.console import pages, security
 from handlers.console.guard import Console
 from jobs.registry import JOBS
 from jobs.runner import run_job_now
