@@ -37,6 +37,8 @@ from selenium import webdriver  # noqa: E402 - only once the browser is known to
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 from bot.cli.embedded import database_url_for  # noqa: E402
 from bot.credit import PaymentMode  # noqa: E402
@@ -167,16 +169,24 @@ def browser() -> Iterator[WebDriver]:
 # --- helpers ---------------------------------------------------------------------------------
 
 
+def submit(driver: WebDriver, element_id: str) -> None:
+    """Click a submit button and wait until the browser has left the page (a form posts, the
+    server redirects, the next page loads): what is read next is the new page."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, element_id).click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+
+
 def sign_in(driver: WebDriver, server: Server, name: str, password: str) -> None:
     driver.get(f"{server.base}/admin/sign-in")
     driver.find_element(By.ID, "login").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.ID, "sign-in").click()
+    submit(driver, "sign-in")
     assert driver.find_element(By.CSS_SELECTOR, ".who").text == name
 
 
 def sign_out(driver: WebDriver) -> None:
-    driver.find_element(By.ID, "sign-out").click()
+    submit(driver, "sign-out")
     assert "/admin/sign-in" in driver.current_url
 
 
@@ -236,7 +246,9 @@ def test_manager_reads_the_dashboard_records_a_payment_and_signs_out(
 
     # Find Ramesh by part of his number and open his page.
     browser.get(f"{server.base}/admin/retailers?q=00001")
+    page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.LINK_TEXT, "Ramesh Kumar").click()
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
     profile = api(server, f"/credit/{RAMESH}")
     before = parse_rupees(str(profile["outstanding"]))
     assert figure(browser, "outstanding") == format_inr(before)
@@ -244,7 +256,7 @@ def test_manager_reads_the_dashboard_records_a_payment_and_signs_out(
     # Record a payment: the balance and the audit trail change, signed by the manager.
     browser.find_element(By.ID, "amountPaid").send_keys("1500")
     browser.find_element(By.NAME, "reference").send_keys("UTR-BROWSER-1")
-    browser.find_element(By.ID, "record-payment").click()
+    submit(browser, "record-payment")
     assert "recorded" in browser.find_element(By.ID, "flash").text
     assert figure(browser, "outstanding") == format_inr(before - 1500_00)
     first = browser.find_element(By.CSS_SELECTOR, "#audit tbody tr")
@@ -258,7 +270,7 @@ def test_manager_reads_the_dashboard_records_a_payment_and_signs_out(
 
     # A refused payment (more than is owed) says why and changes nothing.
     browser.find_element(By.ID, "amountPaid").send_keys("99999999")
-    browser.find_element(By.ID, "record-payment").click()
+    submit(browser, "record-payment")
     assert "more than" in browser.find_element(By.ID, "error").text
     assert figure(browser, "outstanding") == format_inr(before - 1500_00)
     shoot(browser, "retailer")
