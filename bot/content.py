@@ -76,6 +76,10 @@ def _test_message(v: Mapping[str, Any], lang: str) -> list[str]:
     return [_text(v["message"])]
 
 
+def _payment_received(v: Mapping[str, Any], lang: str) -> list[str]:
+    return [_text(v["name"]), format_inr(int(v["amount"])), format_inr(int(v["outstanding"]))]
+
+
 # Each business-initiated kind's approved WhatsApp template takes these numbered variables, built
 # from the outbox row's `variables` (amounts as ₹, dates in the row's language):
 #   payment_reminder         {{1}} name, {{2}} total due, {{3}} earliest due date
@@ -85,6 +89,7 @@ def _test_message(v: Mapping[str, Any], lang: str) -> list[str]:
 #   pending_order_follow_up  {{1}} name, {{2}} item count, {{3}} cart total
 #   insights                 {{1}} name, {{2}} orders, {{3}} spend
 #   test_message             {{1}} the message
+#   payment_received         {{1}} name, {{2}} amount received, {{3}} still owed after it
 _KINDS = frozenset(MessageKind)
 
 CONTENT_VARIABLES: dict[MessageKind, Callable[[Mapping[str, Any], str], list[str]]] = {
@@ -95,6 +100,7 @@ CONTENT_VARIABLES: dict[MessageKind, Callable[[Mapping[str, Any], str], list[str
     MessageKind.PENDING_ORDER_FOLLOW_UP: _follow_up,
     MessageKind.INSIGHTS: _insights,
     MessageKind.TEST_MESSAGE: _test_message,
+    MessageKind.PAYMENT_RECEIVED: _payment_received,
 }
 
 

@@ -17,6 +17,7 @@ MAX_LENGTH: Final = MappingProxyType(
         "phone": 40,
         "name": 200,
         "shopName": 200,
+        "vpa": 320,
         # products
         "sku": 64,
         "category": 100,

@@ -47,6 +47,7 @@ class MessageKind(StrEnum):
     PENDING_ORDER_FOLLOW_UP = "pending_order_follow_up"
     INSIGHTS = "insights"
     TEST_MESSAGE = "test_message"
+    PAYMENT_RECEIVED = "payment_received"
 
     @property
     def stops_on_opt_out(self) -> bool:

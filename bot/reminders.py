@@ -13,6 +13,8 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
+from bot.payments.pay import refresh_pay
+
 
 class ReminderStage(StrEnum):
     DUE_SOON = "due_soon"
@@ -169,9 +171,13 @@ def refresh_reminder(
         kept.append({**item, "unpaid": left, "days_overdue": max(0, (today - due).days)})
     if not kept:
         return None
-    return {
+    total = sum(i["unpaid"] for i in kept)
+    fresh = {
         **variables,
         "stage": max(stages, key=_SEVERITY.__getitem__).value,
         "items": kept,
-        "total_due": sum(i["unpaid"] for i in kept),
+        "total_due": total,
     }
+    if "pay" in variables:  # how to pay follows the total (a link for another amount is dropped)
+        fresh["pay"] = refresh_pay(variables["pay"], total)
+    return fresh

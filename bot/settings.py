@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.payments.pay import InvalidVpa, normalize_vpa
+from bot.payments.provider import PaymentProvider
+from bot.payments.razorpay import DEFAULT_API_URL as DEFAULT_RAZORPAY_API_URL
+from bot.payments.razorpay import Razorpay
 from bot.phone import InvalidPhone, normalize_phone
 
 DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
@@ -54,6 +58,17 @@ class Settings(BaseSettings):
     session_secret: str | None = Field(default=None, min_length=32)
     arq_queue_name: str = "arq:queue"
     data_dir: str = ".data"
+    # Payments (DESIGN section 10). With UPI_ID, reminders, balance and statement carry a
+    # upi://pay link for the amount due (UPI_PAYEE_NAME is the name the payer's app shows); with
+    # a gateway (PAYMENT_PROVIDER), a payment link made through it, paid ones recorded by its
+    # signed webhook.
+    upi_id: str | None = None
+    upi_payee_name: str = "Distributor"
+    payment_provider: Literal["razorpay"] | None = None
+    razorpay_key_id: str | None = None
+    razorpay_key_secret: str | None = None
+    razorpay_webhook_secret: str | None = None
+    razorpay_api_url: str = DEFAULT_RAZORPAY_API_URL
 
     @field_validator("business_tz")
     @classmethod
@@ -96,12 +111,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a JSON object of kind -> Content SID")
         return dict(value)
 
-    @field_validator("session_secret", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: Any) -> Any:
-        return None if value == "" else value
-
-    @field_validator("twilio_api_url", "public_base_url")
+    @field_validator("twilio_api_url", "public_base_url", "razorpay_api_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
@@ -110,6 +120,33 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         """Cookies are Secure when the public address is https."""
         return (self.public_base_url or "").startswith("https://")
+
+    @field_validator("upi_id", "payment_provider", "session_secret", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("upi_id")
+    @classmethod
+    def _vpa(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return normalize_vpa(value)
+        except InvalidVpa:
+            raise ValueError(f"not a UPI address like name@bank: {value!r}") from None
+
+    @model_validator(mode="after")
+    def _gateway_keys(self) -> Settings:
+        if self.payment_provider == "razorpay":
+            missing = [
+                name.upper()
+                for name in ("razorpay_key_id", "razorpay_key_secret", "razorpay_webhook_secret")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"PAYMENT_PROVIDER=razorpay needs {', '.join(missing)}")
+        return self
 
     @model_validator(mode="after")
     def _public_url_with_twilio(self) -> Settings:
@@ -125,6 +162,19 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.business_tz)
+
+    @cached_property
+    def payments(self) -> PaymentProvider | None:
+        """The configured payment gateway, or None (payment links fall back to UPI_ID)."""
+        if self.payment_provider == "razorpay":
+            assert self.razorpay_key_id and self.razorpay_key_secret
+            return Razorpay(
+                key_id=self.razorpay_key_id,
+                key_secret=self.razorpay_key_secret,
+                webhook_secret=self.razorpay_webhook_secret or "",
+                api_url=self.razorpay_api_url,
+            )
+        return None
 
     @property
     def outbox_rate_per_second(self) -> float:

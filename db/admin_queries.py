@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,3 +63,37 @@ async def find_recipient(conn: Conn, phone: str) -> Recipient | None:
     """The retailer registered with this E.164 number, or None (the number may be anyone's)."""
     record = await conn.fetchrow("SELECT id, name, language FROM retailers WHERE phone = $1", phone)
     return Recipient(**dict(record)) if record else None
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    """What a payment did to the debits it was applied to: cleared in full, or paid in part."""
+
+    cleared: int
+    cleared_amount: int  # of the payment, on the debits it cleared
+    part_paid: int
+    part_paid_amount: int  # of the payment, on debits still partly owed
+
+    def vars(self) -> dict[str, Any]:
+        return {
+            "cleared": self.cleared,
+            "cleared_amount": self.cleared_amount,
+            "part_paid": self.part_paid,
+            "part_paid_amount": self.part_paid_amount,
+        }
+
+
+async def get_payment_outcome(conn: Conn, applied: Mapping[int, int]) -> PaymentOutcome:
+    """Split a payment's allocations (debit id -> paise applied) by the debits' state now; call
+    it in the payment's transaction, so "now" is just after the payment."""
+    cleared = await conn.fetch(
+        "SELECT id FROM credit_transactions WHERE id = any($1::bigint[]) AND status = 'CLEARED'",
+        list(applied),
+    )
+    cleared_ids = {r["id"] for r in cleared}
+    return PaymentOutcome(
+        cleared=len(cleared_ids),
+        cleared_amount=sum(v for k, v in applied.items() if k in cleared_ids),
+        part_paid=len(applied) - len(cleared_ids),
+        part_paid_amount=sum(v for k, v in applied.items() if k not in cleared_ids),
+    )

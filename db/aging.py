@@ -66,23 +66,34 @@ _REFRESH = f"""
 BATCH = 5000
 
 
-async def has_stale_aging(conn: Conn, today: date) -> bool:
-    """True when some account owing money has no stored aging for `today`."""
-    found: bool = await conn.fetchval(
-        f"SELECT EXISTS (SELECT 1 FROM credit_accounts ca WHERE {STALE})", today
-    )
-    return found
-
-
 async def refresh_aging(conn: Conn, today: date, retailer_ids: Sequence[int]) -> None:
     """Recompute these retailers' aging as of `today` (call it inside the ledger change's
     transaction, after the change, with the account rows locked)."""
     await conn.execute(_REFRESH, today, list(retailer_ids))
 
 
+# Locks the batch's accounts that are still stale, in id order (so two refreshes at once cannot
+# deadlock; the ledger operations hold one account each). In READ COMMITTED a row found locked
+# is waited for and then checked again, so an account a payment aged meanwhile drops out here.
+_LOCK_STALE = f"""
+    SELECT retailer_id FROM credit_accounts ca
+    WHERE ca.retailer_id = any($2::bigint[]) AND {STALE}
+    ORDER BY retailer_id
+    FOR UPDATE
+"""
+
+
 async def refresh_stale_aging(conn: Conn, today: date) -> int:
     """Recompute every account not yet aged for `today`, in batches of their own transactions
-    (so accounts are locked briefly); return how many were recomputed."""
+    (so accounts are locked briefly); return how many were recomputed.
+
+    Lock, then compute: each batch first locks its accounts (as the ledger operations do), and
+    only then ages them, in a later statement of the same transaction, whose snapshot includes
+    every change committed before the locks were granted. A payment that held an account while
+    the refresh waited is therefore in the figures written; computing first and waiting in the
+    UPDATE would write the aging from before the payment, stamped as fresh. Needs READ COMMITTED
+    (the default; a REPEATABLE READ caller would keep its older snapshot).
+    """
     ids = [
         r["retailer_id"]
         for r in await conn.fetch(
@@ -90,7 +101,14 @@ async def refresh_stale_aging(conn: Conn, today: date) -> int:
             today,
         )
     ]
+    refreshed = 0
     for start in range(0, len(ids), BATCH):
         async with conn.transaction():
-            await conn.execute(_REFRESH, today, ids[start : start + BATCH])
-    return len(ids)
+            locked = [
+                r["retailer_id"]
+                for r in await conn.fetch(_LOCK_STALE, today, ids[start : start + BATCH])
+            ]
+            if locked:
+                await conn.execute(_REFRESH, today, locked)
+            refreshed += len(locked)
+    return refreshed

@@ -2,6 +2,13 @@
 
 They read the running totals in `credit_accounts` and the open-debit index (migration 0002), never
 the whole ledger, so they stay fast with a million transactions.
+
+Each view is one SQL statement, so it reads one snapshot of the database whatever transaction the
+caller has (none, the webhook's READ COMMITTED one, a REPEATABLE READ one): a payment that commits
+while a view is read is either wholly in it or wholly out of it, and its figures agree with each
+other (open debits sum to outstanding, buckets to the total). A view split into several statements
+would see a new moment at each statement under READ COMMITTED. Parts that are lists (a profile's
+debits, payments, orders) come back as arrays of rows in that one statement.
 """
 
 from __future__ import annotations
@@ -23,8 +30,8 @@ from bot.credit import (
     risk_reasons,
     utilisation_percent,
 )
-from db.aging import AGING_SELECT, STALE, has_stale_aging
-from db.audit import AuditEntry, get_audit
+from db.aging import AGING_SELECT, STALE
+from db.audit import AuditEntry
 from db.fragments import open_debit
 from db.pool import Conn
 
@@ -51,31 +58,45 @@ _BUCKET_COLUMNS = {
     Bucket.D90_PLUS: "aged_90_plus",
 }
 
-_DASHBOARD_FRESH = f"""
-    SELECT count(*) AS retailers,
-           coalesce(sum(credit_limit), 0)::bigint AS total_limit,
-           coalesce(sum(outstanding), 0)::bigint AS total_outstanding,
-           coalesce(sum(greatest(0, credit_limit - outstanding)), 0)::bigint AS available,
-           count(*) FILTER (WHERE {STALE}) AS stale,
-           {
+_DASHBOARD = f"""
+    WITH accounts AS (
+        SELECT ca.*, ca.outstanding > 0 AND ca.aging_as_of = $1::date AS fresh
+        FROM credit_accounts ca
+    ),
+    stored AS (
+        SELECT count(*) AS retailers,
+               coalesce(sum(credit_limit), 0)::bigint AS total_limit,
+               coalesce(sum(outstanding), 0)::bigint AS total_outstanding,
+               coalesce(sum(greatest(0, credit_limit - outstanding)), 0)::bigint AS available,
+               {
     ", ".join(
         f"coalesce(sum({c}) FILTER (WHERE fresh), 0)::bigint AS {c}, "
         f"count(*) FILTER (WHERE fresh AND {c} > 0) AS n_{c}"
         for c in _BUCKET_COLUMNS.values()
     )
 }
-    FROM (SELECT ca.*, ca.outstanding > 0 AND ca.aging_as_of = $1::date AS fresh
-          FROM credit_accounts ca) ca
-"""
-
-_DASHBOARD_STALE = f"""
-    SELECT {
+        FROM accounts
+    ),
+    -- accounts not aged for $1 (few, found by credit_accounts_aging_idx), aged here
+    live AS (
+        SELECT {
     ", ".join(
         f"coalesce(sum({c}), 0)::bigint AS {c}, count(*) FILTER (WHERE {c} > 0) AS n_{c}"
         for c in _BUCKET_COLUMNS.values()
     )
 }
-    FROM ({AGING_SELECT.format(where=STALE)}) live
+        FROM ({AGING_SELECT.format(where=STALE)}) live
+    )
+    SELECT stored.retailers, stored.total_limit, stored.total_outstanding, stored.available,
+           {
+    ", ".join(
+        f"stored.{c} + live.{c} AS {c}, stored.n_{c} + live.n_{c} AS n_{c}"
+        for c in _BUCKET_COLUMNS.values()
+    )
+},
+           ARRAY(SELECT ROW(credit_status, count(*)) FROM retailers GROUP BY credit_status)
+               AS status_counts
+    FROM stored, live
 """
 
 
@@ -83,28 +104,19 @@ async def get_risk_dashboard(conn: Conn, today: date) -> RiskDashboard:
     """Aging of every open debit's unpaid part by days past due, with totals and status counts.
 
     Reads the per-account aging kept on `credit_accounts`; accounts not yet aged for `today` are
-    aged from their open debits here, so the answer is exact either way and the buckets sum to
-    the total outstanding to the paisa.
+    aged from their open debits in the same statement, so the answer is exact either way and the
+    buckets sum to the total outstanding to the paisa. One statement: one snapshot.
     """
-    row = await conn.fetchrow(_DASHBOARD_FRESH, today)
+    row = await conn.fetchrow(_DASHBOARD, today)
     assert row is not None
-    amounts = {b: row[c] for b, c in _BUCKET_COLUMNS.items()}
-    counts = {b: row[f"n_{c}"] for b, c in _BUCKET_COLUMNS.items()}
-    if row["stale"]:
-        live = await conn.fetchrow(_DASHBOARD_STALE, today)
-        assert live is not None
-        for b, c in _BUCKET_COLUMNS.items():
-            amounts[b] += live[c]
-            counts[b] += live[f"n_{c}"]
-    status_rows = await conn.fetch(
-        "SELECT credit_status, count(*) AS n FROM retailers GROUP BY credit_status"
-    )
     status_counts = dict.fromkeys(CreditStatus, 0)
-    for r in status_rows:
-        status_counts[CreditStatus(r["credit_status"])] = r["n"]
+    for status, n in row["status_counts"]:
+        status_counts[CreditStatus(status)] = n
     return RiskDashboard(
         as_of=today,
-        buckets={b: BucketTotal(amounts[b], counts[b]) for b in BUCKETS},
+        buckets={
+            b: BucketTotal(row[_BUCKET_COLUMNS[b]], row[f"n_{_BUCKET_COLUMNS[b]}"]) for b in BUCKETS
+        },
         total_outstanding=row["total_outstanding"],
         total_limit=row["total_limit"],
         available=row["available"],
@@ -153,22 +165,31 @@ _LIVE_AGING = f"""
     FROM ({AGING_SELECT.format(where=STALE)}) live
 """
 
+# The one reminder figure shown for a retailer, `maxReminders` in the at-risk list and the
+# profile alike: the most reminders counted on any of its open debits. `{retailer}` is the column
+# holding the retailer's id.
+MAX_REMINDERS_SQL = f"""
+    (SELECT coalesce(max(t.reminder_count), 0) FROM credit_transactions t
+     WHERE t.retailer_id = {{retailer}} AND {open_debit("t")})
+"""
+
 _RANK = "about_to_pause DESC, max_dpd DESC, overdue_amount DESC, permille DESC, retailer_id"
 
 _AT_RISK = """
     WITH aging AS ({aging}),
+    -- who was reminded repeatedly (from credit_transactions_reminded_idx); the figure itself
+    -- is read for the retailers listed
     reminded AS (
-        SELECT retailer_id, max(reminder_count) AS max_reminders
+        SELECT DISTINCT retailer_id
         FROM credit_transactions
-        WHERE {open_debit} AND reminder_count >= 2
-        GROUP BY retailer_id
+        WHERE {open_debit} AND reminder_count >= {reminders}
     ),
     facts AS MATERIALIZED (
         SELECT * FROM (
             SELECT a.retailer_id, a.credit_limit, a.outstanding, a.overdue AS overdue_amount,
                    greatest(0, $1::date - a.oldest_due_date) AS max_dpd,
                    a.beyond_unpaid AS beyond,
-                   coalesce(m.max_reminders, 0) AS max_reminders,
+                   m.retailer_id IS NOT NULL AS reminded_repeatedly,
                    (a.beyond_unpaid > 0 AND a.beyond_unpaid >= $2) AS about_to_pause,
                    CASE WHEN a.credit_limit > 0 THEN a.outstanding * 1000 / a.credit_limit
                         ELSE {no_limit} END AS permille
@@ -177,39 +198,37 @@ _AT_RISK = """
             -- paused and blocked retailers are few: a hashed NOT IN leaves them out
             WHERE a.retailer_id NOT IN (SELECT id FROM retailers WHERE credit_status <> 'ACTIVE')
         ) f
-        WHERE overdue_amount > 0 OR about_to_pause OR max_reminders >= {reminders}
+        WHERE overdue_amount > 0 OR about_to_pause OR reminded_repeatedly
            OR outstanding * 100 >= credit_limit * {high}
     ),
     top AS (SELECT * FROM facts ORDER BY {rank} LIMIT $3)
     SELECT top.*, r.phone, r.name, r.shop_name, r.credit_status,
+           {max_reminders} AS max_reminders,
            (SELECT count(*) FROM facts) AS total
     FROM top JOIN retailers r ON r.id = top.retailer_id
     ORDER BY {rank}
 """
 
 
-def _at_risk_sql(with_stale: bool) -> str:
-    aging = _FRESH_AGING + (" UNION ALL " + _LIVE_AGING if with_stale else "")
-    return _AT_RISK.format(
-        aging=aging,
-        open_debit=open_debit(),
-        no_limit=2**62,
-        reminders=REPEATED_REMINDERS,
-        high=HIGH_UTILISATION_PERCENT,
-        rank=_RANK,
-    )
-
-
-_AT_RISK_FRESH = _at_risk_sql(False)
-_AT_RISK_ANY = _at_risk_sql(True)
+# Accounts aged for the day read their stored figures; the rest (few after the daily refresh,
+# found by credit_accounts_aging_idx) are aged here, in the same statement.
+_AT_RISK_SQL = _AT_RISK.format(
+    aging=_FRESH_AGING + " UNION ALL " + _LIVE_AGING,
+    open_debit=open_debit(),
+    no_limit=2**62,
+    reminders=REPEATED_REMINDERS,
+    high=HIGH_UTILISATION_PERCENT,
+    rank=_RANK,
+    max_reminders=MAX_REMINDERS_SQL.format(retailer="top.retailer_id"),
+)
 
 
 async def get_at_risk(conn: Conn, today: date, *, tolerance: int, limit: int = 100) -> AtRiskList:
     """ACTIVE retailers that are overdue, at >= 80% of their limit or reminded repeatedly, most
     at risk first (`bot.credit.risk_rank_key`: about to be paused, then days past due, overdue
-    amount, utilisation), each with its reasons (`bot.credit.risk_reasons`)."""
-    sql = _AT_RISK_ANY if await has_stale_aging(conn, today) else _AT_RISK_FRESH
-    rows = await conn.fetch(sql, today, tolerance, limit)
+    amount, utilisation), each with its reasons (`bot.credit.risk_reasons`). One statement: one
+    snapshot."""
+    rows = await conn.fetch(_AT_RISK_SQL, today, tolerance, limit)
     items = []
     for r in rows:
         facts = RiskFacts(
@@ -268,6 +287,7 @@ class PaymentView:
     reference: str | None
     performed_by: str
     created_at: datetime
+    source: str = "operator"  # gateway | bank | operator (the SQL function payment_source)
 
 
 @dataclass(frozen=True)
@@ -315,70 +335,75 @@ class CreditProfile:
     recent_payments: tuple[PaymentView, ...]
     recent_orders: tuple[OrderView, ...]
     reminders_sent: int  # reminders counted on open debits
+    max_reminders: int  # the most on one open debit (MAX_REMINDERS_SQL), as the at-risk list
     last_reminder_at: datetime | None
     recent_reminders: tuple[ReminderView, ...]
     recent_audit: tuple[AuditEntry, ...]
 
 
+# One statement (one snapshot): the account, then each list as an array of rows, each ROW in its
+# view's field order (PaymentView, OrderView, ReminderView, AuditEntry). Audit values are read as
+# `json`: a `jsonb` inside a row comes in binary, with a version byte the pool's text codec does
+# not expect.
+_PROFILE = """
+    SELECT r.id, r.phone, r.name, r.shop_name, r.language, r.opted_out, r.credit_status,
+           r.credit_pause_reason, r.paused_by, r.credit_paused_at,
+           ca.credit_limit, ca.outstanding, ca.max_order_value, ca.max_outstanding_days,
+           ca.payment_terms_days, {max_reminders} AS max_reminders,
+           ARRAY(SELECT ROW(t.id, t.order_id, t.type, t.amount, t.amount - t.cleared_amount,
+                            t.txn_date, t.due_date, t.reminder_count, t.reminder_sent_at)
+                 FROM credit_transactions t
+                 WHERE t.retailer_id = r.id AND {open_debit}
+                 ORDER BY t.due_date, t.id) AS debits,
+           ARRAY(SELECT ROW(t.id, t.amount, t.reference, t.performed_by, t.created_at,
+                            payment_source(t.id))
+                 FROM credit_transactions t
+                 WHERE t.retailer_id = r.id AND t.type = 'PAYMENT'
+                 ORDER BY t.created_at DESC, t.id DESC LIMIT $2) AS payments,
+           ARRAY(SELECT ROW(o.id, o.total, o.payment_mode, o.status, o.due_date, o.created_at,
+                            o.failed_at, o.failure_reason)
+                 FROM orders o WHERE o.retailer_id = r.id
+                 ORDER BY o.created_at DESC, o.id DESC LIMIT $2) AS orders,
+           ARRAY(SELECT ROW(m.id, m.status, m.created_at)
+                 FROM outbox_messages m
+                 WHERE m.retailer_id = r.id AND m.kind = 'payment_reminder'
+                 ORDER BY m.created_at DESC, m.id DESC LIMIT $2) AS reminders,
+           -- newest first in write order, as `db.audit.get_audit` lists them
+           ARRAY(SELECT ROW(a.id, a.retailer_id, a.action, a.reference, a.old_value::json,
+                            a.new_value::json, a.performed_by, a.reason, a.created_at)
+                 FROM audit_log a WHERE a.retailer_id = r.id
+                 ORDER BY a.id DESC LIMIT $2) AS audit
+    FROM retailers r JOIN credit_accounts ca ON ca.retailer_id = r.id
+    WHERE r.id = $1
+""".format(max_reminders=MAX_REMINDERS_SQL.format(retailer="r.id"), open_debit=open_debit("t"))
+
+
 async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> CreditProfile | None:
-    """Everything staff want to see about one retailer's credit; None for an unknown retailer."""
-    head = await conn.fetchrow(
-        """SELECT r.id, r.phone, r.name, r.shop_name, r.language, r.opted_out, r.credit_status,
-                  r.credit_pause_reason, r.paused_by, r.credit_paused_at,
-                  ca.credit_limit, ca.outstanding, ca.max_order_value, ca.max_outstanding_days,
-                  ca.payment_terms_days
-           FROM retailers r JOIN credit_accounts ca ON ca.retailer_id = r.id
-           WHERE r.id = $1""",
-        retailer_id,
-    )
+    """Everything staff want to see about one retailer's credit; None for an unknown retailer.
+
+    One statement: one snapshot, so the open debits always sum to the outstanding shown.
+    """
+    head = await conn.fetchrow(_PROFILE, retailer_id, PROFILE_LIST_LIMIT)
     if head is None:
         return None
-    debit_rows = await conn.fetch(
-        f"""SELECT id, order_id, type, amount, amount - cleared_amount AS unpaid, txn_date,
-                  due_date, reminder_count, reminder_sent_at
-           FROM credit_transactions
-           WHERE retailer_id = $1 AND {open_debit()}
-           ORDER BY due_date, id""",
-        retailer_id,
-    )
     cutoff = date.fromordinal(today.toordinal() - head["max_outstanding_days"])
     debits = [
         OpenDebitView(
-            transaction_id=r["id"],
-            order_id=r["order_id"],
-            type=r["type"],
-            amount=r["amount"],
-            outstanding=r["unpaid"],
-            txn_date=r["txn_date"],
-            due_date=r["due_date"],
-            days_overdue=days_past_due(r["due_date"], today),
-            reminder_count=r["reminder_count"],
-            reminder_sent_at=r["reminder_sent_at"],
+            transaction_id=tid,
+            order_id=order_id,
+            type=kind,
+            amount=amount,
+            outstanding=unpaid,
+            txn_date=txn_date,
+            due_date=due_date,
+            days_overdue=days_past_due(due_date, today),
+            reminder_count=reminders,
+            reminder_sent_at=sent_at,
         )
-        for r in debit_rows
-    ]
-    payments = await conn.fetch(
-        """SELECT id, amount, reference, performed_by, created_at FROM credit_transactions
-           WHERE retailer_id = $1 AND type = 'PAYMENT'
-           ORDER BY created_at DESC, id DESC LIMIT $2""",
-        retailer_id,
-        PROFILE_LIST_LIMIT,
-    )
-    orders = await conn.fetch(
-        """SELECT id, total, payment_mode, status, due_date, created_at, failed_at,
-                  failure_reason
-           FROM orders WHERE retailer_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2""",
-        retailer_id,
-        PROFILE_LIST_LIMIT,
-    )
-    reminders = await conn.fetch(
-        """SELECT id, status, created_at FROM outbox_messages
-           WHERE retailer_id = $1 AND kind = 'payment_reminder'
-           ORDER BY created_at DESC, id DESC LIMIT $2""",
-        retailer_id,
-        PROFILE_LIST_LIMIT,
-    )
-    audit = await get_audit(conn, retailer_id=retailer_id, limit=PROFILE_LIST_LIMIT)
+        for (
+            tid, order_id, kind, amount, unpaid, txn_date, due_date, reminders, sent_at,
+        ) in head["debits"]
+    ]  # fmt: skip
     sent_times = [d.reminder_sent_at for d in debits if d.reminder_sent_at is not None]
     outstanding = head["outstanding"]
     return CreditProfile(
@@ -403,24 +428,13 @@ async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> Credi
         beyond_limit_amount=sum(d.outstanding for d in debits if d.txn_date < cutoff),
         open_debit_count=len(debits),
         open_debits=tuple(debits[:PROFILE_DEBITS_LIMIT]),
-        recent_payments=tuple(
-            PaymentView(
-                transaction_id=r["id"],
-                amount=r["amount"],
-                reference=r["reference"],
-                performed_by=r["performed_by"],
-                created_at=r["created_at"],
-            )
-            for r in payments
-        ),
-        recent_orders=tuple(_order_view(r) for r in orders),
+        recent_payments=tuple(PaymentView(*p) for p in head["payments"]),
+        recent_orders=tuple(OrderView(*o) for o in head["orders"]),
         reminders_sent=sum(d.reminder_count for d in debits),
+        max_reminders=head["max_reminders"],
         last_reminder_at=max(sent_times) if sent_times else None,
-        recent_reminders=tuple(
-            ReminderView(outbox_id=r["id"], status=r["status"], created_at=r["created_at"])
-            for r in reminders
-        ),
-        recent_audit=tuple(audit),
+        recent_reminders=tuple(ReminderView(*m) for m in head["reminders"]),
+        recent_audit=tuple(AuditEntry(*e) for e in head["audit"]),
     )
 
 

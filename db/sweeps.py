@@ -171,17 +171,24 @@ async def get_insights(conn: Conn, retailer_id: int) -> dict[str, object] | None
 
 async def upsert_insights(
     conn: Conn, retailer_id: int, as_of: date, data: dict[str, object], now: datetime
-) -> None:
-    await conn.execute(
+) -> bool:
+    """Store a retailer's insights as of `as_of` unless newer ones are stored (a past-dated run
+    never replaces today's); the same day again is recomputed. True when written.
+
+    The guard is in the statement itself, so two runs racing for one retailer keep the newer."""
+    written: int | None = await conn.fetchval(
         """INSERT INTO retailer_insights (retailer_id, as_of, data, generated_at)
            VALUES ($1, $2, $3, $4)
            ON CONFLICT (retailer_id) DO UPDATE
-           SET as_of = EXCLUDED.as_of, data = EXCLUDED.data, generated_at = EXCLUDED.generated_at""",
+           SET as_of = EXCLUDED.as_of, data = EXCLUDED.data, generated_at = EXCLUDED.generated_at
+           WHERE retailer_insights.as_of <= EXCLUDED.as_of
+           RETURNING retailer_id""",
         retailer_id,
         as_of,
         data,
         now,
     )
+    return written is not None
 
 
 async def get_retailer_ids(conn: Conn) -> list[int]:

@@ -23,7 +23,7 @@ from bot.messages import Reply
 from bot.phone import mask_phone
 from bot.roles import Caller, bootstrap_number, command_action, refusal
 from db import ledger
-from db.admin_queries import get_retailer_label
+from db.admin_queries import get_payment_outcome, get_retailer_label
 from db.credit_queries import (
     AtRiskList,
     CreditProfile,
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 ADMIN_LANGUAGE = "en"
 AT_RISK_SHOWN = 10
 PROFILE_DEBITS_SHOWN = 5
+# Job counters that are amounts end with this (jobs record them in paise, by name).
+PAISE_SUFFIX = "_paise"
 
 
 class NotAnAdmin(PermissionError):
@@ -138,13 +140,17 @@ async def _execute(deps: Deps, conn: Conn, by: str, cmd: ac.Command, now: dateti
                 reference=reference,
             )  # fmt: skip
             label = await get_retailer_label(conn, rid)
+            # "cleared" counts only debits paid off; the rest of the payment is told apart
+            outcome = await get_payment_outcome(
+                conn, {a.transaction_id: a.amount for a in paid.allocations}
+            )
             return Reply(
                 "admin_paid",
                 {
                     **label.vars(),
+                    **outcome.vars(),
                     "amount": paid.amount,
                     "reference": paid.reference,
-                    "cleared": len(paid.allocations),
                     "outstanding_before": paid.outstanding_before,
                     "outstanding_after": paid.outstanding_after,
                 },
@@ -216,7 +222,11 @@ async def _run_job(deps: Deps, cmd: ac.Run) -> Reply:
     except Exception as exc:  # the run is recorded with its error; the admin gets one line
         log.exception("admin run %s failed", cmd.job)
         return Reply("admin_error", {"code": "JOB_FAILED", "message": type(exc).__name__})
-    counts = [{"name": k, "value": v} for k, v in result.counts.items()]
+    # A counter that is an amount is named for its unit (`outstanding_paise`): shown as money.
+    counts = [
+        {"name": k.removesuffix(PAISE_SUFFIX), "value": v, "money": k.endswith(PAISE_SUFFIX)}
+        for k, v in result.counts.items()
+    ]
     return Reply("admin_job_run", {"job": result.job, "as_of": result.as_of, "counts": counts})
 
 
@@ -309,6 +319,7 @@ def _profile_reply(p: CreditProfile, tz: tzinfo) -> Reply:
                     "amount": last.amount,
                     "at": business_date(last.created_at, tz),
                     "reference": last.reference,
+                    "source": last.source,
                 }
                 if last
                 else None

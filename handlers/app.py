@@ -17,14 +17,21 @@ from bot.cli.deps import Deps, open_deps
 from bot.clock import Clock
 from bot.settings import Settings
 from db.errors import AppError
-from handlers import admin, console, health, status, whatsapp
+from handlers import admin, console, health, payments, status, whatsapp
 from handlers.errors import BodySizeLimit, app_error_handler, http_error_handler
 
 log = logging.getLogger(__name__)
 
 
 def all_routes() -> list[BaseRoute]:
-    return [*health.routes, *whatsapp.routes, *status.routes, *admin.routes, *console.routes]
+    return [
+        *health.routes,
+        *whatsapp.routes,
+        *status.routes,
+        *payments.routes,
+        *admin.routes,
+        *console.routes,
+    ]
 
 
 def create_app(

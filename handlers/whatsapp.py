@@ -33,17 +33,21 @@ from bot.checkout import (
     OpenPendingOrder,
     Placement,
     PlaceOrder,
+    RequestPaymentLink,
+    Retailer,
     SetLanguage,
     SetOptOut,
     UpdatePendingOrder,
 )
 from bot.cli.deps import Deps
 from bot.clock import business_date
+from bot.credit import CreditFacts
 from bot.messages import MAX_MESSAGE_CHARS, Reply, cut_utf16, utf16_len
+from bot.payments.pay import PayOptions, upi_note
 from bot.phone import InvalidPhone, Phone, mask_phone, normalize_phone
 from bot.text import without_nul
 from bot.twilio_edge import looks_like_sid, signature_valid
-from db import conversations, pending_orders
+from db import conversations, payments, pending_orders
 from db.errors import BadRequest, Forbidden
 from db.ledger import place_order
 from db.operators import get_active_operator_by_phone
@@ -166,8 +170,13 @@ async def inbound_whatsapp(request: Request) -> Response:
     _verify(deps, request, fields)
     fields = without_nul(fields)  # PostgreSQL text cannot hold NUL; nobody means to type one
     now = deps.clock.now()
+    link_requests: list[tuple[int, int]] = []
     async with deps.pool.acquire() as conn, conn.transaction():
-        xml, outcome = await handle_message(deps, conn, fields, phone, sid, now)
+        xml, outcome = await handle_message(
+            deps, conn, fields, phone, sid, now, link_requests=link_requests
+        )
+    for retailer_id, amount in link_requests:  # after the commit: no lock held meanwhile
+        await request_payment_link(deps, retailer_id, amount, now)
     log.info(
         "whatsapp %s from %s: %s (%.1f ms)",
         sid,
@@ -185,8 +194,13 @@ async def handle_message(
     phone: Phone,
     sid: str,
     now: datetime,
+    *,
+    link_requests: list[tuple[int, int]] | None = None,
 ) -> tuple[str, str]:
-    """TwiML for one inbound message and a word for the log; runs inside the caller's transaction."""
+    """TwiML for one inbound message and a word for the log; runs inside the caller's transaction.
+
+    Payment links the reply asks for are appended to `link_requests` (retailer, amount), for the
+    caller to queue once the transaction is over."""
     body = _first(fields, "Body")
     payload = dict(fields)
     if phone in deps.settings.admin_numbers:
@@ -219,6 +233,8 @@ async def handle_message(
     facts = await load_facts(deps, conn, claim.retailer_id, conv, inbound, now)
     decision = checkout.step(conv, inbound, facts)
     decision, final = await apply_effects(deps, conn, decision, facts, now)
+    if final.payment_link is not None and link_requests is not None:
+        link_requests.append((claim.retailer_id, final.payment_link))
     texts = [deps.renderer.render(r, decision.language) for r in decision.replies]
     xml = twiml(pack(texts))
     await conversations.finish_message(
@@ -294,6 +310,11 @@ async def load_facts(
     found = await conversations.get_conversation_facts(
         conn, retailer_id, business_date(now, tz), conv.pending_id, deps.catalogue
     )
+    payment = (
+        await _pay_options(deps, conn, found.retailer, found.credit, now)
+        if checkout.needs_payment(inbound)
+        else None
+    )
     return Facts(
         retailer=found.retailer,
         credit=found.credit,
@@ -303,7 +324,46 @@ async def load_facts(
         history=history,
         tolerance=deps.settings.overdue_tolerance_paise,
         tz=tz,
+        payment=payment,
     )
+
+
+async def _pay_options(
+    deps: Deps, conn: Conn, retailer: Retailer, credit: CreditFacts | None, now: datetime
+) -> PayOptions | None:
+    """How this retailer can pay: a live gateway link for what they owe, if one was made, and
+    the UPI line (`UPI_ID`)."""
+    s = deps.settings
+    if credit is None or (s.payments is None and not s.upi_id):
+        return None
+    link = (
+        await payments.get_active_link(conn, retailer.id, credit.outstanding, now)
+        if s.payments is not None and credit.outstanding > 0
+        else None
+    )
+    return PayOptions(
+        upi_id=s.upi_id,
+        payee=s.upi_payee_name,
+        note=upi_note(retailer.shop_name, retailer.name, retailer.phone),
+        link_url=link.short_url if link else None,
+        link_amount=link.amount if link else None,
+        gateway=s.payments is not None,
+    )
+
+
+async def request_payment_link(deps: Deps, retailer_id: int, amount: int, now: datetime) -> None:
+    """Queue the worker's `create_payment_link` (one per retailer, amount and day); a Redis
+    outage costs only the link, never the reply."""
+    day = business_date(now, deps.settings.tz).isoformat()
+    try:
+        await deps.redis.enqueue_job(
+            "create_payment_link",
+            retailer_id,
+            _job_id=f"payment_link:{retailer_id}:{amount}:{day}",
+            _queue_name=deps.settings.arq_queue_name,
+        )
+    except Exception:
+        log.warning("could not queue a payment link for retailer %d", retailer_id, exc_info=True)
 
 
 @dataclass(frozen=True)
@@ -313,6 +373,7 @@ class FinalWrites:
     opted_out: bool | None = None
     language: str | None = None
     pending_status: tuple[tuple[int, str], ...] = ()  # (pending order id, new status)
+    payment_link: int | None = None  # the amount to make a gateway link for, after the commit
 
 
 async def apply_effects(
@@ -368,6 +429,8 @@ async def apply_effects(
                 change = replace(change, opted_out=opted_out)
             case SetLanguage(language=language):
                 change = replace(change, language=language)
+            case RequestPaymentLink(amount=amount):
+                change = replace(change, payment_link=amount)
             case _:
                 assert_never(effect)
     return replace(decision, conversation=conv, replies=tuple(replies), effects=()), change

@@ -19,6 +19,7 @@ from db.aging import refresh_stale_aging
 from db.credit_queries import get_at_risk, get_risk_dashboard
 from db.ledger import apply_guardrails
 from db.outbox import enqueue
+from jobs.payment_links import pay_for
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
         plan = plan_reminder(target.debits, as_of, REMINDER_POLICY)
         if plan is None:
             continue
+        # The payment link (a gateway call) is made here, before the transaction that queues.
+        pay = await pay_for(deps, target.retailer_id, plan.total_due)
         reply = Reply(
             "payment_reminder",
             {
@@ -61,6 +64,7 @@ async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
                     for i in plan.items
                 ],
                 "total_due": plan.total_due,
+                "pay": pay,
             },
         )
         async with deps.pool.acquire() as conn, conn.transaction():
@@ -130,11 +134,14 @@ async def regenerate_insights(deps: Deps, as_of: date) -> dict[str, int]:
     async with deps.pool.acquire() as conn:
         orders = await sweeps.get_recent_orders_by_retailer(conn, since=since, tz=deps.settings.tz)
         retailer_ids = await sweeps.get_retailer_ids(conn)
+        updated = 0
         async with conn.transaction():
             for rid in retailer_ids:
                 data = compute_insights(orders.get(rid, []), as_of)
-                await sweeps.upsert_insights(conn, rid, as_of, data, now)
-    return {"retailers": len(retailer_ids)}
+                updated += await sweeps.upsert_insights(conn, rid, as_of, data, now)
+    # a past day never replaces newer insights: those are kept, and counted
+    kept = len(retailer_ids) - updated
+    return {"retailers": len(retailer_ids), "updated": updated, "kept_newer": kept}
 
 
 async def auto_pause(deps: Deps, as_of: date) -> dict[str, int]:

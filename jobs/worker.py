@@ -14,6 +14,7 @@ from bot.cli.deps import open_deps
 from bot.cli.logs import setup_logging
 from bot.settings import load_settings
 from jobs.outbox_sender import run_sender
+from jobs.payment_links import create_payment_link
 from jobs.runner import run_job_now
 from jobs.schedule import cron_jobs
 
@@ -46,7 +47,7 @@ async def run_named_job(ctx: dict[str, Any], name: str, as_of: str | None = None
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [run_named_job]
+    functions: ClassVar[list[Any]] = [run_named_job, create_payment_link]
     cron_jobs: ClassVar[list[Any]] = cron_jobs
     on_startup = startup
     on_shutdown = shutdown

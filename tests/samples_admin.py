@@ -113,6 +113,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "amount": 500000,
         "reference": "UTR1",
         "cleared": 1,
+        "cleared_amount": 300000,
+        "part_paid": 1,
+        "part_paid_amount": 200000,
         "outstanding_before": 4550000,
         "outstanding_after": 4050000,
     },
@@ -143,6 +146,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "admin_job_run": {
         "job": "auto_pause",
         "as_of": "2026-01-15",
-        "counts": [{"name": "checked", "value": 3}, {"name": "paused", "value": 1}],
+        "counts": [
+            {"name": "checked", "value": 3, "money": False},
+            {"name": "paused", "value": 1, "money": False},
+            {"name": "outstanding", "value": 9100000, "money": True},
+        ],
     },
 }

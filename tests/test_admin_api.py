@@ -528,6 +528,16 @@ async def test_jobs_route(api: httpx.AsyncClient) -> None:
     _error(await api.post(f"{A}/jobs/expire_pending_orders/run", json={"asOf": "10/01/2026"}), 422)
 
 
+async def test_job_amounts_are_rupee_strings_like_every_other_amount(
+    api: httpx.AsyncClient, retailer: int
+) -> None:
+    r = await api.post(f"{A}/jobs/evaluate_guardrails/run")
+    assert r.status_code == 200, r.text
+    counts = r.json()["counts"]
+    assert not any(k.endswith("_paise") for k in counts), counts
+    assert isinstance(counts["outstanding"], str) and isinstance(counts["at_risk"], int)
+
+
 async def test_whatsapp_send_queues_a_test_message(
     api: httpx.AsyncClient, db: asyncpg.Pool, retailer: int, clock: FixedClock
 ) -> None:

@@ -258,7 +258,7 @@ async def test_regenerate_insights(deps: Deps, clock: FixedClock) -> None:
             pid,
         )
     result = await run_job_now(deps, "regenerate_insights")
-    assert result.counts == {"retailers": 2}
+    assert result.counts == {"retailers": 2, "updated": 2, "kept_newer": 0}
     data = await deps.pool.fetchval(
         "SELECT data FROM retailer_insights WHERE retailer_id = $1", rid
     )

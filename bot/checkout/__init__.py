@@ -26,7 +26,7 @@ The package, each module importing only those above it:
 What the rest of the code uses is re-exported here: `from bot.checkout import X`.
 """
 
-from bot.checkout.machine import needs_history, not_registered, step
+from bot.checkout.machine import needs_history, needs_payment, not_registered, step
 from bot.checkout.model import (
     HEARD_CHARS,
     MAX_CART_LINES,
@@ -48,6 +48,7 @@ from bot.checkout.model import (
     Placement,
     PlaceOrder,
     Product,
+    RequestPaymentLink,
     Retailer,
     SetLanguage,
     SetOptOut,
@@ -83,6 +84,7 @@ __all__ = [
     "Placement",
     "PricedLine",
     "Product",
+    "RequestPaymentLink",
     "Retailer",
     "SetLanguage",
     "SetOptOut",
@@ -91,6 +93,7 @@ __all__ = [
     "after_placement",
     "attach_pending",
     "needs_history",
+    "needs_payment",
     "not_registered",
     "step",
 ]

@@ -7,12 +7,20 @@ from dataclasses import replace
 from bot.checkout.cart import reorder, show_cart, to_cart
 from bot.checkout.catalogue import show_menu
 from bot.checkout.hints import hint_vars
-from bot.checkout.model import HEARD_CHARS, History, SetLanguage, SetOptOut, Stage
+from bot.checkout.model import (
+    HEARD_CHARS,
+    History,
+    RequestPaymentLink,
+    SetLanguage,
+    SetOptOut,
+    Stage,
+)
 from bot.checkout.payment import cancel, checkout
 from bot.checkout.turn import Turn
 from bot.credit import overdue_blocks_credit
 from bot.insights import insights_vars
 from bot.parsing import Command, is_emoji_only, normalize
+from bot.payments.pay import needs_link, pay_vars
 
 
 def global_command(t: Turn, command: Command | None) -> bool:
@@ -93,6 +101,9 @@ def _overdue_blocks(t: Turn) -> bool:
 
 def _credit_status(t: Turn) -> None:
     c = t.facts.credit
+    owed = c.outstanding if c else 0
+    if needs_link(t.facts.payment, owed):
+        t.effects.append(RequestPaymentLink(owed))
     t.say(
         "credit_status",
         name=t.facts.retailer.name,
@@ -106,6 +117,7 @@ def _credit_status(t: Turn) -> None:
         max_outstanding_days=c.max_outstanding_days if c else 0,
         payment_terms_days=c.payment_terms_days if c else 0,
         opted_out=t.facts.retailer.opted_out,
+        pay=pay_vars(t.facts.payment, owed),
     )
 
 

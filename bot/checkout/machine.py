@@ -18,6 +18,11 @@ def needs_history(inbound: Inbound) -> bool:
     return parse_command(inbound.said) in (Command.REORDER, Command.INSIGHTS)
 
 
+def needs_payment(inbound: Inbound) -> bool:
+    """Whether the handler must load `Facts.payment` for this message (balance, credit)."""
+    return parse_command(inbound.said) in (Command.BALANCE, Command.CREDIT)
+
+
 def not_registered() -> Reply:
     """The reply to a number that is not a retailer's."""
     return Reply("not_registered", {})

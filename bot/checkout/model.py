@@ -16,6 +16,7 @@ from typing import Any
 from bot.credit import CreditFacts, PaymentMode, RefusalCode
 from bot.messages import Reply
 from bot.orders import OrderLine, PricedLine
+from bot.payments.pay import PayOptions
 
 
 class Stage(StrEnum):
@@ -179,6 +180,9 @@ class Facts:
     history: History | None = None
     tolerance: int = 100_00
     tz: tzinfo = UTC
+    # How this retailer can pay (a gateway link for the amount due, a UPI ID); loaded only for
+    # the messages that show it (`needs_payment`).
+    payment: PayOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,14 @@ class SetLanguage:
     language: str
 
 
+@dataclass(frozen=True)
+class RequestPaymentLink:
+    """Have the worker make a gateway payment link for `amount` (what the retailer owes): a
+    call to the gateway never runs inside the message's transaction."""
+
+    amount: int
+
+
 Effect = (
     OpenPendingOrder
     | UpdatePendingOrder
@@ -242,6 +254,7 @@ Effect = (
     | CompletePendingOrder
     | SetOptOut
     | SetLanguage
+    | RequestPaymentLink
 )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 from arq.worker import run_worker
 
+from bot.cli import bank
 from bot.cli.chat import add_arguments as add_chat_arguments
 from bot.cli.chat import main as chat_main
 from bot.cli.importer import import_csv
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("migrate", "apply pending database migrations (Procfile: release)", _cmd_migrate),
         ("seed", "load demo data into an empty database", _cmd_seed),
         ("import", "import retailers or products from a CSV file (all or nothing)", _cmd_import),
+        ("bank", "import a bank statement (match and record payments), list unmatched", bank.main),
         (
             "chat",
             "chat with the local bot as a retailer (--as PHONE) or admin (--admin)",
@@ -148,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "import":
             p.add_argument("kind", choices=["retailers", "products"])
             p.add_argument("file", help="CSV file with a header row (see bot/cli/importer.py)")
+        if name == "bank":
+            bank.add_arguments(p)
         if name == "chat":
             add_chat_arguments(p)
         if name == "operators":

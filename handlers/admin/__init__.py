@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Mount
 
 from bot.roles import Action
 from handlers.admin import (
+    bank,
     credit_ops,
     credit_views,
     guardrails,
@@ -71,6 +72,11 @@ ADMIN_ROUTES: list[BaseRoute] = [
         methods=DELETE,
         action=A.OPERATORS,
     ),
+    AdminRoute("/bank/import", bank.bank_import, methods=POST, action=A.RECORD_PAYMENT),
+    AdminRoute("/bank/unmatched", bank.unmatched, methods=GET, action=A.VIEW),
+    AdminRoute("/bank/unmatched/{id}/assign", bank.assign, methods=POST, action=A.RECORD_PAYMENT),
+    AdminRoute("/bank/unmatched/{id}/dismiss", bank.dismiss, methods=POST, action=A.RECORD_PAYMENT),
+    AdminRoute("/retailers/{retailer}/vpa", bank.set_vpa, methods=PUT, action=A.RETAILERS),
 ]
 
 routes: list[BaseRoute] = [

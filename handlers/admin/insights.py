@@ -15,6 +15,7 @@ from db.errors import NotFound, Unprocessable
 from db.sweeps import get_insights
 from handlers.admin import fields
 from handlers.admin.auth import deps_of
+from handlers.admin.insights_json import insights_json
 
 
 async def _insights(deps: Deps, ref: str) -> tuple[Recipient, dict[str, Any]]:
@@ -30,7 +31,7 @@ async def _insights(deps: Deps, ref: str) -> tuple[Recipient, dict[str, Any]]:
 async def insights(request: Request) -> Response:
     """The insight data of the last regeneration."""
     recipient, data = await _insights(deps_of(request), request.path_params["retailer"])
-    return JSONResponse({"retailerId": recipient.id, "insights": data})
+    return JSONResponse({"retailerId": recipient.id, "insights": insights_json(data)})
 
 
 async def insights_message(request: Request) -> Response:

@@ -53,7 +53,7 @@ async def run_job(request: Request) -> Response:
         {
             "job": result.job,
             "asOf": result.as_of.isoformat(),
-            "counts": result.counts,
+            "counts": shapes.job_counts_json(result.counts),
             "runId": getattr(result, "run_id", None),
         }
     )

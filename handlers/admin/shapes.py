@@ -24,6 +24,15 @@ def day(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def job_counts_json(counts: dict[str, int]) -> dict[str, Any]:
+    """A job's counts as the API speaks: a counter named `<what>_paise` is an amount, shown as
+    `<what>` in rupees like every other amount; the rest are plain counts."""
+    return {
+        k.removesuffix("_paise"): rupees_json(v) if k.endswith("_paise") else v
+        for k, v in counts.items()
+    }
+
+
 def verdict_json(v: Verdict) -> dict[str, Any]:
     return {
         "allowed": v.allowed,
@@ -138,6 +147,7 @@ def profile_json(p: q.CreditProfile) -> dict[str, Any]:
         "overdueAmount": rupees_json(p.overdue_amount),
         "overdueBeyondLimit": rupees_json(p.beyond_limit_amount),
         "openDebitCount": p.open_debit_count,
+        "maxReminders": p.max_reminders,
         "openDebits": [
             {
                 "transactionId": d.transaction_id,
@@ -158,6 +168,7 @@ def profile_json(p: q.CreditProfile) -> dict[str, Any]:
                 "transactionId": pay.transaction_id,
                 "amount": rupees_json(pay.amount),
                 "reference": pay.reference,
+                "source": pay.source,
                 "performedBy": pay.performed_by,
                 "createdAt": ts(pay.created_at),
             }
