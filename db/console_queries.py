@@ -164,7 +164,8 @@ async def get_orders_board(
     before: int | None = None,
     limit: int = PAGE_SIZE,
 ) -> OrdersPage:
-    """Orders, newest first, optionally of one status or one retailer; `before` pages on."""
+    """Orders, newest first, optionally of one status or one retailer; `before` (the last id
+    of the previous page) pages on. The walk (created_at, id) is the order desk's indexes'."""
     where: list[str] = []
     args: list[Any] = []
     for column, value in (("o.status", status), ("o.retailer_id", retailer_id)):
@@ -173,7 +174,8 @@ async def get_orders_board(
             where.append(f"{column} = ${len(args)}")
     if before is not None:
         args.append(before)
-        where.append(f"o.id < ${len(args)}")
+        n = len(args)
+        where.append(f"(o.created_at, o.id) < (SELECT created_at, id FROM orders WHERE id = ${n})")
     args.append(limit + 1)
     rows = await conn.fetch(
         f"""SELECT o.id, o.retailer_id, r.name AS retailer_name, r.shop_name, o.total,
@@ -181,7 +183,7 @@ async def get_orders_board(
                    (SELECT count(*) FROM order_items i WHERE i.order_id = o.id) AS items
             FROM orders o JOIN retailers r ON r.id = o.retailer_id
             {"WHERE " + " AND ".join(where) if where else ""}
-            ORDER BY o.id DESC LIMIT ${len(args)}""",
+            ORDER BY o.created_at DESC, o.id DESC LIMIT ${len(args)}""",
         *args,
     )
     page = [BoardOrder(**dict(r)) for r in rows[:limit]]
