@@ -99,3 +99,155 @@ async def test_record_a_payment(http: httpx.AsyncClient, shop: int, db: asyncpg.
     assert await outstanding(db, shop) == 800_00 - 150_50
     entry = await db.fetchrow("SELECT * FROM audit_log WHERE action = 'PAYMENT'")
     assert entry["performed_by"].endswith(":Collector One")
+
+
+async def test_adjust_pause_unpause_and_limits(
+    http: httpx.AsyncClient, shop: int, db: asyncpg.Pool
+) -> None:
+    csrf = await signed_in(http, "manager one")
+    url = f"/admin/retailers/{shop}"
+    # Refusals as the API words them; nothing changes.
+    for path, data, status, words in (
+        ("adjust", {"direction": "SIDEWAYS", "amount": "10", "reason": "return"}, 422, "direction"),
+        ("adjust", {"direction": "CREDIT", "amount": "-5", "reason": "return"}, 422, "amount"),
+        ("adjust", {"direction": "CREDIT", "amount": "5", "reason": "gift"}, 422, "reason"),
+        ("pause", {}, 422, "reason is required"),
+        ("unpause", {}, 409, "already active"),
+        ("limits", {"creditLimit": "abc"}, 422, "creditLimit"),
+        ("limits", {"maxOutstandingDays": "10", "paymentTermsDays": "20"}, 422, "days"),
+    ):
+        before = await db.fetch("SELECT * FROM audit_log")
+        r = await http.post(f"{url}/{path}", data={"csrf": csrf, **data})
+        assert r.status_code == status and words in r.text, (path, data, r.status_code)
+        assert 'role="alert"' in r.text
+        assert await db.fetch("SELECT * FROM audit_log") == before
+    r = await http.post(
+        f"{url}/adjust",
+        data={
+            "csrf": csrf,
+            "direction": "CREDIT",
+            "amount": "50",
+            "reason": "discount",
+            "notes": "",
+        },
+    )
+    assert r.status_code == 303
+    assert await outstanding(db, shop) == 750_00
+    r = await http.post(f"{url}/pause", data={"csrf": csrf, "reason": "cheque bounced"})
+    assert r.status_code == 303
+    page = (await http.get(url)).text
+    assert "Credit paused: cheque bounced." in page and "Resume credit" in page
+    assert "Pause credit" not in page
+    r = await http.post(f"{url}/unpause", data={"csrf": csrf, "reason": ""})
+    assert r.status_code == 303
+    r = await http.post(
+        f"{url}/limits",
+        data={"csrf": csrf, "creditLimit": "20,000", "maxOrderValue": "5000",
+              "maxOutstandingDays": "30", "paymentTermsDays": "15"},
+    )  # fmt: skip
+    assert r.status_code == 303
+    limit = await db.fetchval(
+        "SELECT credit_limit FROM credit_accounts WHERE retailer_id = $1", shop
+    )
+    assert limit == 20_000_00
+    actions = [r["action"] for r in await db.fetch("SELECT action FROM audit_log ORDER BY id")]
+    assert actions[-4:-1] == ["ADJUSTMENT", "PAUSE", "UNPAUSE"]
+    performers = await db.fetch(
+        "SELECT DISTINCT performed_by FROM audit_log WHERE performed_by LIKE 'operator:%'"
+    )
+    assert [r["performed_by"].split(":")[2] for r in performers] == ["Manager One"]
+
+
+async def test_fail_an_order_from_the_board(
+    http: httpx.AsyncClient, shop: int, db: asyncpg.Pool
+) -> None:
+    csrf = await signed_in(http, "manager one")
+    board = (await http.get("/admin/orders?status=PLACED")).text
+    order_ids = [int(x) for x in re.findall(r'action="/admin/orders/(\d+)/fail"', board)]
+    assert len(order_ids) == 2
+    r = await http.post(
+        f"/admin/orders/{order_ids[0]}/fail", data={"csrf": csrf, "back": "/admin/orders"}
+    )
+    assert r.status_code == 422 and "reason is required" in r.text
+    r = await http.post(
+        f"/admin/orders/{order_ids[0]}/fail",
+        data={"csrf": csrf, "reason": "truck broke down", "back": "https://evil.example/"},
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/admin"
+    assert await db.fetchval("SELECT status FROM orders WHERE id = $1", order_ids[0]) == "FAILED"
+    r = await http.post(
+        f"/admin/orders/{order_ids[0]}/fail", data={"csrf": csrf, "reason": "again"}
+    )
+    assert r.status_code == 409
+    r = await http.post("/admin/orders/999999/fail", data={"csrf": csrf, "reason": "x"})
+    assert r.status_code == 404
+
+
+async def test_retailer_search_and_paging(
+    http: httpx.AsyncClient, shop: int, db: asyncpg.Pool
+) -> None:
+    async with db.acquire() as conn:
+        for i in range(60):
+            await make_retailer(conn, f"+9198000{i:05d}", name=f"Shopkeeper {i:02d}")
+    await signed_in(http, "viewer one")
+    first = (await http.get("/admin/retailers?q=shopkeeper")).text
+    names = re.findall(r">(Shopkeeper \d\d)</a>", first)
+    assert names == [f"Shopkeeper {i:02d}" for i in range(50)]
+    next_url = re.search(r'href="(/admin/retailers\?[^"]+)" rel="next"', first)
+    assert next_url
+    second = (await http.get(next_url.group(1).replace("&amp;", "&"))).text
+    assert re.findall(r">(Shopkeeper \d\d)</a>", second) == [
+        f"Shopkeeper {i:02d}" for i in range(50, 60)
+    ]
+    assert 'rel="next"' not in second
+    by_number = (await http.get("/admin/retailers?q=98123 45678")).text
+    assert "Ramesh Kumar" in by_number and "Shopkeeper" not in by_number
+    by_id = (await http.get(f"/admin/retailers?q={shop}")).text
+    assert "Ramesh Kumar" in by_id
+    assert "No retailer matches" in (await http.get("/admin/retailers?q=%25_%25")).text
+    paused = (await http.get("/admin/retailers?status=PAUSED")).text
+    assert "No retailer matches" in paused
+    assert (await http.get("/admin/retailers/999999")).status_code == 404
+    assert (await http.get("/admin/retailers/abc")).status_code == 404
+
+
+async def test_jobs_and_operators_pages(
+    http: httpx.AsyncClient, shop: int, db: asyncpg.Pool
+) -> None:
+    csrf = await signed_in(http, "owner one")
+    r = await http.post("/admin/jobs/evaluate_guardrails/run", data={"csrf": csrf})
+    assert r.status_code == 303
+    jobs = (await http.get("/admin/jobs")).text
+    assert "Ran evaluate guardrails" in jobs and "as of" in jobs
+    r = await http.post("/admin/jobs/nope/run", data={"csrf": csrf})
+    assert r.status_code == 404
+    r = await http.post(
+        "/admin/operators", data={"csrf": csrf, "name": "Ravi", "role": "collector"}
+    )
+    assert r.status_code == 201
+    password = re.search(r'id="secret-value">([^<]+)<', r.text)
+    assert password
+    async with db.acquire() as conn:
+        from db import operators as ops
+
+        login = await ops.get_login(conn, "ravi")
+        assert login and await ops.check_password(login[1], password.group(1))
+        ravi = login[0].id
+    r = await http.post("/admin/operators", data={"csrf": csrf, "name": "RAVI", "role": "viewer"})
+    assert r.status_code == 409 and "already exists" in r.text
+    r = await http.post(f"/admin/operators/{ravi}/tokens", data={"csrf": csrf, "label": "laptop"})
+    assert r.status_code == 201 and "kco_" in r.text
+    token_id = await db.fetchval("SELECT id FROM operator_tokens")
+    r = await http.post(f"/admin/operators/{ravi}/tokens/{token_id}/revoke", data={"csrf": csrf})
+    assert r.status_code == 303
+    assert await db.fetchval("SELECT revoked_at FROM operator_tokens") is not None
+    r = await http.post(f"/admin/operators/{ravi}/password", data={"csrf": csrf})
+    assert r.status_code == 200 and "New password for Ravi" in r.text
+    audit = [r["action"] for r in await db.fetch(
+        "SELECT action FROM audit_log WHERE action LIKE 'OPERATOR%' AND performed_by LIKE 'operator:%'"
+        " ORDER BY id"
+    )]  # fmt: skip
+    assert audit == [
+        "OPERATOR_CREATED", "OPERATOR_TOKEN_ISSUED", "OPERATOR_TOKEN_REVOKED",
+        "OPERATOR_PASSWORD_SET",
+    ]  # fmt: skip

@@ -126,9 +126,19 @@ async def retailer_page(
         orders = await cq.get_orders_board(conn, retailer_id=retailer_id, limit=ORDERS_SHOWN)
         messages = await cq.get_retailer_messages(conn, retailer_id)
         audit = await get_audit(conn, retailer_id=retailer_id, limit=AUDIT_SHOWN)
+    # The forms this page shows; a refusal of one it does not show (the state changed in
+    # another tab, say) is shown above everything instead.
+    shown = {
+        "payment": console.may("record_payment"),
+        "adjust": console.may("adjust"),
+        "pause": profile.status is CreditStatus.ACTIVE and console.may("pause"),
+        "unpause": profile.status is CreditStatus.PAUSED and console.may("unpause"),
+        "limits": console.may("limits"),
+    }
     context: dict[str, Any] = {
         "section": "retailers",
         "p": profile,
+        "page_error": error if error and not shown.get(error_form or "") else None,
         "orders": orders.rows,
         "messages": messages,
         "audit": audit,
