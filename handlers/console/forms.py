@@ -16,7 +16,7 @@ from db import ledger
 from db import operators as ops
 from db.errors import AppError, Unprocessable
 from handlers.admin import fields as api_fields
-from handlers.console import pages, security
+from handlers.console import pages, render, security
 from handlers.console.guard import Console
 from jobs.registry import JOBS
 from jobs.runner import run_job_now
@@ -39,7 +39,7 @@ async def run_job(console: Console) -> Response:
         return await pages.jobs(
             console, status=500, error=f"{name} failed: {type(exc).__name__}. See its run below."
         )
-    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.counts.items())
+    counts = render.counts_text(result.counts)
     return await console.done("/admin/jobs", f"Ran {name.replace('_', ' ')}: {counts or 'done'}.")
 
 

@@ -50,6 +50,17 @@ def _rupees_input(value: int | None) -> str:
     return f"{rupees}.{paise:02d}" if paise else str(rupees)
 
 
+def counts_text(counts: dict[str, int]) -> str:
+    """A job run's counters as a person reads them; `<what>_paise` counters are amounts."""
+    parts = []
+    for key, value in counts.items():
+        if key.endswith("_paise"):
+            parts.append(f"{key.removesuffix('_paise').replace('_', ' ')} {format_inr(value)}")
+        else:
+            parts.append(f"{key.replace('_', ' ')} {value}")
+    return ", ".join(parts)
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(CONSOLE_TEMPLATES)),
@@ -62,7 +73,13 @@ def _environment() -> Environment:
     # Defaults for pages shown without a session (sign-in, "console closed").
     env.globals.update(operator=None, flash=None, section="", csrf="", error=None)
     env.filters.update(
-        inr=_inr, day=_day, when=_when, pct=_pct, who=performer_name, rupees=_rupees_input
+        inr=_inr,
+        day=_day,
+        when=_when,
+        pct=_pct,
+        who=performer_name,
+        rupees=_rupees_input,
+        counts=counts_text,
     )
     return env
 
