@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bot.credit import ADJUSTMENT_REASONS, MAX_DAYS, Direction
+from bot.credit import ADJUSTMENT_REASONS, MAX_DAYS, MAX_OVERRIDE_DAYS, Direction
 from bot.money import InvalidAmount, parse_rupees
 from bot.phone import InvalidPhone, looks_like_phone, normalize_phone
 from bot.text import is_digits
@@ -25,8 +25,10 @@ USAGE: dict[str, str] = {
     "atrisk": "atrisk",
     "profile": "profile <retailer>",
     "pause": "pause <retailer> <reason>",
-    "unpause": "unpause <retailer>",
-    "paid": "paid <retailer> <amount> [ref]",
+    "unpause": "unpause <retailer> [until <YYYY-MM-DD>|<n>d] [reason]",
+    "block": "block <retailer> <reason>",
+    "unblock": "unblock <retailer> [reason]",
+    "paid": "paid <retailer> <amount> [ref] [advance]",
     "adjust": f"adjust <retailer> <+amount|-amount> <{'|'.join(ADJUSTMENT_REASONS)}> [note]",
     "limit": "limit <retailer> <amount>",
     "maxorder": "maxorder <retailer> <amount>",
@@ -80,6 +82,22 @@ class Pause:
 class Unpause:
     retailer: str
     reason: str | None = None
+    # An override of the overdue rule through a day: given as a date, or as days from today
+    # (the executor knows today; parsing stays pure).
+    until: date | None = None
+    until_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Block:
+    retailer: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unblock:
+    retailer: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,7 @@ class Paid:
     retailer: str
     amount: int  # paise
     reference: str | None = None
+    as_advance: bool = False  # the trailing word `advance`: keep what is above the owed
 
 
 @dataclass(frozen=True)
@@ -147,7 +166,7 @@ class Unknown:
 
 Command = (
     Help | Risk | AtRisk | Profile | Pause | Unpause | Paid | Adjust | Limit | MaxOrder | Days
-    | Fail | Run
+    | Fail | Run | Block | Unblock
 )  # fmt: skip
 Parsed = Command | Usage | Unknown
 
@@ -164,6 +183,7 @@ PROBLEMS = (
     "order",  # not an order number
     "job",  # not a job name
     "date",  # not YYYY-MM-DD
+    "override",  # `until` takes YYYY-MM-DD or <n>d (n from 0 to MAX_OVERRIDE_DAYS)
 )
 
 
@@ -242,6 +262,37 @@ def _days(token: str) -> int:
     return int(token)
 
 
+def _until(token: str) -> tuple[date | None, int | None]:
+    """`until`'s argument: a date YYYY-MM-DD, or a number of days from today written `<n>d`."""
+    text = token.lower()
+    if text.endswith("d") and is_digits(text[:-1]) and len(text) <= 4:
+        n = int(text[:-1])
+        if n > MAX_OVERRIDE_DAYS:
+            raise _Bad("override")
+        return None, n
+    if len(text) != 10:
+        raise _Bad("override")
+    try:
+        return date.fromisoformat(text), None
+    except ValueError:
+        raise _Bad("override") from None
+
+
+def _unpause(retailer: str, rest: list[str]) -> Unpause:
+    if rest and rest[0].lower() == "until":
+        _need(rest, 2, None)
+        until, days = _until(rest[1])
+        return Unpause(retailer, _rest(rest, 2) or None, until, days)
+    return Unpause(retailer, _rest(rest, 0) or None)
+
+
+def _paid(retailer: str, rest: list[str]) -> Paid:
+    _need(rest, 1, None)
+    as_advance = len(rest) >= 2 and rest[-1].lower() == "advance"
+    words = rest[:-1] if as_advance else rest
+    return Paid(retailer, _amount(words[0]), _rest(words, 1) or None, as_advance)
+
+
 def _need(args: Sequence[str], low: int, high: int | None) -> None:
     if len(args) < low:
         raise _Bad("missing")
@@ -269,10 +320,14 @@ def _build(name: str, args: list[str], job_names: Sequence[str]) -> Command:
         _need(rest, 1, None)
         return Pause(retailer, _rest(rest, 0))
     if name == "unpause":
-        return Unpause(retailer, _rest(rest, 0) or None)
-    if name == "paid":
+        return _unpause(retailer, rest)
+    if name == "block":
         _need(rest, 1, None)
-        return Paid(retailer, _amount(rest[0]), _rest(rest, 1) or None)
+        return Block(retailer, _rest(rest, 0))
+    if name == "unblock":
+        return Unblock(retailer, _rest(rest, 0) or None)
+    if name == "paid":
+        return _paid(retailer, rest)
     if name == "adjust":
         _need(rest, 2, None)
         direction, amount = _signed_amount(rest[0])

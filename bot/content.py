@@ -60,6 +60,15 @@ def _resumed(v: Mapping[str, Any], lang: str) -> list[str]:
     return [_text(v["name"]), format_inr(int(v["available"]))]
 
 
+# Whom a blocked retailer is told to call when SUPPORT_PHONE is not set.
+_DISTRIBUTOR = {"en": "your distributor", "hi": "अपने डिस्ट्रीब्यूटर"}
+
+
+def _blocked(v: Mapping[str, Any], lang: str) -> list[str]:
+    call = v.get("support_phone") or _DISTRIBUTOR.get(lang, _DISTRIBUTOR["en"])
+    return [_text(v["name"]), _text(call)]
+
+
 def _order_failed(v: Mapping[str, Any], lang: str) -> list[str]:
     return [_text(v["name"]), _text(v["order_id"]), _text(v["reason"])]
 
@@ -85,6 +94,7 @@ def _payment_received(v: Mapping[str, Any], lang: str) -> list[str]:
 #   payment_reminder         {{1}} name, {{2}} total due, {{3}} earliest due date
 #   credit_paused            {{1}} name, {{2}} reason
 #   credit_resumed           {{1}} name, {{2}} available credit
+#   credit_blocked           {{1}} name, {{2}} whom to call (SUPPORT_PHONE)
 #   order_failed             {{1}} name, {{2}} order number, {{3}} reason
 #   pending_order_follow_up  {{1}} name, {{2}} item count, {{3}} cart total
 #   insights                 {{1}} name, {{2}} orders, {{3}} spend
@@ -96,6 +106,7 @@ CONTENT_VARIABLES: dict[MessageKind, Callable[[Mapping[str, Any], str], list[str
     MessageKind.PAYMENT_REMINDER: _reminder,
     MessageKind.CREDIT_PAUSED: _paused,
     MessageKind.CREDIT_RESUMED: _resumed,
+    MessageKind.CREDIT_BLOCKED: _blocked,
     MessageKind.ORDER_FAILED: _order_failed,
     MessageKind.PENDING_ORDER_FOLLOW_UP: _follow_up,
     MessageKind.INSIGHTS: _insights,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from bot.money import format_inr
@@ -29,6 +29,11 @@ class CreditStatus(StrEnum):
 SYSTEM = "SYSTEM"
 # The most days any day-count setting (allowed days outstanding, payment terms) may hold.
 MAX_DAYS = 3650
+# Unpaid paise on overdue debits below which credit is not stopped (DESIGN section 3); the
+# OVERDUE_TOLERANCE_PAISE setting's default.
+DEFAULT_OVERDUE_TOLERANCE = 100_00
+# The furthest an override of the overdue rule may reach, in days from today (DESIGN section 10).
+MAX_OVERRIDE_DAYS = 30
 
 
 class RefusalCode(StrEnum):
@@ -62,10 +67,15 @@ class CreditFacts:
     max_outstanding_days: int
     payment_terms_days: int
     overdue_unpaid: int  # unpaid paise on debits open longer than max_outstanding_days
+    advance: int = 0  # paise received beyond what was owed; then outstanding is 0
+    # The last day of a live override of the overdue rule (None: none, or it has ended).
+    override_until: date | None = None
+    paused_by: str | None = None  # SYSTEM or a person, when PAUSED or BLOCKED
 
     @property
     def available(self) -> int:
-        return max(0, self.credit_limit - self.outstanding)
+        """What a credit order may use now: the limit less what is owed, plus any advance."""
+        return max(0, self.credit_limit - self.outstanding + self.advance)
 
 
 @dataclass(frozen=True)
@@ -99,11 +109,19 @@ def validate_order_placement(
             allowed=True, code=None, message="Cash on delivery is available.", available=available
         )
     if facts.status == CreditStatus.PAUSED:
+        if facts.paused_by == SYSTEM and overdue_blocks_credit(facts.overdue_unpaid, tolerance):
+            return refuse(
+                RefusalCode.CREDIT_PAUSED,
+                f"Credit is paused on your account until the {format_inr(facts.overdue_unpaid)} "
+                f"unpaid for more than {facts.max_outstanding_days} days is paid; you can "
+                "still order with cash on delivery.",
+            )
         return refuse(
             RefusalCode.CREDIT_PAUSED,
             "Credit is paused on your account; you can still order with cash on delivery.",
         )
     if facts.status == CreditStatus.BLOCKED:
+        # A person's decision: paying does not lift it, so the sentence never says so.
         return refuse(
             RefusalCode.CREDIT_BLOCKED,
             "Credit is blocked on your account; you can still order with cash on delivery.",
@@ -114,13 +132,14 @@ def validate_order_placement(
             f"This order of {format_inr(amount)} is above your largest credit order of "
             f"{format_inr(facts.max_order_value)}.",
         )
-    if facts.outstanding + amount > facts.credit_limit:
+    # An advance pays for the order first (the ledger applies it as the debit is written).
+    if facts.outstanding + max(0, amount - facts.advance) > facts.credit_limit:
         return refuse(
             RefusalCode.CREDIT_LIMIT_EXCEEDED,
             f"This order of {format_inr(amount)} is more than your available credit of "
             f"{format_inr(available)}.",
         )
-    if overdue_blocks_credit(facts.overdue_unpaid, tolerance):
+    if overdue_stops_credit(facts, tolerance):
         return refuse(
             RefusalCode.OVERDUE_OUTSTANDING,
             f"{format_inr(facts.overdue_unpaid)} has been unpaid for more than "
@@ -140,6 +159,50 @@ def validate_order_placement(
 def overdue_blocks_credit(overdue_unpaid: int, tolerance: int) -> bool:
     """Unpaid paise on too-old debits stop credit unless below the tolerance."""
     return overdue_unpaid > 0 and overdue_unpaid >= tolerance
+
+
+def overdue_stops_credit(facts: CreditFacts, tolerance: int) -> bool:
+    """The overdue rule stops this retailer's credit now: debits unpaid too long (at or above the
+    tolerance) and no live override."""
+    return facts.override_until is None and overdue_blocks_credit(facts.overdue_unpaid, tolerance)
+
+
+def override_live(until: date | None, today: date) -> bool:
+    """An override of the overdue rule holds through its last day, inclusive."""
+    return until is not None and today <= until
+
+
+def override_problem(until: date, today: date) -> str | None:
+    """Why `until` cannot end an override set today, or None: not in the past, and at most
+    MAX_OVERRIDE_DAYS ahead."""
+    if until < today:
+        return f"overrideUntil {until.isoformat()} is in the past"
+    latest = today + timedelta(days=MAX_OVERRIDE_DAYS)
+    if until > latest:
+        return f"overrideUntil may be at most {MAX_OVERRIDE_DAYS} days ahead ({latest.isoformat()})"
+    return None
+
+
+class Standing(StrEnum):
+    """Where a retailer's credit stands, as they are told it (greeting, balance, refusals).
+    Each case says one true thing: only OPEN shows an amount available."""
+
+    OPEN = "OPEN"  # credit can be used (an override may be holding the overdue rule off)
+    ON_HOLD = "ON_HOLD"  # active, but debits unpaid too long stop it until they are paid
+    PAUSED_OVERDUE = "PAUSED_OVERDUE"  # paused by SYSTEM for the overdue rule: paying resumes it
+    PAUSED = "PAUSED"  # paused by a person: only they lift it
+    BLOCKED = "BLOCKED"  # stopped by a person: call the distributor
+
+
+def credit_standing(facts: CreditFacts, tolerance: int) -> Standing:
+    """The one reading of status, pauser and the overdue rule that every message uses."""
+    if facts.status == CreditStatus.BLOCKED:
+        return Standing.BLOCKED
+    if facts.status == CreditStatus.PAUSED:
+        return Standing.PAUSED_OVERDUE if facts.paused_by == SYSTEM else Standing.PAUSED
+    if overdue_stops_credit(facts, tolerance):
+        return Standing.ON_HOLD
+    return Standing.OPEN
 
 
 def is_beyond_max_days(debit_date: date, today: date, max_outstanding_days: int) -> bool:
@@ -228,15 +291,20 @@ class GuardrailAction(StrEnum):
 
 
 def guardrail_action(
-    status: CreditStatus, paused_by: str | None, overdue_unpaid: int, tolerance: int
+    status: CreditStatus,
+    paused_by: str | None,
+    overdue_unpaid: int,
+    tolerance: int,
+    *,
+    override_live: bool = False,
 ) -> GuardrailAction:
-    """What the daily evaluation does to one account.
+    """What the daily evaluation (and a credit to the account) does to one account.
 
-    An ACTIVE account overdue beyond its days (above the tolerance) is paused by SYSTEM; an account
-    the SYSTEM paused is resumed once that overdue is cleared. An admin's pause and a block are
-    never lifted by the system.
+    An ACTIVE account overdue beyond its days (above the tolerance) is paused by SYSTEM, unless an
+    operator's override holds the rule off; an account the SYSTEM paused is resumed once that
+    overdue is cleared. An admin's pause and a block are never set or lifted by the system.
     """
-    blocks = overdue_blocks_credit(overdue_unpaid, tolerance)
+    blocks = not override_live and overdue_blocks_credit(overdue_unpaid, tolerance)
     if status == CreditStatus.ACTIVE and blocks:
         return GuardrailAction.PAUSE
     if status == CreditStatus.PAUSED and paused_by == SYSTEM and not blocks:
@@ -272,6 +340,7 @@ class RiskFacts:
     max_days_past_due: int
     beyond_limit_unpaid: int  # unpaid paise on debits older than max_outstanding_days
     max_reminders: int  # highest reminder count among open debits
+    override_until: date | None = None  # a live override: the next evaluation will not pause
 
 
 def risk_reasons(facts: RiskFacts, tolerance: int) -> tuple[RiskReason, ...]:
@@ -279,7 +348,7 @@ def risk_reasons(facts: RiskFacts, tolerance: int) -> tuple[RiskReason, ...]:
     if facts.status != CreditStatus.ACTIVE or facts.outstanding <= 0:
         return ()
     reasons: list[RiskReason] = []
-    if overdue_blocks_credit(facts.beyond_limit_unpaid, tolerance):
+    if facts.override_until is None and overdue_blocks_credit(facts.beyond_limit_unpaid, tolerance):
         reasons.append(RiskReason.OVERDUE_BEYOND_LIMIT)
     elif facts.overdue_amount > 0:
         reasons.append(RiskReason.OVERDUE)

@@ -43,6 +43,7 @@ class MessageKind(StrEnum):
     PAYMENT_REMINDER = "payment_reminder"
     CREDIT_PAUSED = "credit_paused"
     CREDIT_RESUMED = "credit_resumed"
+    CREDIT_BLOCKED = "credit_blocked"
     ORDER_FAILED = "order_failed"
     PENDING_ORDER_FOLLOW_UP = "pending_order_follow_up"
     INSIGHTS = "insights"

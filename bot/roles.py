@@ -92,6 +92,8 @@ COMMAND_ACTIONS: dict[str, Action] = {
     "days": Action.LIMITS,
     "fail": Action.ORDERS,
     "run": Action.JOBS,
+    "block": Action.BLOCK,
+    "unblock": Action.UNBLOCK,
 }
 
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.credit import DEFAULT_OVERDUE_TOLERANCE
 from bot.payments.pay import InvalidVpa, normalize_vpa
 from bot.payments.provider import PaymentProvider
 from bot.payments.razorpay import DEFAULT_API_URL as DEFAULT_RAZORPAY_API_URL
@@ -47,7 +48,10 @@ class Settings(BaseSettings):
     send_rate_per_second: float = Field(default=10.0, gt=0)
     outbox_rate_share: float = Field(default=0.7, gt=0, le=1)
     # Unpaid amount (paise) on overdue debits below which credit is not stopped (DESIGN 3).
-    overdue_tolerance_paise: int = Field(default=100_00, ge=0)
+    overdue_tolerance_paise: int = Field(default=DEFAULT_OVERDUE_TOLERANCE, ge=0)
+    # Whom a retailer whose credit is blocked is told to call (DESIGN section 10); E.164. Unset,
+    # they are told to call the distributor.
+    support_phone: str | None = None
     # PostgreSQL connections per web process (uvicorn worker). Mind max_connections (100 by
     # default): web processes x this + workers x 5 must stay below it.
     database_pool_size: int = Field(default=10, ge=1, le=200)
@@ -94,6 +98,16 @@ class Settings(BaseSettings):
             except InvalidPhone as exc:
                 raise ValueError(f"not a phone number: {item!r}") from exc
         return tuple(out)
+
+    @field_validator("support_phone", mode="before")
+    @classmethod
+    def _support_phone(cls, value: Any) -> str | None:
+        if value is None or not str(value).strip():
+            return None
+        try:
+            return normalize_phone(str(value))
+        except InvalidPhone as exc:
+            raise ValueError(f"not a phone number: {value!r}") from exc
 
     @field_validator("whatsapp_templates", mode="before")
     @classmethod

@@ -19,10 +19,11 @@ class RetailerLabel:
     phone: str
     credit_limit: int
     outstanding: int
+    advance: int = 0
 
     @property
     def available(self) -> int:
-        return max(0, self.credit_limit - self.outstanding)
+        return max(0, self.credit_limit - self.outstanding + self.advance)
 
     def vars(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "shop_name": self.shop_name}
@@ -32,7 +33,8 @@ async def get_retailer_label(conn: Conn, retailer_id: int) -> RetailerLabel:
     record = await conn.fetchrow(
         """SELECT r.id, r.name, r.shop_name, r.phone,
                   coalesce(ca.credit_limit, 0) AS credit_limit,
-                  coalesce(ca.outstanding, 0) AS outstanding
+                  coalesce(ca.outstanding, 0) AS outstanding,
+                  coalesce(ca.advance, 0) AS advance
            FROM retailers r LEFT JOIN credit_accounts ca ON ca.retailer_id = r.id
            WHERE r.id = $1""",
         retailer_id,

@@ -21,6 +21,7 @@ from bot.credit import (
     BUCKETS,
     HIGH_UTILISATION_PERCENT,
     REPEATED_REMINDERS,
+    SYSTEM,
     Bucket,
     BucketTotal,
     CreditStatus,
@@ -32,7 +33,7 @@ from bot.credit import (
 )
 from db.aging import AGING_SELECT, STALE
 from db.audit import AuditEntry
-from db.fragments import open_debit
+from db.fragments import live_override, open_debit
 from db.pool import Conn
 
 # --- risk dashboard -------------------------------------------------------------------------
@@ -44,10 +45,14 @@ class RiskDashboard:
     buckets: dict[Bucket, BucketTotal]
     total_outstanding: int
     total_limit: int
-    available: int  # sum of each account's max(0, limit - outstanding)
+    available: int  # sum of each account's max(0, limit - outstanding + advance)
     utilisation: float  # percent of the total limit
     status_counts: dict[CreditStatus, int]
     retailers: int
+    # Advances are money held for retailers, not owed by them: apart from the buckets.
+    advances: BucketTotal
+    paused_by_system: int  # of the PAUSED count: the overdue rule's pauses
+    overrides: int  # accounts whose overdue rule an operator holds off today
 
 
 _BUCKET_COLUMNS = {
@@ -67,7 +72,11 @@ _DASHBOARD = f"""
         SELECT count(*) AS retailers,
                coalesce(sum(credit_limit), 0)::bigint AS total_limit,
                coalesce(sum(outstanding), 0)::bigint AS total_outstanding,
-               coalesce(sum(greatest(0, credit_limit - outstanding)), 0)::bigint AS available,
+               coalesce(sum(greatest(0, credit_limit - outstanding + advance)), 0)::bigint
+                   AS available,
+               coalesce(sum(advance), 0)::bigint AS advances,
+               count(*) FILTER (WHERE advance > 0) AS n_advances,
+               count(*) FILTER (WHERE overdue_override_until >= $1::date) AS overrides,
                {
     ", ".join(
         f"coalesce(sum({c}) FILTER (WHERE fresh), 0)::bigint AS {c}, "
@@ -88,6 +97,7 @@ _DASHBOARD = f"""
         FROM ({AGING_SELECT.format(where=STALE)}) live
     )
     SELECT stored.retailers, stored.total_limit, stored.total_outstanding, stored.available,
+           stored.advances, stored.n_advances, stored.overrides,
            {
     ", ".join(
         f"stored.{c} + live.{c} AS {c}, stored.n_{c} + live.n_{c} AS n_{c}"
@@ -95,7 +105,9 @@ _DASHBOARD = f"""
     )
 },
            ARRAY(SELECT ROW(credit_status, count(*)) FROM retailers GROUP BY credit_status)
-               AS status_counts
+               AS status_counts,
+           (SELECT count(*) FROM retailers
+            WHERE credit_status = 'PAUSED' AND paused_by = '{SYSTEM}') AS paused_by_system
     FROM stored, live
 """
 
@@ -123,6 +135,9 @@ async def get_risk_dashboard(conn: Conn, today: date) -> RiskDashboard:
         utilisation=utilisation_percent(row["total_outstanding"], row["total_limit"]),
         status_counts=status_counts,
         retailers=row["retailers"],
+        advances=BucketTotal(row["advances"], row["n_advances"]),
+        paused_by_system=row["paused_by_system"],
+        overrides=row["overrides"],
     )
 
 
@@ -142,6 +157,7 @@ class AtRiskRetailer:
     max_days_past_due: int
     max_reminders: int
     reasons: tuple[RiskReason, ...]
+    override_until: date | None = None  # an operator holds the overdue rule off until then
 
 
 @dataclass(frozen=True)
@@ -184,17 +200,25 @@ _AT_RISK = """
         FROM credit_transactions
         WHERE {open_debit} AND reminder_count >= {reminders}
     ),
+    -- live overrides of the overdue rule (few, found by credit_accounts_override_idx)
+    overrides AS (
+        SELECT retailer_id, overdue_override_until AS until FROM credit_accounts
+        WHERE overdue_override_until >= $1::date
+    ),
     facts AS MATERIALIZED (
         SELECT * FROM (
             SELECT a.retailer_id, a.credit_limit, a.outstanding, a.overdue AS overdue_amount,
                    greatest(0, $1::date - a.oldest_due_date) AS max_dpd,
                    a.beyond_unpaid AS beyond,
                    m.retailer_id IS NOT NULL AS reminded_repeatedly,
-                   (a.beyond_unpaid > 0 AND a.beyond_unpaid >= $2) AS about_to_pause,
+                   ov.until AS override_until,
+                   (a.beyond_unpaid > 0 AND a.beyond_unpaid >= $2 AND ov.until IS NULL)
+                       AS about_to_pause,
                    CASE WHEN a.credit_limit > 0 THEN a.outstanding * 1000 / a.credit_limit
                         ELSE {no_limit} END AS permille
             FROM aging a
             LEFT JOIN reminded m ON m.retailer_id = a.retailer_id
+            LEFT JOIN overrides ov ON ov.retailer_id = a.retailer_id
             -- paused and blocked retailers are few: a hashed NOT IN leaves them out
             WHERE a.retailer_id NOT IN (SELECT id FROM retailers WHERE credit_status <> 'ACTIVE')
         ) f
@@ -240,6 +264,7 @@ async def get_at_risk(conn: Conn, today: date, *, tolerance: int, limit: int = 1
             max_days_past_due=r["max_dpd"],
             beyond_limit_unpaid=r["beyond"],
             max_reminders=r["max_reminders"],
+            override_until=r["override_until"],
         )
         items.append(
             AtRiskRetailer(
@@ -254,6 +279,7 @@ async def get_at_risk(conn: Conn, today: date, *, tolerance: int, limit: int = 1
                 max_days_past_due=r["max_dpd"],
                 max_reminders=r["max_reminders"],
                 reasons=risk_reasons(facts, tolerance),
+                override_until=r["override_until"],
             )
         )
     total = rows[0]["total"] if rows else 0
@@ -323,7 +349,7 @@ class CreditProfile:
     paused_at: datetime | None
     credit_limit: int
     outstanding: int
-    available: int
+    available: int  # limit - outstanding + advance, whatever the status
     utilisation: float
     max_order_value: int
     max_outstanding_days: int
@@ -339,6 +365,12 @@ class CreditProfile:
     last_reminder_at: datetime | None
     recent_reminders: tuple[ReminderView, ...]
     recent_audit: tuple[AuditEntry, ...]
+    advance: int = 0  # paise held for the retailer, paid into their next debits
+    override_until: date | None = None  # the live override of the overdue rule's last day
+
+    @property
+    def blocked_reason(self) -> str | None:
+        return self.status_reason if self.status == CreditStatus.BLOCKED else None
 
 
 # One statement (one snapshot): the account, then each list as an array of rows, each ROW in its
@@ -349,7 +381,8 @@ _PROFILE = """
     SELECT r.id, r.phone, r.name, r.shop_name, r.language, r.opted_out, r.credit_status,
            r.credit_pause_reason, r.paused_by, r.credit_paused_at,
            ca.credit_limit, ca.outstanding, ca.max_order_value, ca.max_outstanding_days,
-           ca.payment_terms_days, {max_reminders} AS max_reminders,
+           ca.payment_terms_days, {max_reminders} AS max_reminders, ca.advance,
+           {override} AS override_until,
            ARRAY(SELECT ROW(t.id, t.order_id, t.type, t.amount, t.amount - t.cleared_amount,
                             t.txn_date, t.due_date, t.reminder_count, t.reminder_sent_at)
                  FROM credit_transactions t
@@ -375,7 +408,11 @@ _PROFILE = """
                  ORDER BY a.id DESC LIMIT $2) AS audit
     FROM retailers r JOIN credit_accounts ca ON ca.retailer_id = r.id
     WHERE r.id = $1
-""".format(max_reminders=MAX_REMINDERS_SQL.format(retailer="r.id"), open_debit=open_debit("t"))
+""".format(
+    max_reminders=MAX_REMINDERS_SQL.format(retailer="r.id"),
+    open_debit=open_debit("t"),
+    override=live_override("$3"),
+)
 
 
 async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> CreditProfile | None:
@@ -383,7 +420,7 @@ async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> Credi
 
     One statement: one snapshot, so the open debits always sum to the outstanding shown.
     """
-    head = await conn.fetchrow(_PROFILE, retailer_id, PROFILE_LIST_LIMIT)
+    head = await conn.fetchrow(_PROFILE, retailer_id, PROFILE_LIST_LIMIT, today)
     if head is None:
         return None
     cutoff = date.fromordinal(today.toordinal() - head["max_outstanding_days"])
@@ -419,7 +456,7 @@ async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> Credi
         paused_at=head["credit_paused_at"],
         credit_limit=head["credit_limit"],
         outstanding=outstanding,
-        available=max(0, head["credit_limit"] - outstanding),
+        available=max(0, head["credit_limit"] - outstanding + head["advance"]),
         utilisation=utilisation_percent(outstanding, head["credit_limit"]),
         max_order_value=head["max_order_value"],
         max_outstanding_days=head["max_outstanding_days"],
@@ -435,6 +472,8 @@ async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> Credi
         last_reminder_at=max(sent_times) if sent_times else None,
         recent_reminders=tuple(ReminderView(*m) for m in head["reminders"]),
         recent_audit=tuple(AuditEntry(*e) for e in head["audit"]),
+        advance=head["advance"],
+        override_until=head["override_until"],
     )
 
 

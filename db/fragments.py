@@ -45,3 +45,20 @@ def outstanding_update(retailer: str, delta: str, at: str) -> str:
         f"UPDATE credit_accounts SET outstanding = outstanding + {delta}, updated_at = {at}"
         f" WHERE retailer_id = {retailer}"
     )
+
+
+def live_override(day: str) -> str:
+    """Expression: account `ca`'s override of the overdue rule if it still holds on the business
+    day `day` (a query parameter), else NULL (`bot.credit.override_live`: through its last day)."""
+    return f"CASE WHEN ca.overdue_override_until >= {day}::date THEN ca.overdue_override_until END"
+
+
+def balance_update(retailer: str, owed_delta: str, advance_delta: str, at: str) -> str:
+    """Statement: move account `retailer`'s outstanding by `owed_delta` and its advance by
+    `advance_delta` paise (signed), stamping `updated_at` with `at`; all query parameters or
+    expressions of them. The CHECKs keep both non-negative and never both above zero."""
+    return (
+        f"UPDATE credit_accounts SET outstanding = outstanding + {owed_delta},"
+        f" advance = advance + {advance_delta}, updated_at = {at}"
+        f" WHERE retailer_id = {retailer}"
+    )

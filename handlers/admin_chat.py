@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from bot import admin_commands as ac
 from bot.cli.deps import Deps
 from bot.clock import business_date
+from bot.credit import MAX_OVERRIDE_DAYS
 from bot.messages import Reply
 from bot.phone import mask_phone
 from bot.roles import Caller, bootstrap_number, command_action, refusal
@@ -32,7 +33,7 @@ from db.credit_queries import (
     get_credit_profile,
     get_risk_dashboard,
 )
-from db.errors import AppError, RetailerNotFound
+from db.errors import AppError, Conflict, RetailerNotFound, Unprocessable
 from db.operators import get_active_operator_by_phone
 from db.pool import Conn
 from jobs.registry import JOBS
@@ -128,17 +129,53 @@ async def _execute(deps: Deps, conn: Conn, by: str, cmd: ac.Command, now: dateti
             change = await ledger.pause_credit(conn, rid, reason=reason, performed_by=by, now=now)
             label = await get_retailer_label(conn, rid)
             return Reply("admin_paused", {**label.vars(), "reason": change.reason or reason})
-        case ac.Unpause(retailer=ref, reason=reason):
+        case ac.Unpause():
+            return await _unpause(deps, conn, by, cmd, now)
+        case ac.Block(retailer=ref, reason=reason):
             rid = await _retailer_id(conn, ref)
-            await ledger.unpause_credit(conn, rid, performed_by=by, now=now, reason=reason)
-            label = await get_retailer_label(conn, rid)
-            return Reply("admin_unpaused", {**label.vars(), "available": label.available})
-        case ac.Paid(retailer=ref, amount=amount, reference=reference):
-            rid = await _retailer_id(conn, ref)
-            paid = await ledger.record_payment(
-                conn, amount=amount, performed_by=by, now=now, tz=tz, retailer_id=rid,
-                reference=reference,
+            change = await ledger.block_credit(
+                conn, rid, reason=reason, performed_by=by, now=now,
+                support_phone=deps.settings.support_phone,
             )  # fmt: skip
+            label = await get_retailer_label(conn, rid)
+            return Reply(
+                "admin_blocked",
+                {
+                    **label.vars(),
+                    "reason": change.reason,
+                    "support_phone": deps.settings.support_phone,
+                },
+            )
+        case ac.Unblock(retailer=ref, reason=reason):
+            rid = await _retailer_id(conn, ref)
+            change = await ledger.unblock_credit(
+                conn, rid, performed_by=by, now=now, tz=tz, reason=reason,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )  # fmt: skip
+            label = await get_retailer_label(conn, rid)
+            return Reply(
+                "admin_unblocked",
+                {
+                    **label.vars(),
+                    "status": str(change.status.value),
+                    "available": change.available,
+                    "pause_reason": change.reason if change.status != "ACTIVE" else None,
+                },
+            )
+        case ac.Paid(retailer=ref, amount=amount, reference=reference, as_advance=as_advance):
+            rid = await _retailer_id(conn, ref)
+            try:
+                paid = await ledger.record_payment(
+                    conn, amount=amount, performed_by=by, now=now, tz=tz, retailer_id=rid,
+                    reference=reference, as_advance=as_advance,
+                    tolerance=deps.settings.overdue_tolerance_paise,
+                )  # fmt: skip
+            except Unprocessable as refused:
+                if refused.code != "AMOUNT_ABOVE_OWED":
+                    raise
+                # An overpayment is kept only when asked: say how to ask.
+                message = f"{refused.message}; to keep the rest as an advance, end with *advance*"
+                return Reply("admin_error", {"code": refused.code, "message": message})
             label = await get_retailer_label(conn, rid)
             # "cleared" counts only debits paid off; the rest of the payment is told apart
             outcome = await get_payment_outcome(
@@ -153,13 +190,16 @@ async def _execute(deps: Deps, conn: Conn, by: str, cmd: ac.Command, now: dateti
                     "reference": paid.reference,
                     "outstanding_before": paid.outstanding_before,
                     "outstanding_after": paid.outstanding_after,
+                    "to_advance": paid.to_advance,
+                    "advance": paid.advance_after,
+                    "credit_resumed": paid.resumed is not None,
                 },
             )
         case ac.Adjust(retailer=ref, direction=direction, amount=amount, reason=reason, note=note):
             rid = await _retailer_id(conn, ref)
             adjusted = await ledger.adjust(
                 conn, rid, direction=direction, amount=amount, reason=reason, performed_by=by,
-                now=now, tz=tz, notes=note,
+                now=now, tz=tz, notes=note, tolerance=deps.settings.overdue_tolerance_paise,
             )  # fmt: skip
             label = await get_retailer_label(conn, rid)
             return Reply(
@@ -171,6 +211,10 @@ async def _execute(deps: Deps, conn: Conn, by: str, cmd: ac.Command, now: dateti
                     "reason": adjusted.reason,
                     "outstanding_before": adjusted.outstanding_before,
                     "outstanding_after": adjusted.outstanding_after,
+                    "to_advance": adjusted.to_advance,
+                    "advance_applied": adjusted.advance_applied,
+                    "advance": adjusted.advance_after,
+                    "credit_resumed": adjusted.resumed is not None,
                 },
             )
         case ac.Limit() | ac.MaxOrder() | ac.Days():
@@ -209,6 +253,44 @@ async def _execute(deps: Deps, conn: Conn, by: str, cmd: ac.Command, now: dateti
                 },
             )
     raise AssertionError(f"unhandled admin command {cmd!r}")
+
+
+async def _unpause(deps: Deps, conn: Conn, by: str, cmd: ac.Unpause, now: datetime) -> Reply:
+    """`unpause <retailer> [until <date>|<n>d] [reason]`. Refused while still overdue, with what
+    is owed and the override that would let it go ahead."""
+    rid = await _retailer_id(conn, cmd.retailer)
+    today = business_date(now, deps.settings.tz)
+    until = cmd.until
+    if cmd.until_days is not None:
+        until = today + timedelta(days=cmd.until_days)
+    label = await get_retailer_label(conn, rid)
+    try:
+        change = await ledger.unpause_credit(
+            conn, rid, performed_by=by, now=now, tz=deps.settings.tz, reason=cmd.reason,
+            override_until=until, tolerance=deps.settings.overdue_tolerance_paise,
+        )  # fmt: skip
+    except Conflict as refused:
+        if refused.code != "STILL_OVERDUE":
+            raise
+        return Reply(
+            "admin_still_overdue",
+            {
+                **label.vars(),
+                "overdue_unpaid": refused.extra["amountOverdue"],
+                "since": refused.extra["oldestDebitDate"],
+                "max_outstanding_days": refused.extra["maxOutstandingDays"],
+                "max_override_days": MAX_OVERRIDE_DAYS,
+            },
+        )
+    return Reply(
+        "admin_unpaused",
+        {
+            **label.vars(),
+            "available": change.available,
+            "was_active": change.previous_status == "ACTIVE",
+            "override_until": change.override_until,
+        },
+    )
 
 
 async def _run_job(deps: Deps, cmd: ac.Run) -> Reply:
@@ -251,6 +333,10 @@ def _risk_reply(d: RiskDashboard) -> Reply:
             "active": _count(counts, "ACTIVE"),
             "paused": _count(counts, "PAUSED"),
             "blocked": _count(counts, "BLOCKED"),
+            "paused_by_system": d.paused_by_system,
+            "overrides": d.overrides,
+            "advances": d.advances.amount,
+            "advance_retailers": d.advances.retailers,
         },
     )
 
@@ -298,6 +384,9 @@ def _profile_reply(p: CreditProfile, tz: tzinfo) -> Reply:
             "credit_limit": p.credit_limit,
             "outstanding": p.outstanding,
             "available": p.available,
+            "advance": p.advance,
+            "override_until": p.override_until,
+            "beyond_limit_amount": p.beyond_limit_amount,
             "utilisation": p.utilisation,
             "overdue_amount": p.overdue_amount,
             "max_order_value": p.max_order_value,

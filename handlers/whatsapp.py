@@ -324,6 +324,7 @@ async def load_facts(
         history=history,
         tolerance=deps.settings.overdue_tolerance_paise,
         tz=tz,
+        support_phone=deps.settings.support_phone,
         payment=payment,
     )
 
@@ -467,6 +468,7 @@ async def _place(
         mode=order.payment_mode,
         due_date=order.due_date,
         items=tuple((i.name, i.quantity, i.line_total) for i in order.items),
+        from_advance=order.advance_applied,
     )
 
 

@@ -86,6 +86,20 @@ async def check_invariants(conn: Conn, today: date | None = None) -> None:
            WHERE ca.outstanding <> coalesce(s.unpaid, 0) OR ca.outstanding < 0"""
     )
     assert not bad, [dict(r) for r in bad]
+    # The ledger's own sum: debits less credits is what is owed less what is held as advance
+    # (docs/decisions.md, "Advances"); the statement's closing balance rests on it.
+    unbalanced = await conn.fetch(
+        """SELECT ca.retailer_id, ca.outstanding, ca.advance, coalesce(s.net, 0) AS net
+           FROM credit_accounts ca
+           LEFT JOIN (SELECT retailer_id,
+                             sum(CASE WHEN direction = 'DEBIT' THEN amount ELSE -amount END)
+                                 AS net
+                      FROM credit_transactions GROUP BY retailer_id) s
+                  ON s.retailer_id = ca.retailer_id
+           WHERE coalesce(s.net, 0) <> ca.outstanding - ca.advance
+              OR ca.advance < 0 OR (ca.advance > 0 AND ca.outstanding > 0)"""
+    )
+    assert not unbalanced, [dict(r) for r in unbalanced]
     negative = await conn.fetchval(
         """SELECT count(*) FROM credit_transactions
            WHERE amount <= 0 OR cleared_amount < 0 OR cleared_amount > amount"""

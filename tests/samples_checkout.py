@@ -21,21 +21,28 @@ _REFUSAL = {
     "max_order_value": 5000000,
     "overdue_unpaid": 1500000,
     "max_outstanding_days": 30,
+    "paused_by_system": True,
+    "overdue_blocks": True,
+    "support_phone": "+919876500000",
     "names": [],
+}
+# What `bot.checkout.commands.credit_vars` gives (greeting, balance).
+_CREDIT = {
+    "has_credit": True,
+    "standing": "OPEN",
+    "available": 5950000,
+    "limit": 10000000,
+    "outstanding": 4050000,
+    "advance": 0,
+    "overdue_unpaid": 1500000,
+    "overdue_blocks": True,
+    "max_outstanding_days": 30,
+    "override_until": date(2026, 2, 10),
+    "support_phone": "+919876500000",
 }
 
 SAMPLES: dict[str, dict[str, Any]] = {
-    "greeting": {
-        "name": "Ramesh Kumar",
-        "shop_name": "Ramesh General Store",
-        "has_credit": True,
-        "status": "ACTIVE",
-        "available": 5950000,
-        "limit": 10000000,
-        "overdue_unpaid": 0,
-        "overdue_blocks": False,
-        "max_outstanding_days": 30,
-    },
+    "greeting": {"name": "Ramesh Kumar", "shop_name": "Ramesh General Store", **_CREDIT},
     "menu": {
         "categories": [
             {"n": 1, "name": "Beverages", "count": 5},
@@ -134,6 +141,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "mode": "CREDIT",
         "due_date": date(2026, 1, 30),
         "available_after": 5832000,
+        "from_advance": 50000,
     },
     "order_confirmation": {
         "name": "Ramesh Kumar",
@@ -146,6 +154,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
             {"name": "Tata Salt 1kg", "quantity": 10, "line_total": 28000},
         ],
         "available": 5832000,
+        "from_advance": 50000,
     },
     "refusal_credit_paused": _REFUSAL,
     "refusal_credit_blocked": _REFUSAL,
@@ -162,14 +171,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "reorder_empty": {},
     "credit_status": {
         "name": "Abdul Rahman",
-        "has_credit": True,
-        "status": "ACTIVE",
-        "credit_limit": 7500000,
-        "outstanding": 2400000,
-        "available": 5100000,
-        "overdue_unpaid": 1500000,
-        "overdue_blocks": True,
-        "max_outstanding_days": 30,
+        **_CREDIT,
         "payment_terms_days": 15,
         "opted_out": True,
     },

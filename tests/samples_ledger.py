@@ -11,7 +11,15 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "overdue_unpaid": 2_200_000,
         "max_outstanding_days": 30,
     },
-    "credit_resumed": {"name": "Ramesh", "available": 7_800_000},
+    "credit_resumed": {
+        "name": "Ramesh",
+        "available": 7_800_000,
+        "override_until": "2026-02-10",
+        "overdue_unpaid": 2_200_000,
+        "max_outstanding_days": 30,
+        "after_payment": False,
+    },
+    "credit_blocked": {"name": "Ramesh", "support_phone": "+919876500000"},
     "order_failed": {
         "name": "Ramesh",
         "order_id": 1042,

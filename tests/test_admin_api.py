@@ -31,6 +31,8 @@ ROUTES = [
     ("GET", f"{A}/credit/1"),
     ("POST", f"{A}/credit/1/pause"),
     ("POST", f"{A}/credit/1/unpause"),
+    ("POST", f"{A}/credit/1/block"),
+    ("POST", f"{A}/credit/1/unblock"),
     ("POST", f"{A}/credit/1/adjustment"),
     ("POST", f"{A}/payment/record"),
     ("PUT", f"{A}/guardrails/1"),
@@ -386,15 +388,17 @@ async def test_adjustments(api: httpx.AsyncClient, db: asyncpg.Pool, retailer: i
         json={"direction": "CREDIT", "amount": 1025.25, "reason": "return"},
     )
     assert r.status_code == 201 and r.json()["outstanding"] == "0.00"
-    err = _error(
-        await api.post(
-            f"{A}/credit/{retailer}/adjustment",
-            json={"direction": "CREDIT", "amount": 1, "reason": "discount"},
-        ),
-        422,
-        "AMOUNT_ABOVE_OWED",
+    # With nothing owed, a credit becomes the retailer's advance (issue 12).
+    r = await api.post(
+        f"{A}/credit/{retailer}/adjustment",
+        json={"direction": "CREDIT", "amount": 1, "reason": "discount"},
     )
-    assert err["amountOwed"] == "0.00"
+    assert r.status_code == 201, r.text
+    assert (r.json()["outstanding"], r.json()["toAdvance"], r.json()["advance"]) == (
+        "0.00",
+        "1.00",
+        "1.00",
+    )
 
 
 async def test_guardrails_and_validate_order(api: httpx.AsyncClient, retailer: int) -> None:

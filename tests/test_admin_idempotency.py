@@ -93,6 +93,9 @@ async def test_racing_retries_for_the_full_balance_all_get_the_first_answer(
         "allocations",
         "outstandingBefore",
         "outstanding",
+        "toAdvance",
+        "advance",
+        "creditResumed",
     ]
     async with db.acquire() as conn:
         payments = await conn.fetchval(

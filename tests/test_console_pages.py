@@ -3,14 +3,17 @@ refuses what the admin API does, changing nothing when it refuses."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import asyncpg
 import httpx
 import pytest
 
 from bot.cli.deps import Deps
+from bot.clock import FixedClock
 from bot.roles import Role
 from tests.console_support import add_operator, console_client, csrf_of, signed_in, with_secret
 from tests.ledger_support import credit_order, make_product, make_retailer
@@ -249,3 +252,67 @@ async def test_jobs_and_operators_pages(
         "OPERATOR_CREATED", "OPERATOR_TOKEN_ISSUED", "OPERATOR_TOKEN_REVOKED",
         "OPERATOR_PASSWORD_SET",
     ]  # fmt: skip
+
+
+async def test_block_unblock_override_and_advance(
+    http: httpx.AsyncClient, shop: int, db: asyncpg.Pool, clock: FixedClock, cdeps: Deps
+) -> None:
+    url = f"/admin/retailers/{shop}"
+    # 40 days on, the debits are overdue beyond the allowed 30: resuming needs an override.
+    clock.advance(days=40)
+    csrf = await signed_in(http, "manager one")
+    page = (await http.get(url)).text
+    assert f'action="{url}/block"' not in page  # owners only
+    assert (
+        await http.post(f"{url}/pause", data={"csrf": csrf, "reason": "call him"})
+    ).status_code == 303
+    r = await http.post(f"{url}/unpause", data={"csrf": csrf})
+    assert r.status_code == 409 and "STILL_OVERDUE" not in r.text and 'role="alert"' in r.text
+    too_far = (clock.now() + timedelta(days=45)).date().isoformat()
+    r = await http.post(f"{url}/unpause", data={"csrf": csrf, "overrideUntil": too_far})
+    assert r.status_code == 422 and "30 days" in r.text
+    until = (clock.now() + timedelta(days=7)).date().isoformat()
+    r = await http.post(f"{url}/unpause", data={"csrf": csrf, "overrideUntil": until})
+    assert r.status_code == 303
+    page = (await http.get(url)).text
+    assert "held off until" in page and "Credit resumed" in page
+    # More than is owed, kept as an advance.
+    r = await http.post(
+        f"{url}/payment", data={"csrf": csrf, "amountPaid": "1000", "asAdvance": "true"}
+    )
+    assert r.status_code == 303
+    page = (await http.get(url)).text
+    assert 'data-figure="advance">₹200<' in page and 'data-figure="outstanding">₹0<' in page
+
+    http.cookies.clear()
+    csrf = await signed_in(http, "owner one")
+    page = (await http.get(url)).text
+    assert f'action="{url}/block"' in page and f'action="{url}/unblock"' not in page
+    r = await http.post(f"{url}/block", data={"csrf": csrf})
+    assert r.status_code == 422 and "reason is required" in r.text
+    assert (
+        await http.post(f"{url}/block", data={"csrf": csrf, "reason": "fraud"})
+    ).status_code == 303
+    page = (await http.get(url)).text
+    assert "Credit blocked: fraud." in page and f'action="{url}/unblock"' in page
+    assert (await http.post(f"{url}/unblock", data={"csrf": csrf})).status_code == 303
+    assert "Block lifted" in (await http.get(url)).text
+    status = await db.fetchval("SELECT credit_status FROM retailers WHERE id = $1", shop)
+    assert status == "ACTIVE"
+
+
+async def test_a_payment_form_sent_twice_records_once(
+    http: httpx.AsyncClient, shop: int, db: asyncpg.Pool
+) -> None:
+    await signed_in(http, "collector one")
+    page = (await http.get(f"/admin/retailers/{shop}")).text
+    key = re.search(r'name="idempotencyKey" value="([^"]+)"', page)
+    assert key
+    data = {"csrf": csrf_of(page), "idempotencyKey": key.group(1), "amountPaid": "100"}
+    first, second = await asyncio.gather(
+        http.post(f"/admin/retailers/{shop}/payment", data=data),
+        http.post(f"/admin/retailers/{shop}/payment", data=data),
+    )
+    assert first.status_code == second.status_code == 303
+    assert await db.fetchval("SELECT count(*) FROM credit_transactions WHERE type = 'PAYMENT'") == 1
+    assert await outstanding(db, shop) == 700_00

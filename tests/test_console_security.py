@@ -11,6 +11,7 @@ import pytest
 from starlette.routing import Mount
 
 from bot.cli.deps import Deps
+from bot.clock import FixedClock
 from bot.roles import Role
 from handlers import console
 from handlers.console import security
@@ -256,4 +257,14 @@ async def test_an_inactive_operator_is_signed_out(
 ) -> None:
     await signed_in(http, "asha rao")
     await db.execute("UPDATE operators SET active = FALSE")
+    assert (await http.get("/admin")).status_code == 303
+
+
+async def test_a_session_ends_after_its_lifetime(
+    http: httpx.AsyncClient, manager: None, clock: FixedClock
+) -> None:
+    await signed_in(http, "asha rao")
+    clock.advance(hours=11, minutes=59)
+    assert (await http.get("/admin")).status_code == 200
+    clock.advance(minutes=1)
     assert (await http.get("/admin")).status_code == 303

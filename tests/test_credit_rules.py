@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -16,12 +16,16 @@ from bot.credit import (
     PaymentMode,
     RiskFacts,
     RiskReason,
+    Standing,
     UnpaidDebit,
     age_debits,
     aging_bucket,
+    credit_standing,
     days_past_due,
     guardrail_action,
     is_beyond_max_days,
+    override_live,
+    override_problem,
     risk_rank_key,
     risk_reasons,
     utilisation_percent,
@@ -231,3 +235,126 @@ def test_risk_ranking_puts_about_to_be_paused_first_then_days_past_due() -> None
     full = _risk(retailer_id=3, outstanding=95_000_00)
     ranked = sorted([full, late, about], key=lambda f: risk_rank_key(f, risk_reasons(f, TOL)))
     assert [f.retailer_id for f in ranked] == [1, 2, 3]
+
+
+# --- issue 11: block, override, the standing; issue 12: advances -------------------------------
+
+DAY = date(2026, 1, 15)
+UNTIL = date(2026, 1, 20)
+SYS = "SYSTEM"
+ADMIN = "+919900000000"
+
+
+@pytest.mark.parametrize(
+    "status, paused_by, outstanding, advance, overdue, override, amount, mode, code",
+    [
+        # a block refuses credit whatever else holds, and never asks for a payment
+        (B, ADMIN, 0, 0, 0, None, 10_00, CR, "CREDIT_BLOCKED"),
+        (B, ADMIN, 0, 0, 5_000_00, None, 10_00, CR, "CREDIT_BLOCKED"),
+        (B, ADMIN, 0, 5_000_00, 0, None, 10_00, CR, "CREDIT_BLOCKED"),
+        (B, ADMIN, 0, 0, 5_000_00, UNTIL, 10_00, CR, "CREDIT_BLOCKED"),
+        (B, ADMIN, 99_000_00, 0, 5_000_00, None, 200_000_00, COD, None),  # COD still works
+        # paused: by SYSTEM or by a person, refused alike (the messages differ)
+        (P, SYS, 0, 0, 5_000_00, None, 10_00, CR, "CREDIT_PAUSED"),
+        (P, ADMIN, 0, 0, 0, None, 10_00, CR, "CREDIT_PAUSED"),
+        # an override holds the overdue rule off, nothing else
+        (A, None, 0, 0, 5_000_00, UNTIL, 10_00, CR, None),
+        (A, None, 99_000_00, 0, 5_000_00, UNTIL, 2_000_00, CR, "CREDIT_LIMIT_EXCEEDED"),
+        (A, None, 0, 0, 5_000_00, UNTIL, 50_000_01, CR, "ORDER_VALUE_EXCEEDED"),
+        (A, None, 0, 0, 5_000_00, None, 10_00, CR, "OVERDUE_OUTSTANDING"),
+        # an advance pays first: the limit is counted on what it does not pay
+        (A, None, 0, 10_000_00, 0, None, 50_000_00, CR, None),
+        (A, None, 0, 1_00, 0, None, 100_000_00, CR, "ORDER_VALUE_EXCEEDED"),
+    ],
+)
+def test_verdict_with_block_override_and_advance(
+    status: CreditStatus, paused_by: str | None, outstanding: int, advance: int, overdue: int,
+    override: date | None, amount: int, mode: PaymentMode, code: str | None,
+) -> None:  # fmt: skip
+    facts = replace(
+        FACTS, status=status, paused_by=paused_by, outstanding=outstanding, advance=advance,
+        overdue_unpaid=overdue, override_until=override,
+    )  # fmt: skip
+    verdict = validate_order_placement(facts, amount, mode, tolerance=TOL)
+    assert verdict.code == code
+    assert verdict.available == max(0, facts.credit_limit - outstanding + advance)
+    if code == "CREDIT_BLOCKED":
+        assert "pay" not in verdict.message.lower()
+
+
+def test_limit_with_an_advance_is_the_limit_plus_the_advance() -> None:
+    facts = replace(FACTS, credit_limit=10_000_00, outstanding=0, advance=2_000_00)
+    assert facts.available == 12_000_00
+    ok = validate_order_placement(facts, 12_000_00, CR, tolerance=TOL)
+    over = validate_order_placement(facts, 12_000_01, CR, tolerance=TOL)
+    assert ok.allowed and over.code == "CREDIT_LIMIT_EXCEEDED" and "₹12,000" in over.message
+
+
+def test_system_pause_refusal_says_what_paying_does() -> None:
+    facts = replace(FACTS, status=P, paused_by=SYS, overdue_unpaid=2_500_00)
+    message = validate_order_placement(facts, 10_00, CR, tolerance=TOL).message
+    assert "₹2,500" in message and "until" in message
+    person = replace(facts, paused_by=ADMIN)
+    assert "₹2,500" not in validate_order_placement(person, 10_00, CR, tolerance=TOL).message
+
+
+@pytest.mark.parametrize(
+    "status, paused_by, overdue, override, standing",
+    [
+        (A, None, 0, None, Standing.OPEN),
+        (A, None, 99_99, None, Standing.OPEN),  # below the tolerance
+        (A, None, 100_00, None, Standing.ON_HOLD),
+        (A, None, 100_00, UNTIL, Standing.OPEN),  # held off by the override
+        (P, SYS, 100_00, None, Standing.PAUSED_OVERDUE),
+        (P, SYS, 0, None, Standing.PAUSED_OVERDUE),  # until the next check lifts it
+        (P, ADMIN, 100_00, None, Standing.PAUSED),
+        (P, ADMIN, 0, None, Standing.PAUSED),
+        (B, ADMIN, 0, None, Standing.BLOCKED),
+        (B, ADMIN, 100_00, UNTIL, Standing.BLOCKED),
+    ],
+)
+def test_credit_standing(
+    status: CreditStatus, paused_by: str | None, overdue: int, override: date | None,
+    standing: Standing,
+) -> None:  # fmt: skip
+    facts = replace(
+        FACTS, status=status, paused_by=paused_by, overdue_unpaid=overdue, override_until=override
+    )
+    assert credit_standing(facts, TOL) == standing
+
+
+@pytest.mark.parametrize(
+    "until, live, problem",
+    [
+        (DAY - timedelta(days=1), False, "in the past"),
+        (DAY, True, None),  # through today, inclusive
+        (DAY + timedelta(days=30), True, None),
+        (DAY + timedelta(days=31), True, "at most 30 days ahead (2026-02-14)"),
+    ],
+)
+def test_override_window(until: date, live: bool, problem: str | None) -> None:
+    found = override_problem(until, DAY)
+    assert (found is None) if problem is None else (found is not None and problem in found)
+    assert override_live(until, DAY) is live
+    assert override_live(None, DAY) is False
+
+
+@pytest.mark.parametrize(
+    "status, paused_by, overdue, override, action",
+    [
+        (A, None, 100_00, True, GuardrailAction.NONE),  # the override holds the pause off
+        (A, None, 100_00, False, GuardrailAction.PAUSE),  # ... until it ends
+        (B, ADMIN, 100_00, False, GuardrailAction.NONE),  # the system never sets a block
+        (B, ADMIN, 0, False, GuardrailAction.NONE),  # ... nor lifts one
+    ],
+)
+def test_guardrail_action_with_override_and_block(
+    status: CreditStatus, paused_by: str | None, overdue: int, override: bool,
+    action: GuardrailAction,
+) -> None:  # fmt: skip
+    assert guardrail_action(status, paused_by, overdue, TOL, override_live=override) == action
+
+
+def test_override_turns_about_to_pause_into_overdue() -> None:
+    facts = _risk(overdue_amount=5_000_00, beyond_limit_unpaid=5_000_00, override_until=UNTIL)
+    assert risk_reasons(facts, TOL) == (RiskReason.OVERDUE,)

@@ -1,10 +1,12 @@
-"""Property test: random sequences of orders, payments, adjustments, failures and pauses keep
-the ledger exact. After every step: outstanding = sum of open unpaid parts = sum of the aging
-buckets (SQL and pure agree), nothing negative, every ledger row and change has its audit entry."""
+"""Property test: random sequences of orders, payments (some kept as advance), adjustments,
+failures, pauses, overrides and blocks keep the ledger exact. After every step: outstanding = sum
+of open unpaid parts = sum of the aging buckets (SQL and pure agree), debits less credits =
+outstanding less advance, nothing negative, every ledger row and change has its audit entry, and
+no account is left SYSTEM-paused by a payment or credit that paid its overdue."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -17,6 +19,7 @@ from bot.orders import OrderLine
 from db import ledger
 from db.credit_queries import get_risk_dashboard
 from db.errors import AppError
+from db.fragments import overdue_unpaid
 from tests.ledger_support import NOW, TOL, TZ, check_invariants, days, make_product, make_retailer
 
 RETAILERS = 2
@@ -29,6 +32,8 @@ who = st.integers(min_value=0, max_value=RETAILERS - 1)
 operations = st.one_of(
     st.tuples(st.just("order"), who, amounts, st.sampled_from(["CREDIT", "CREDIT", "COD"])),
     st.tuples(st.just("pay"), who, small, st.booleans()),
+    # issue 12: a payment kept as advance when above what is owed
+    st.tuples(st.just("pay_advance"), who, small),
     st.tuples(st.just("pay_named"), st.integers(0, 20), small),
     st.tuples(
         st.just("adjust"),
@@ -40,6 +45,10 @@ operations = st.one_of(
     st.tuples(st.just("fail"), st.integers(0, 20)),
     st.tuples(st.just("pause"), who),
     st.tuples(st.just("unpause"), who),
+    # issue 11: an override of the overdue rule, a block and its lifting
+    st.tuples(st.just("override"), who, st.integers(0, 30)),
+    st.tuples(st.just("block"), who),
+    st.tuples(st.just("unblock"), who),
     st.tuples(st.just("evaluate")),
     st.tuples(st.just("wait"), st.integers(1, 40)),
 )
@@ -69,6 +78,26 @@ async def _step(conn: asyncpg.Connection, op: tuple[Any, ...], rids: list[int], 
             conn, retailer_id=rids[i], amount=amount, performed_by="prop", now=now, tz=TZ,
             reference=f"R{amount % 7}" if with_ref else None,
         )  # fmt: skip
+    elif kind == "pay_advance":
+        _, i, amount = op
+        await ledger.record_payment(
+            conn, retailer_id=rids[i], amount=amount, performed_by="prop", now=now, tz=TZ,
+            as_advance=True, tolerance=TOL,
+        )  # fmt: skip
+    elif kind == "override":
+        _, i, ahead = op
+        await ledger.unpause_credit(
+            conn, rids[i], performed_by="prop", now=now, tz=TZ, tolerance=TOL,
+            override_until=business_date(now, TZ) + timedelta(days=ahead),
+        )  # fmt: skip
+    elif kind == "block":
+        await ledger.block_credit(
+            conn, rids[op[1]], reason="prop", performed_by="prop", now=now, support_phone=None
+        )
+    elif kind == "unblock":
+        await ledger.unblock_credit(
+            conn, rids[op[1]], performed_by="prop", now=now, tz=TZ, tolerance=TOL
+        )
     elif kind == "pay_named":
         _, n, amount = op
         ids = [r["id"] for r in await conn.fetch(
@@ -95,9 +124,27 @@ async def _step(conn: asyncpg.Connection, op: tuple[Any, ...], rids: list[int], 
     elif kind == "pause":
         await ledger.pause_credit(conn, rids[op[1]], reason="prop", performed_by="prop", now=now)
     elif kind == "unpause":
-        await ledger.unpause_credit(conn, rids[op[1]], performed_by="prop", now=now)
+        await ledger.unpause_credit(
+            conn, rids[op[1]], performed_by="prop", now=now, tz=TZ, tolerance=TOL
+        )
     elif kind == "evaluate":
         await ledger.apply_guardrails(conn, today=business_date(now, TZ), now=now, tolerance=TOL)
+
+
+def kind_of(op: tuple[Any, ...]) -> str:
+    return str(op[0])
+
+
+async def _no_stale_system_pause(conn: asyncpg.Connection, rid: int, today: Any) -> None:
+    stale = await conn.fetchval(
+        f"""SELECT count(*) FROM retailers r JOIN credit_accounts ca ON ca.retailer_id = r.id
+            WHERE r.id = $3 AND r.credit_status = 'PAUSED' AND r.paused_by = 'SYSTEM'
+              AND {overdue_unpaid("$1")} < $2""",
+        today,
+        TOL,
+        rid,
+    )
+    assert stale == 0, rid
 
 
 @settings(
@@ -137,6 +184,10 @@ async def test_random_ledger_sequences_keep_totals_exact(
 
             today = business_date(now, TZ)
             await check_invariants(conn, today)
+            # A credit that pays the overdue lifts a SYSTEM pause at once (issue 11), so no
+            # SYSTEM-paused account is left with nothing stopping it after a payment or credit.
+            if kind_of(op) in ("pay", "pay_advance", "adjust"):
+                await _no_stale_system_pause(conn, rids[op[1]], today)
             rows = await conn.fetch(
                 """SELECT retailer_id, due_date, amount - cleared_amount AS unpaid
                    FROM credit_transactions

@@ -30,7 +30,7 @@ SAMPLES = {
     "atrisk": "atrisk",
     "profile": "profile {rid}",
     "pause": "pause {rid} cheque bounced",
-    "unpause": "unpause {rid}",
+    "unpause": "unpause {rid} until 7d",
     "paid": "paid {rid} 500 UTR-ROLE",
     "adjust": "adjust {rid} -100 discount",
     "limit": "limit {rid} 150000",
@@ -38,6 +38,8 @@ SAMPLES = {
     "days": "days {rid} 45",
     "fail": "fail {order} truck broke down",
     "run": "run evaluate_guardrails",
+    "block": "block {rid} fraud",
+    "unblock": "unblock {rid}",
 }
 PHONES = {role: f"+9198111100{i:02d}" for i, role in enumerate(ROLES)}
 
@@ -67,12 +69,18 @@ async def test_role_x_command(
     text = SAMPLES[word].format(rid=world.retailer_id, order=world.order_id)
     if word == "unpause":
         await say(deps, f"pause {world.retailer_id} to be lifted")
+    if word == "unblock":
+        await say(deps, f"block {world.retailer_id} to be lifted")
     before = await snapshot(db)
     reply = await say(deps, text, phone=PHONES[role])
     action = COMMAND_ACTIONS[word]
     if allows(role, action):
         assert "FORBIDDEN_ROLE" not in reply, reply
-        if word in ("pause", "unpause", "paid", "adjust", "limit", "maxorder", "days", "fail"):
+        changes = ("pause", "unpause", "paid", "adjust", "limit", "maxorder", "days", "fail")
+        if reply.startswith("Not done"):
+            # Refused by the ledger (unpause while still overdue): nothing changed.
+            assert await snapshot(db) == before
+        elif word in (*changes, "block", "unblock"):
             entry = await db.fetchrow("SELECT * FROM audit_log ORDER BY id DESC LIMIT 1")
             assert entry["performed_by"] == operators[role].caller.performed_by
     else:

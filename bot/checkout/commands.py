@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from bot.checkout.cart import reorder, show_cart, to_cart
 from bot.checkout.catalogue import show_menu
@@ -17,7 +18,7 @@ from bot.checkout.model import (
 )
 from bot.checkout.payment import cancel, checkout
 from bot.checkout.turn import Turn
-from bot.credit import overdue_blocks_credit
+from bot.credit import credit_standing, overdue_blocks_credit
 from bot.insights import insights_vars
 from bot.parsing import Command, is_emoji_only, normalize
 from bot.payments.pay import needs_link, pay_vars
@@ -77,26 +78,36 @@ def unknown(t: Turn, said: str, fresh: bool) -> None:
 
 def greet(t: Turn) -> None:
     """Say the greeting with the credit line; the conversation moves to MENU."""
-    r, c = t.facts.retailer, t.facts.credit
-    t.say(
-        "greeting",
-        name=r.name,
-        shop_name=r.shop_name,
-        has_credit=c is not None,
-        status=c.status.value if c else "",
-        available=c.available if c else 0,
-        limit=c.credit_limit if c else 0,
-        overdue_unpaid=c.overdue_unpaid if c else 0,
-        overdue_blocks=_overdue_blocks(t),
-        max_outstanding_days=c.max_outstanding_days if c else 0,
-    )
+    r = t.facts.retailer
+    t.say("greeting", name=r.name, shop_name=r.shop_name, **credit_vars(t))
     t.conv = replace(t.conv, stage=Stage.MENU, numbers=t.facts.catalogue)
 
 
-def _overdue_blocks(t: Turn) -> bool:
-    """Debits unpaid too long stop this retailer's credit now (before any pause says so)."""
+def credit_vars(t: Turn) -> dict[str, Any]:
+    """What every message about the credit line says it from (greeting, balance, refusals):
+    the one `credit_standing`, so each states only what is true now. `available` is shown only
+    when the standing is OPEN; a pause says what to pay, a block whom to call."""
     c = t.facts.credit
-    return c is not None and overdue_blocks_credit(c.overdue_unpaid, t.facts.tolerance)
+    if c is None:
+        return {
+            "has_credit": False, "standing": "", "available": 0, "limit": 0, "outstanding": 0,
+            "advance": 0, "overdue_unpaid": 0, "overdue_blocks": False,
+            "max_outstanding_days": 0, "override_until": None, "support_phone": None,
+        }  # fmt: skip
+    return {
+        "has_credit": True,
+        "standing": credit_standing(c, t.facts.tolerance).value,
+        "available": c.available,
+        "limit": c.credit_limit,
+        "outstanding": c.outstanding,
+        "advance": c.advance,
+        "overdue_unpaid": c.overdue_unpaid,
+        # At or above the tolerance: paying it is what lifts the hold or the SYSTEM pause.
+        "overdue_blocks": overdue_blocks_credit(c.overdue_unpaid, t.facts.tolerance),
+        "max_outstanding_days": c.max_outstanding_days,
+        "override_until": c.override_until,
+        "support_phone": t.facts.support_phone,
+    }
 
 
 def _credit_status(t: Turn) -> None:
@@ -107,17 +118,10 @@ def _credit_status(t: Turn) -> None:
     t.say(
         "credit_status",
         name=t.facts.retailer.name,
-        has_credit=c is not None,
-        status=c.status.value if c else "",
-        credit_limit=c.credit_limit if c else 0,
-        outstanding=c.outstanding if c else 0,
-        available=c.available if c else 0,
-        overdue_unpaid=c.overdue_unpaid if c else 0,
-        overdue_blocks=_overdue_blocks(t),
-        max_outstanding_days=c.max_outstanding_days if c else 0,
         payment_terms_days=c.payment_terms_days if c else 0,
         opted_out=t.facts.retailer.opted_out,
         pay=pay_vars(t.facts.payment, owed),
+        **credit_vars(t),
     )
 
 

@@ -180,6 +180,7 @@ class Facts:
     history: History | None = None
     tolerance: int = 100_00
     tz: tzinfo = UTC
+    support_phone: str | None = None  # whom a retailer whose credit is blocked should call
     # How this retailer can pay (a gateway link for the amount due, a UPI ID); loaded only for
     # the messages that show it (`needs_payment`).
     payment: PayOptions | None = None
@@ -278,6 +279,7 @@ class Placement:
     mode: PaymentMode = PaymentMode.COD
     due_date: date | None = None
     items: tuple[tuple[str, int, int], ...] = ()  # (name, quantity, line_total)
+    from_advance: int = 0  # paise of a credit order paid at once from the retailer's advance
 
 
 def attach_pending(conversation: Conversation, pending_id: int) -> Conversation:

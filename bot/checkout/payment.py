@@ -23,7 +23,13 @@ from bot.checkout.model import (
 )
 from bot.checkout.turn import Turn, short
 from bot.clock import business_date
-from bot.credit import PaymentMode, RefusalCode, validate_order_placement
+from bot.credit import (
+    SYSTEM,
+    PaymentMode,
+    RefusalCode,
+    overdue_blocks_credit,
+    validate_order_placement,
+)
 from bot.orders import OrderLine
 
 
@@ -113,6 +119,10 @@ def refuse_credit(t: Turn, code: RefusalCode, total: int) -> None:
         max_order_value=c.max_order_value if c else 0,
         overdue_unpaid=c.overdue_unpaid if c else 0,
         max_outstanding_days=c.max_outstanding_days if c else 0,
+        # A SYSTEM pause is lifted by paying; a person's pause and a block are not.
+        paused_by_system=c is not None and c.paused_by == SYSTEM,
+        overdue_blocks=c is not None and overdue_blocks_credit(c.overdue_unpaid, t.facts.tolerance),
+        support_phone=t.facts.support_phone,
         names=[],
     )
 
@@ -147,6 +157,8 @@ def choose_payment(t: Turn, mode: PaymentMode) -> None:
         mode=mode.value,
         due_date=due_date(t) if credit else None,
         available_after=(c.available - total) if (c and credit) else 0,
+        # an advance pays a credit order first: say how much of it, and what is left to pay
+        from_advance=min(c.advance, total) if (c and credit) else 0,
     )
 
 
@@ -225,6 +237,7 @@ def after_placement(
                 {"name": short(n), "quantity": q, "line_total": lt} for n, q, lt in placement.items
             ],
             available=placement.available,
+            from_advance=placement.from_advance,
         )
         t.conv = Conversation(
             stage=Stage.MENU, numbers=conversation.numbers, placed_order=placement.order_id

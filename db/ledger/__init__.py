@@ -12,9 +12,12 @@ Conflict 409, Unprocessable 422) carrying a code and a sentence; order placement
 Verdict instead, because the checkout offers COD when credit is refused.
 
 The modules, each importing only those above it:
-- `accounts`: the lock, the verdict's facts, the contact, the outstanding, transaction rows
-- `status`: pause and unpause, and the tail every status change shares
-- `clearing`: payments and adjustments, allocated to open debits
+- `accounts`: the lock, the verdict's facts, the contact, the outstanding and advance,
+  transaction rows
+- `status`: pause and unpause (with an override), block and unblock, a SYSTEM pause lifted
+  once its overdue is paid, and the tail every status change shares
+- `clearing`: the money primitives `apply_credit` and `apply_debit` (advances), payments and
+  adjustments
 - `orders`: placing an order and failing one
 - `guardrails`: an account's settings, and applying the overdue rule to every account
 The SQL they share with the readers (open debit, overdue unpaid, the outstanding update) is in
@@ -32,19 +35,30 @@ from db.ledger.accounts import (
 from db.ledger.clearing import (
     AdjustmentResult,
     Allocation,
+    Credited,
     PaymentResult,
     adjust,
+    apply_credit,
+    apply_debit,
     record_payment,
 )
 from db.ledger.guardrails import GuardrailRun, Guardrails, apply_guardrails, set_guardrails
 from db.ledger.orders import FailedOrder, PlacedOrder, PlaceOrderResult, fail_order, place_order
-from db.ledger.status import StatusChange, pause_credit, unpause_credit
+from db.ledger.status import (
+    StatusChange,
+    block_credit,
+    pause_credit,
+    resume_if_cleared,
+    unblock_credit,
+    unpause_credit,
+)
 
 __all__ = [
     "CREDIT_FACTS_COLUMNS",
     "AdjustmentResult",
     "Allocation",
     "Contact",
+    "Credited",
     "FailedOrder",
     "GuardrailRun",
     "Guardrails",
@@ -53,7 +67,10 @@ __all__ = [
     "PlacedOrder",
     "StatusChange",
     "adjust",
+    "apply_credit",
+    "apply_debit",
     "apply_guardrails",
+    "block_credit",
     "credit_facts_from_row",
     "fail_order",
     "get_credit_facts",
@@ -62,6 +79,8 @@ __all__ = [
     "place_order",
     "record_payment",
     "resolve_retailer",
+    "resume_if_cleared",
     "set_guardrails",
+    "unblock_credit",
     "unpause_credit",
 ]

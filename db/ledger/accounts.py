@@ -15,7 +15,7 @@ from bot.limits import max_length
 from bot.phone import InvalidPhone, looks_like_phone, normalize_phone
 from bot.text import is_digits
 from db.errors import Unprocessable, retailer_not_found
-from db.fragments import outstanding_update, overdue_unpaid
+from db.fragments import balance_update, live_override, outstanding_update, overdue_unpaid
 from db.pool import Conn
 
 # --- facts and locking ----------------------------------------------------------------------
@@ -23,8 +23,9 @@ from db.pool import Conn
 # What `credit_facts_from_row` reads, with `r` = retailers and `ca` = credit_accounts ($2: the
 # business day): every reader of the order verdict's inputs selects exactly these.
 CREDIT_FACTS_COLUMNS = f"""
-    r.credit_status, ca.credit_limit, ca.outstanding, ca.max_order_value,
-    ca.max_outstanding_days, ca.payment_terms_days, {overdue_unpaid("$2")} AS overdue_unpaid
+    r.credit_status, r.paused_by, ca.credit_limit, ca.outstanding, ca.advance,
+    ca.max_order_value, ca.max_outstanding_days, ca.payment_terms_days,
+    {overdue_unpaid("$2")} AS overdue_unpaid, {live_override("$2")} AS override_until
 """
 
 
@@ -59,6 +60,9 @@ def credit_facts_from_row(row: asyncpg.Record) -> CreditFacts:
         max_outstanding_days=row["max_outstanding_days"],
         payment_terms_days=row["payment_terms_days"],
         overdue_unpaid=row["overdue_unpaid"],
+        advance=row["advance"],
+        override_until=row["override_until"],
+        paused_by=row["paused_by"],
     )
 
 
@@ -123,6 +127,15 @@ async def get_outstanding(conn: Conn, retailer_id: int) -> int:
     return value
 
 
+async def get_balance(conn: Conn, retailer_id: int) -> tuple[int, int]:
+    """The account's (outstanding, advance), read under its lock."""
+    row = await conn.fetchrow(
+        "SELECT outstanding, advance FROM credit_accounts WHERE retailer_id = $1", retailer_id
+    )
+    assert row is not None
+    return row["outstanding"], row["advance"]
+
+
 _MOVE_OUTSTANDING = outstanding_update("$1", "$2", "$3")
 
 
@@ -131,11 +144,30 @@ async def move_outstanding(conn: Conn, retailer_id: int, delta: int, now: dateti
     await conn.execute(_MOVE_OUTSTANDING, retailer_id, delta, now)
 
 
+_MOVE_BALANCE = balance_update("$1", "$2", "$3", "$4")
+
+
+async def move_balance(
+    conn: Conn, retailer_id: int, owed_delta: int, advance_delta: int, now: datetime
+) -> None:
+    """Move the account's outstanding and advance by these signed paise in one statement."""
+    await conn.execute(_MOVE_BALANCE, retailer_id, owed_delta, advance_delta, now)
+
+
+def debit_status(amount: int, cleared: int) -> Literal["OPEN", "PARTIAL", "CLEARED"]:
+    """A debit's status once `cleared` of its `amount` is paid."""
+    if cleared == 0:
+        return "OPEN"
+    return "CLEARED" if cleared >= amount else "PARTIAL"
+
+
 _INSERT_TRANSACTION = """
     INSERT INTO credit_transactions (retailer_id, type, direction, amount, status, due_date,
                                      txn_date, order_id, related_transaction_id, reference,
-                                     reason, notes, performed_by, created_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                     reason, notes, performed_by, created_at, cleared_amount,
+                                     cleared_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+            CASE WHEN $15::bigint > 0 THEN $14::timestamptz END)
     RETURNING id
 """
 
@@ -147,7 +179,7 @@ async def insert_transaction(
     txn_type: Literal["DEBIT", "PAYMENT", "ADJUSTMENT", "REVERSAL"],
     direction: Direction,
     amount: int,
-    status: Literal["OPEN", "APPLIED"],
+    status: Literal["OPEN", "PARTIAL", "CLEARED", "APPLIED"],
     txn_date: date,
     performed_by: str,
     now: datetime,
@@ -157,9 +189,12 @@ async def insert_transaction(
     reference: str | None = None,
     reason: str | None = None,
     notes: str | None = None,
+    cleared_amount: int = 0,
 ) -> int:
     """Write one credit_transactions row (the columns not given are NULL); return its id. The
-    caller moves the outstanding and writes the audit entry in the same transaction."""
+    caller moves the outstanding and writes the audit entry in the same transaction. A debit
+    paid at once from an advance (`apply_debit`) is written with `cleared_amount` (cleared at
+    `now`) and the status `debit_status` gives."""
     txn_id: int = await conn.fetchval(
         _INSERT_TRANSACTION,
         retailer_id,
@@ -176,6 +211,7 @@ async def insert_transaction(
         notes,
         performed_by,
         now,
+        cleared_amount,
     )
     return txn_id
 

@@ -17,7 +17,7 @@ from bot.credit import (
 from db.aging import refresh_stale_aging
 from db.audit import insert_audit
 from db.errors import Unprocessable
-from db.fragments import beyond_allowed_days, open_debit
+from db.fragments import beyond_allowed_days, live_override, open_debit
 from db.ledger.accounts import get_contact, get_credit_facts, lock_account
 from db.ledger.status import set_active, set_paused
 from db.pool import Conn
@@ -132,10 +132,11 @@ class GuardrailRun:
     resumed: tuple[int, ...]
 
 
-# ACTIVE accounts with a debit beyond their allowed days as of $1, and SYSTEM-paused ones ($2).
+# ACTIVE accounts with a debit beyond their allowed days as of $1 and no live override, and
+# SYSTEM-paused ones ($2).
 _CANDIDATES = f"""
     SELECT r.id FROM retailers r JOIN credit_accounts ca ON ca.retailer_id = r.id
-    WHERE (r.credit_status = 'ACTIVE' AND EXISTS (
+    WHERE (r.credit_status = 'ACTIVE' AND {live_override("$1")} IS NULL AND EXISTS (
                SELECT 1 FROM credit_transactions t
                WHERE t.retailer_id = r.id AND {open_debit("t")}
                  AND {beyond_allowed_days("$1")}))
@@ -153,8 +154,9 @@ async def apply_guardrails(
     performed_by: str = SYSTEM,
 ) -> GuardrailRun:
     """Pause by SYSTEM every ACTIVE account with debits unpaid beyond its allowed days (above the
-    tolerance), resume SYSTEM-paused accounts whose overdue is cleared; never lift an admin's
-    pause. Each account changes in its own savepoint under its lock; a second run the same day
+    tolerance) and no live override, resume SYSTEM-paused accounts whose overdue is cleared
+    (payments resume them at once; this catches what else cleared it, such as longer allowed
+    days); never set or lift a person's pause or a block. Each account changes in its own savepoint under its lock; a second run the same day
     finds nothing to do. First it brings every account's stored aging to `today` (the daily
     risk refresh), which keeps the dashboard and the at-risk list fast."""
     await refresh_stale_aging(conn, today)
@@ -169,7 +171,11 @@ async def apply_guardrails(
             facts = await get_credit_facts(conn, rid, today)
             assert facts is not None
             action = guardrail_action(
-                contact.status, contact.paused_by, facts.overdue_unpaid, tolerance
+                contact.status,
+                contact.paused_by,
+                facts.overdue_unpaid,
+                tolerance,
+                override_live=facts.override_until is not None,
             )
             if action == GuardrailAction.PAUSE:
                 reason = auto_pause_reason(facts.overdue_unpaid, facts.max_outstanding_days)

@@ -15,10 +15,11 @@ from bot.orders import OrderLine, PricedLine
 from db.aging import refresh_aging
 from db.audit import insert_audit
 from db.errors import Conflict, NotFound
-from db.fragments import outstanding_update
+from db.fragments import balance_update
 from db.ledger.accounts import (
     CREDIT_FACTS_COLUMNS,
     credit_facts_from_row,
+    debit_status,
     get_contact,
     get_outstanding,
     insert_transaction,
@@ -42,6 +43,7 @@ class PlacedOrder:
     transaction_id: int | None
     items: tuple[PricedLine, ...]
     created_at: datetime
+    advance_applied: int = 0  # paid at once from the retailer's advance (a credit order)
 
 
 @dataclass(frozen=True)
@@ -94,13 +96,14 @@ _PLACEMENT_FACTS = f"""
     LEFT JOIN products p ON p.id = any($4::bigint[]) AND p.active
 """
 
-# Every write of a placement, in one statement. A CREDIT order raises outstanding (the condition
-# is the backstop for the limit: with it false nothing at all is written), writes its DEBIT and
-# the audit entry, which gets the new ids here; a COD order is the order and its items alone.
+# Every write of a placement, in one statement. A CREDIT order raises outstanding by what the
+# advance ($18, read under the lock) does not pay (the condition is the backstop for the limit:
+# with it false nothing at all is written), writes its DEBIT (cleared by $18 at once, status $19)
+# and the audit entry, which gets the new ids here; a COD order is the order and its items alone.
 _PLACE = f"""
     WITH account AS (
-        {outstanding_update("$1", "$3", "$6")}
-          AND $4 = 'CREDIT' AND outstanding + $3 <= credit_limit
+        {balance_update("$1", "($3::bigint - $18::bigint)", "-$18::bigint", "$6")}
+          AND $4 = 'CREDIT' AND outstanding + ($3::bigint - $18::bigint) <= credit_limit
         RETURNING outstanding
     ), placed AS (
         INSERT INTO orders (retailer_id, pending_order_id, total, payment_mode, status,
@@ -116,8 +119,10 @@ _PLACE = f"""
                       $12::bigint[]) AS i
     ), debit AS (
         INSERT INTO credit_transactions (retailer_id, type, direction, amount, status, due_date,
-                                         txn_date, order_id, performed_by, created_at)
-        SELECT $1, 'DEBIT', 'DEBIT', $3, 'OPEN', $5, $13, placed.id, $14, $6
+                                         txn_date, order_id, performed_by, created_at,
+                                         cleared_amount, cleared_at)
+        SELECT $1, 'DEBIT', 'DEBIT', $3, $19, $5, $13, placed.id, $14, $6, $18,
+               CASE WHEN $18::bigint > 0 THEN $6::timestamptz END
         FROM placed, account
         RETURNING id
     ), audit AS (
@@ -146,8 +151,9 @@ async def place_order(
 ) -> PlaceOrderResult:
     """Price the lines, decide the verdict on the locked account and, if allowed, place the order.
 
-    A CREDIT order writes its DEBIT (due on the business day of `now` + payment terms), raises the
-    account's outstanding and writes an audit entry, all in one transaction; the account row is
+    A CREDIT order writes its DEBIT (due on the business day of `now` + payment terms, paid at
+    once from the advance as far as it goes), raises the account's outstanding by the rest and
+    writes an audit entry, all in one transaction; the account row is
     locked first, so concurrent orders cannot take outstanding above the limit. A second call for
     the same `pending_order_id` returns the order placed the first time. NotFound for a retailer
     without a credit account.
@@ -205,7 +211,14 @@ async def place_order(
 
         credit = mode == PaymentMode.CREDIT
         due_date = today + timedelta(days=facts.payment_terms_days) if credit else None
-        new_outstanding = facts.outstanding + total if credit else facts.outstanding
+        # An advance pays the order first, in this same statement (apply_debit's rule).
+        applied = min(facts.advance, total) if credit else 0
+        new_outstanding = facts.outstanding + total - applied if credit else facts.outstanding
+        old_balance: dict[str, int] = {"outstanding": facts.outstanding}
+        new_balance: dict[str, int] = {"outstanding": new_outstanding}
+        if applied:
+            old_balance["advance"] = facts.advance
+            new_balance.update(advance=facts.advance - applied, advanceApplied=applied)
         row = await conn.fetchrow(
             _PLACE,
             retailer_id,
@@ -222,13 +235,15 @@ async def place_order(
             [i.line_total for i in items],
             today,
             performed_by,
-            {"outstanding": facts.outstanding},
+            old_balance,
             {
-                "outstanding": new_outstanding,
+                **new_balance,
                 "amount": total,
                 "dueDate": due_date.isoformat() if due_date else None,
             },
             f"credit order #%s of {format_inr(total)}",
+            applied,
+            debit_status(total, applied),
         )
         if row is None:  # pragma: no cover - unreachable under the lock
             raise Conflict("CREDIT_LIMIT_EXCEEDED", "the credit limit would be exceeded")
@@ -243,8 +258,9 @@ async def place_order(
             transaction_id=row["txn_id"],
             items=items,
             created_at=now,
+            advance_applied=applied,
         )
-        available = max(0, facts.credit_limit - new_outstanding)
+        available = max(0, facts.credit_limit - new_outstanding + facts.advance - applied)
         placed = Verdict(True, None, "The order is placed.", available)
         return PlaceOrderResult(placed, order)
 

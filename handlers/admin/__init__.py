@@ -41,6 +41,8 @@ ADMIN_ROUTES: list[BaseRoute] = [
     AdminRoute("/credit/{retailer}", credit_views.profile, methods=GET, action=A.VIEW),
     AdminRoute("/credit/{retailer}/pause", credit_ops.pause, methods=POST, action=A.PAUSE),
     AdminRoute("/credit/{retailer}/unpause", credit_ops.unpause, methods=POST, action=A.UNPAUSE),
+    AdminRoute("/credit/{retailer}/block", credit_ops.block, methods=POST, action=A.BLOCK),
+    AdminRoute("/credit/{retailer}/unblock", credit_ops.unblock, methods=POST, action=A.UNBLOCK),
     AdminRoute(
         "/credit/{retailer}/adjustment", credit_ops.adjustment, methods=POST, action=A.ADJUST
     ),

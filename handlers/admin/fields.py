@@ -85,6 +85,30 @@ def optional_text(body: dict[str, Any], field: str) -> str | None:
     return value.strip()
 
 
+def flag(body: dict[str, Any], field: str) -> bool:
+    """An optional JSON boolean (absent or null: false); anything else is refused, so a string
+    "false" never reads as true."""
+    value = body.get(field)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise Unprocessable("INVALID_FIELD", f"{field} must be true or false")
+    return value
+
+
+def optional_day(body: dict[str, Any], field: str) -> date | None:
+    """An optional date written YYYY-MM-DD, or None when absent or null."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 10:
+        raise Unprocessable("INVALID_FIELD", f"{field} must be a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Unprocessable("INVALID_FIELD", f"{field} must be a date YYYY-MM-DD") from None
+
+
 def text(body: dict[str, Any], field: str) -> str:
     """Required trimmed text no longer than the field's limit."""
     value = optional_text(body, field)

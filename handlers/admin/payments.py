@@ -1,4 +1,6 @@
-"""`POST /payment/record`: a payment clears a named debit or the oldest debits first.
+"""`POST /payment/record`: a payment clears a named debit or the oldest debits first; with
+`"asAdvance": true` what is more than is owed becomes the retailer's advance (without it, an
+amount above what is owed is refused, so a typo never becomes an advance).
 
 With an `Idempotency-Key` a retry gets the first successful answer, byte for byte, even when the
 two requests race (`handlers.admin.replay`).
@@ -29,6 +31,7 @@ async def record_payment(request: Request) -> Response:
     body = await read_json(request)
     amount = fields.amount(body, "amountPaid")
     reference = fields.optional_text(body, "reference")
+    as_advance = fields.flag(body, "asAdvance")
     retailer_ref = body.get("retailerId")
     if body.get("transactionId") is None and retailer_ref is None:
         raise Unprocessable("INVALID_FIELD", "retailerId or transactionId is required")
@@ -52,7 +55,10 @@ async def record_payment(request: Request) -> Response:
             "transaction": transaction_id,
             "retailer": rid,
         }
-        if admin_id is not None:  # only then, so the keys stored before it still replay
+        # Only when set, so keys stored before these fields existed still match.
+        if as_advance:
+            understood["asAdvance"] = True
+        if admin_id is not None:
             understood["adminId"] = admin_id
         digest = request_hash(understood)
         # With a key, one transaction holds the key from before the ledger's checks until the
@@ -67,9 +73,11 @@ async def record_payment(request: Request) -> Response:
                 retailer_id=rid,
                 transaction_id=transaction_id,
                 reference=reference,
+                as_advance=as_advance,
                 performed_by=caller.performed_by,
                 now=now,
                 tz=deps.settings.tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
                 admin_id=admin_id,
             )
             response = JSONResponse(shapes.payment_json(result), status_code=201)

@@ -81,6 +81,8 @@ def status_json(change: ledger.StatusChange) -> dict[str, Any]:
         "creditStatus": change.status.value,
         "previousStatus": change.previous_status.value,
         "reason": change.reason,
+        "pausedBy": change.paused_by,
+        "overrideUntil": day(change.override_until),
         "performedBy": change.performed_by,
         "auditId": change.audit_id,
         "changedAt": ts(change.changed_at),
@@ -99,6 +101,9 @@ def dashboard_json(d: q.RiskDashboard) -> dict[str, Any]:
         "available": rupees_json(d.available),
         "utilisation": d.utilisation,
         "statusCounts": {s.value: n for s, n in d.status_counts.items()},
+        "pausedBySystem": d.paused_by_system,
+        "overrides": d.overrides,
+        "advances": {"amount": rupees_json(d.advances.amount), "retailers": d.advances.retailers},
         "retailers": d.retailers,
     }
 
@@ -119,6 +124,7 @@ def at_risk_json(result: q.AtRiskList) -> dict[str, Any]:
                 "maxDaysPastDue": r.max_days_past_due,
                 "maxReminders": r.max_reminders,
                 "reasons": [reason.value for reason in r.reasons],
+                "overrideUntil": day(r.override_until),
             }
             for r in result.retailers
         ],
@@ -137,8 +143,11 @@ def profile_json(p: q.CreditProfile) -> dict[str, Any]:
         "statusReason": p.status_reason,
         "pausedBy": p.paused_by,
         "pausedAt": ts(p.paused_at),
+        "blockedReason": p.blocked_reason,
+        "overrideUntil": day(p.override_until),
         "creditLimit": rupees_json(p.credit_limit),
         "outstanding": rupees_json(p.outstanding),
+        "advance": rupees_json(p.advance),
         "available": rupees_json(p.available),
         "utilisation": p.utilisation,
         "maxOrderValue": rupees_json(p.max_order_value),
@@ -196,6 +205,9 @@ def payment_json(result: ledger.PaymentResult) -> dict[str, Any]:
         "allocations": allocations_json(result.allocations),
         "outstandingBefore": rupees_json(result.outstanding_before),
         "outstanding": rupees_json(result.outstanding_after),
+        "toAdvance": rupees_json(result.to_advance),
+        "advance": rupees_json(result.advance_after),
+        "creditResumed": result.resumed is not None,
     }
 
 
@@ -209,6 +221,10 @@ def adjustment_json(result: ledger.AdjustmentResult) -> dict[str, Any]:
         "allocations": allocations_json(result.allocations),
         "outstandingBefore": rupees_json(result.outstanding_before),
         "outstanding": rupees_json(result.outstanding_after),
+        "toAdvance": rupees_json(result.to_advance),
+        "advanceApplied": rupees_json(result.advance_applied),
+        "advance": rupees_json(result.advance_after),
+        "creditResumed": result.resumed is not None,
     }
 
 

@@ -48,6 +48,10 @@ CONSOLE_ROUTES: list[BaseRoute] = [
     ConsoleRoute(
         "/retailers/{retailer}/unpause", forms.unpause, action=Action.UNPAUSE, methods=POST
     ),
+    ConsoleRoute("/retailers/{retailer}/block", forms.block, action=Action.BLOCK, methods=POST),
+    ConsoleRoute(
+        "/retailers/{retailer}/unblock", forms.unblock, action=Action.UNBLOCK, methods=POST
+    ),
     ConsoleRoute("/retailers/{retailer}/limits", forms.limits, action=Action.LIMITS, methods=POST),
     ConsoleRoute("/orders", pages.orders, action=Action.VIEW),
     ConsoleRoute("/orders/{order}/fail", forms.fail_order, action=Action.ORDERS, methods=POST),

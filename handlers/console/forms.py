@@ -6,18 +6,22 @@ success redirects (303) to the page with a one-time message (post, redirect, get
 
 from __future__ import annotations
 
+import json
 import logging
 
 from starlette.responses import Response
 
 from bot.credit import Direction
+from bot.limits import max_length
+from bot.messages import format_day
 from bot.money import format_inr
 from db import ledger
 from db import operators as ops
 from db.errors import AppError, Unprocessable
+from db.idempotency import get_answer, lock_key, request_hash, save_answer
 from handlers.admin import fields as api_fields
 from handlers.console import pages, render, security
-from handlers.console.guard import Console
+from handlers.console.guard import Console, checkbox
 from jobs.registry import JOBS
 from jobs.runner import run_job_now
 
@@ -159,26 +163,52 @@ async def _refused(console: Console, retailer_id: int, form: str, exc: AppError)
     )
 
 
+PAYMENT_SCOPE = "console_payment"
+
+
 async def record_payment(console: Console) -> Response:
-    """`POST /payment/record` as a form: amount, reference, optionally the debit to clear."""
+    """`POST /payment/record` as a form: amount, reference, the debit to clear (or the oldest
+    first), what is over kept as an advance. The form carries a key made when the page was shown
+    (the API's Idempotency-Key protocol, `db.idempotency`): a double click or a re-sent form
+    records the payment once."""
     rid = pages.path_id(console, "retailer")
     form = console.form
     deps = console.deps
+    now = deps.clock.now()
     try:
         amount = api_fields.amount(form, "amountPaid")
         reference = api_fields.optional_text(form, "reference")
         transaction_id = api_fields.whole_number(form, "transactionId")
-        async with deps.pool.acquire() as conn:
+        as_advance = api_fields.flag({"asAdvance": checkbox(form, "asAdvance")}, "asAdvance")
+        key = (form.get("idempotencyKey") or "")[: max_length("Idempotency-Key")] or None
+        digest = request_hash(
+            {"amount": amount, "reference": reference, "transaction": transaction_id,
+             "retailer": rid, "asAdvance": as_advance}
+        )  # fmt: skip
+        async with deps.pool.acquire() as conn, conn.transaction():
+            if key is not None:
+                await lock_key(conn, PAYMENT_SCOPE, key)
+                if await get_answer(conn, PAYMENT_SCOPE, key) is not None:
+                    return await console.done(
+                        _back(console, rid), "That payment was already recorded (sent twice)."
+                    )
             result = await ledger.record_payment(
                 conn,
                 amount=amount,
                 retailer_id=rid,
                 transaction_id=transaction_id,
                 reference=reference,
+                as_advance=as_advance,
                 performed_by=console.caller.performed_by,
-                now=deps.clock.now(),
+                now=now,
                 tz=deps.settings.tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
             )
+            if key is not None:
+                await save_answer(
+                    conn, PAYMENT_SCOPE, key, request_hash=digest, status_code=303,
+                    body=json.dumps({"paymentId": result.payment_id}), now=now,
+                )  # fmt: skip
     except AppError as exc:
         return await _refused(console, rid, "payment", exc)
     return await console.done(
@@ -241,21 +271,74 @@ async def pause(console: Console) -> Response:
 
 
 async def unpause(console: Console) -> Response:
+    """`POST /credit/{retailer}/unpause` as a form: a reason, and an override of the overdue rule
+    until a day (needed while it would stop credit again: 409 STILL_OVERDUE says so)."""
     rid = pages.path_id(console, "retailer")
     deps = console.deps
     try:
         reason = api_fields.optional_text(console.form, "reason")
+        override_until = api_fields.optional_day(console.form, "overrideUntil")
         async with deps.pool.acquire() as conn:
-            await ledger.unpause_credit(
+            change = await ledger.unpause_credit(
+                conn,
+                rid,
+                reason=reason,
+                override_until=override_until,
+                performed_by=console.caller.performed_by,
+                now=deps.clock.now(),
+                tz=deps.settings.tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )
+    except AppError as exc:
+        return await _refused(console, rid, "unpause", exc)
+    until = (
+        f" The overdue rule is held off until {format_day(change.override_until)}."
+        if change.override_until
+        else ""
+    )
+    return await console.done(_back(console, rid), f"Credit resumed.{until}")
+
+
+async def block(console: Console) -> Response:
+    """`POST /credit/{retailer}/block` as a form (owners)."""
+    rid = pages.path_id(console, "retailer")
+    deps = console.deps
+    try:
+        reason = api_fields.text(console.form, "reason")
+        async with deps.pool.acquire() as conn:
+            await ledger.block_credit(
                 conn,
                 rid,
                 reason=reason,
                 performed_by=console.caller.performed_by,
                 now=deps.clock.now(),
+                support_phone=deps.settings.support_phone,
             )
     except AppError as exc:
-        return await _refused(console, rid, "unpause", exc)
-    return await console.done(_back(console, rid), "Credit resumed.")
+        return await _refused(console, rid, "block", exc)
+    return await console.done(_back(console, rid), f"Credit blocked: {reason}.")
+
+
+async def unblock(console: Console) -> Response:
+    """`POST /credit/{retailer}/unblock` as a form (owners)."""
+    rid = pages.path_id(console, "retailer")
+    deps = console.deps
+    try:
+        reason = api_fields.optional_text(console.form, "reason")
+        async with deps.pool.acquire() as conn:
+            change = await ledger.unblock_credit(
+                conn,
+                rid,
+                reason=reason,
+                performed_by=console.caller.performed_by,
+                now=deps.clock.now(),
+                tz=deps.settings.tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )
+    except AppError as exc:
+        return await _refused(console, rid, "unblock", exc)
+    state = "active" if change.status.value == "ACTIVE" else "paused while it is overdue"
+    return await console.done(_back(console, rid), f"Block lifted: credit is {state}.")
 
 
 async def limits(console: Console) -> Response:

@@ -115,6 +115,11 @@ async def read_form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.multi_items() if isinstance(v, str) and v.strip()}
 
 
+def checkbox(form: dict[str, str], name: str) -> bool | None:
+    """A ticked checkbox as the JSON `true` the API's readers take (unticked sends nothing)."""
+    return True if name in form else None
+
+
 async def load_session(request: Request, deps: Deps) -> tuple[str, ops.Session] | None:
     """The raw session id and the live session of the signed cookie, or None."""
     secret = deps.settings.session_secret

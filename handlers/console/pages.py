@@ -4,12 +4,13 @@ views call, so a page and the API never disagree."""
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from bot.credit import ADJUSTMENT_REASONS, CreditStatus
+from bot.credit import ADJUSTMENT_REASONS, MAX_OVERRIDE_DAYS, CreditStatus
 from bot.roles import ROLES
 from db import console_queries as cq
 from db import operators as ops
@@ -133,6 +134,8 @@ async def retailer_page(
         "adjust": console.may("adjust"),
         "pause": profile.status is CreditStatus.ACTIVE and console.may("pause"),
         "unpause": profile.status is CreditStatus.PAUSED and console.may("unpause"),
+        "block": profile.status is not CreditStatus.BLOCKED and console.may("block"),
+        "unblock": profile.status is CreditStatus.BLOCKED and console.may("unblock"),
         "limits": console.may("limits"),
     }
     context: dict[str, Any] = {
@@ -148,6 +151,7 @@ async def retailer_page(
         # A fresh key per page shown: a double-clicked or re-sent payment form records once.
         "idempotency_key": secrets.token_urlsafe(16),
         "back": f"/admin/retailers/{retailer_id}",
+        "override_max": console.today + timedelta(days=MAX_OVERRIDE_DAYS),
         "error": error,
         "error_form": error_form,
         "values": console.form if error else {},
