@@ -218,8 +218,10 @@ def shoot(driver: WebDriver, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     for label, width in WIDTHS.items():
         driver.set_window_size(width, 900)
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(width, min(int(height), 6000))
+        height, chrome = driver.execute_script(
+            "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]"
+        )
+        driver.set_window_size(width, min(int(height) + int(chrome), 6000))
         driver.save_screenshot(str(SHOTS / f"{name}-{label}.png"))
     driver.set_window_size(1280, 900)
 
