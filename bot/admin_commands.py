@@ -18,6 +18,7 @@ from bot.phone import InvalidPhone, looks_like_phone, normalize_phone
 from bot.text import is_digits
 
 MAX_ID_DIGITS = 18
+MAX_SKU_CHARS = 64
 
 USAGE: dict[str, str] = {
     "help": "help",
@@ -35,7 +36,19 @@ USAGE: dict[str, str] = {
     "days": "days <retailer> <n>",
     "fail": "fail <order> <reason>",
     "run": "run <job> [YYYY-MM-DD]",
+    # The business day (issue 12): the dispatch desk, returns, prices.
+    "orders": "orders [placed|dispatched|delivered|cancelled|failed|open|all]",
+    "dispatch": "dispatch <order>",
+    "deliver": "deliver <order>",
+    "cancel": "cancel <order> <reason>",
+    "return": "return <order> <amount> <reason>",
+    "price": "price <sku> <amount>",
 }
+
+# Commands about orders and products rather than a retailer: `_build_desk` reads them.
+DESK_COMMANDS = frozenset({"orders", "dispatch", "deliver", "cancel", "return", "price"})
+# What `orders` lists: a status, the open ones (placed and dispatched: the desk's work), or all.
+ORDER_LISTS = ("open", "all", "placed", "dispatched", "delivered", "cancelled", "failed")
 
 ALIASES = {
     "at-risk": "atrisk",
@@ -44,6 +57,9 @@ ALIASES = {
     "max_order": "maxorder",
     "resume": "unpause",
     "payment": "paid",
+    "delivered": "deliver",
+    "dispatched": "dispatch",
+    "returned": "return",
     "?": "help",
     "menu": "help",
 }
@@ -148,6 +164,43 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Orders:
+    which: str = "open"  # one of ORDER_LISTS
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    order_id: int
+
+
+@dataclass(frozen=True)
+class Deliver:
+    order_id: int
+
+
+@dataclass(frozen=True)
+class Cancel:
+    order_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Return:
+    order_id: int
+    amount: int  # paise
+    reason: str
+
+
+@dataclass(frozen=True)
+class Price:
+    sku: str
+    amount: int  # paise
+
+
+DeskCommand = Orders | Dispatch | Deliver | Cancel | Return | Price
+
+
+@dataclass(frozen=True)
 class Usage:
     """A known command with a wrong argument: reply with its usage line and what was wrong."""
 
@@ -166,7 +219,7 @@ class Unknown:
 
 Command = (
     Help | Risk | AtRisk | Profile | Pause | Unpause | Paid | Adjust | Limit | MaxOrder | Days
-    | Fail | Run | Block | Unblock
+    | Fail | Run | Block | Unblock | Orders | Dispatch | Deliver | Cancel | Return | Price
 )  # fmt: skip
 Parsed = Command | Usage | Unknown
 
@@ -184,6 +237,8 @@ PROBLEMS = (
     "job",  # not a job name
     "date",  # not YYYY-MM-DD
     "override",  # `until` takes YYYY-MM-DD or <n>d (n from 0 to MAX_OVERRIDE_DAYS)
+    "order_list",  # not one of ORDER_LISTS
+    "sku",  # not a SKU (1 to 64 characters)
 )
 
 
@@ -311,6 +366,8 @@ def _build(name: str, args: list[str], job_names: Sequence[str]) -> Command:
         return simple[name]
     if name in ("fail", "run"):
         return _build_other(name, args, job_names)
+    if name in DESK_COMMANDS:
+        return _build_desk(name, args)
     _need(args, 1, None)
     retailer, rest = _split_retailer(args)
     if name == "profile":
@@ -363,6 +420,32 @@ def _build_other(name: str, args: list[str], job_names: Sequence[str]) -> Comman
             if len(args[1]) != 10:
                 raise _Bad("date")
         return Run(job, as_of)
+    raise AssertionError(name)
+
+
+def _build_desk(name: str, args: list[str]) -> DeskCommand:
+    if name == "orders":
+        _need(args, 0, 1)
+        which = args[0].lower() if args else "open"
+        if which not in ORDER_LISTS:
+            raise _Bad("order_list")
+        return Orders(which)
+    if name == "price":
+        _need(args, 2, 2)
+        if len(args[0]) > MAX_SKU_CHARS:
+            raise _Bad("sku")
+        return Price(args[0], _amount(args[1]))
+    _need(args, 1, None)
+    order_id = _order(args[0])
+    if name in ("dispatch", "deliver"):
+        _need(args, 1, 1)
+        return Dispatch(order_id) if name == "dispatch" else Deliver(order_id)
+    if name == "cancel":
+        _need(args, 2, None)
+        return Cancel(order_id, _rest(args, 1))
+    if name == "return":
+        _need(args, 3, None)
+        return Return(order_id, _amount(args[1]), _rest(args, 2))
     raise AssertionError(name)
 
 

@@ -73,6 +73,14 @@ def _order_failed(v: Mapping[str, Any], lang: str) -> list[str]:
     return [_text(v["name"]), _text(v["order_id"]), _text(v["reason"])]
 
 
+def _order_dispatched(v: Mapping[str, Any], lang: str) -> list[str]:
+    return [_text(v["name"]), _text(v["order_id"]), format_inr(int(v["total"]))]
+
+
+def _order_cancelled(v: Mapping[str, Any], lang: str) -> list[str]:
+    return [_text(v["name"]), _text(v["order_id"]), _text(v["reason"])]
+
+
 def _follow_up(v: Mapping[str, Any], lang: str) -> list[str]:
     return [_text(v["name"]), _text(v["item_count"]), format_inr(int(v["total"]))]
 
@@ -96,6 +104,8 @@ def _payment_received(v: Mapping[str, Any], lang: str) -> list[str]:
 #   credit_resumed           {{1}} name, {{2}} available credit
 #   credit_blocked           {{1}} name, {{2}} whom to call (SUPPORT_PHONE)
 #   order_failed             {{1}} name, {{2}} order number, {{3}} reason
+#   order_dispatched         {{1}} name, {{2}} order number, {{3}} order total
+#   order_cancelled          {{1}} name, {{2}} order number, {{3}} reason
 #   pending_order_follow_up  {{1}} name, {{2}} item count, {{3}} cart total
 #   insights                 {{1}} name, {{2}} orders, {{3}} spend
 #   test_message             {{1}} the message
@@ -108,6 +118,8 @@ CONTENT_VARIABLES: dict[MessageKind, Callable[[Mapping[str, Any], str], list[str
     MessageKind.CREDIT_RESUMED: _resumed,
     MessageKind.CREDIT_BLOCKED: _blocked,
     MessageKind.ORDER_FAILED: _order_failed,
+    MessageKind.ORDER_DISPATCHED: _order_dispatched,
+    MessageKind.ORDER_CANCELLED: _order_cancelled,
     MessageKind.PENDING_ORDER_FOLLOW_UP: _follow_up,
     MessageKind.INSIGHTS: _insights,
     MessageKind.TEST_MESSAGE: _test_message,

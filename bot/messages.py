@@ -45,6 +45,8 @@ class MessageKind(StrEnum):
     CREDIT_RESUMED = "credit_resumed"
     CREDIT_BLOCKED = "credit_blocked"
     ORDER_FAILED = "order_failed"
+    ORDER_DISPATCHED = "order_dispatched"
+    ORDER_CANCELLED = "order_cancelled"
     PENDING_ORDER_FOLLOW_UP = "pending_order_follow_up"
     INSIGHTS = "insights"
     TEST_MESSAGE = "test_message"

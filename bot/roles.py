@@ -94,6 +94,12 @@ COMMAND_ACTIONS: dict[str, Action] = {
     "run": Action.JOBS,
     "block": Action.BLOCK,
     "unblock": Action.UNBLOCK,
+    "orders": Action.VIEW,
+    "dispatch": Action.ORDERS,
+    "deliver": Action.ORDERS,
+    "cancel": Action.ORDERS,
+    "return": Action.RETURN,
+    "price": Action.CATALOGUE,
 }
 
 

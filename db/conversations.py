@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bot.checkout import PendingOrder, Retailer
+from bot.checkout import PendingOrder, PricedLine, Retailer
 from bot.credit import CreditFacts, PaymentMode
 
 # The ledger's own reading of "unpaid for too long" and of a credit row, so the checkout's
@@ -136,6 +136,15 @@ async def create_conversation(
     return StoredConversation(stage=row["stage"], data=row["data"])
 
 
+def stored_lines(cart: Any) -> tuple[PricedLine, ...]:
+    """A pending order's stored cart (`PricedLine.to_json` each) as priced lines; a cart of
+    another shape is no snapshot at all (nothing to compare prices with)."""
+    try:
+        return tuple(PricedLine(**line) for line in cart) if isinstance(cart, list) else ()
+    except TypeError:
+        return ()
+
+
 @dataclass(frozen=True)
 class ConversationFacts:
     retailer: Retailer
@@ -161,6 +170,7 @@ async def get_conversation_facts(
                    ca.retailer_id AS account, {CREDIT_FACTS_COLUMNS},
                    p.id AS pending_id, p.status AS pending_status,
                    p.expires_at AS pending_expires_at, p.payment_mode AS pending_mode,
+                   p.cart AS pending_cart,
                    (SELECT version FROM catalogue_version) AS catalogue_version
             FROM retailers r
             LEFT JOIN credit_accounts ca ON ca.retailer_id = r.id
@@ -176,7 +186,11 @@ async def get_conversation_facts(
     if row["pending_id"] is not None:
         mode = PaymentMode(row["pending_mode"]) if row["pending_mode"] else None
         pending = PendingOrder(
-            row["pending_id"], row["pending_status"], row["pending_expires_at"], mode
+            row["pending_id"],
+            row["pending_status"],
+            row["pending_expires_at"],
+            mode,
+            stored_lines(row["pending_cart"]),
         )
     return ConversationFacts(
         retailer=Retailer(

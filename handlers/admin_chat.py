@@ -21,9 +21,10 @@ from bot.cli.deps import Deps
 from bot.clock import business_date
 from bot.credit import MAX_OVERRIDE_DAYS
 from bot.messages import Reply
+from bot.orders import OrderAction, OrderStatus
 from bot.phone import mask_phone
 from bot.roles import Caller, bootstrap_number, command_action, refusal
-from db import ledger
+from db import ledger, upkeep
 from db.admin_queries import get_payment_outcome, get_retailer_label
 from db.credit_queries import (
     AtRiskList,
@@ -33,8 +34,9 @@ from db.credit_queries import (
     get_credit_profile,
     get_risk_dashboard,
 )
-from db.errors import AppError, Conflict, RetailerNotFound, Unprocessable
+from db.errors import AppError, Conflict, NotFound, RetailerNotFound, Unprocessable
 from db.operators import get_active_operator_by_phone
+from db.order_queries import list_orders
 from db.pool import Conn
 from jobs.registry import JOBS
 from jobs.runner import AsOfRefused, UnknownJob, run_job_as_person
@@ -94,6 +96,8 @@ async def run_admin_command(
         return await _run_job(deps, parsed)
     try:
         async with conn.transaction():  # a savepoint inside the webhook's transaction
+            if isinstance(parsed, ac.DeskCommand):
+                return await _execute_desk(deps, conn, caller.performed_by, parsed, now)
             return await _execute(deps, conn, caller.performed_by, parsed, now)
     except RetailerNotFound as exc:
         return Reply("admin_not_found", {"ref": exc.ref})
@@ -240,8 +244,9 @@ async def _execute(deps: Deps, conn: Conn, by: str, cmd: ac.Command, now: dateti
             )
         case ac.Fail(order_id=order_id, reason=reason):
             failed = await ledger.fail_order(
-                conn, order_id, reason=reason, performed_by=by, now=now, tz=tz
-            )
+                conn, order_id, reason=reason, performed_by=by, now=now, tz=tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )  # fmt: skip
             label = await get_retailer_label(conn, failed.retailer_id)
             return Reply(
                 "admin_order_failed",
@@ -253,6 +258,130 @@ async def _execute(deps: Deps, conn: Conn, by: str, cmd: ac.Command, now: dateti
                 },
             )
     raise AssertionError(f"unhandled admin command {cmd!r}")
+
+
+# --- the business day: orders, returns, prices ------------------------------------------------
+
+ORDERS_SHOWN = 10
+_MOVES = {
+    ac.Dispatch: OrderAction.DISPATCH,
+    ac.Deliver: OrderAction.DELIVER,
+    ac.Cancel: OrderAction.CANCEL,
+}
+
+
+async def _execute_desk(
+    deps: Deps, conn: Conn, by: str, cmd: ac.DeskCommand, now: datetime
+) -> Reply:
+    """The dispatch desk's commands, through the same functions as the admin API."""
+    tz = deps.settings.tz
+    match cmd:
+        case ac.Orders(which=which):
+            return await _orders_reply(conn, which, tz)
+        case ac.Dispatch(order_id=oid) | ac.Deliver(order_id=oid):
+            moved = await ledger.move_order(
+                conn, oid, _MOVES[type(cmd)], performed_by=by, now=now, tz=tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )  # fmt: skip
+            return await _moved_reply(conn, moved)
+        case ac.Cancel(order_id=oid, reason=reason):
+            moved = await ledger.move_order(
+                conn, oid, OrderAction.CANCEL, reason=reason, performed_by=by, now=now,
+                tz=tz, tolerance=deps.settings.overdue_tolerance_paise,
+            )  # fmt: skip
+            return await _moved_reply(conn, moved)
+        case ac.Return(order_id=oid, amount=amount, reason=reason):
+            returned = await ledger.return_goods(
+                conn, oid, amount=amount, reason=reason, performed_by=by, now=now, tz=tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )  # fmt: skip
+            label = await get_retailer_label(conn, returned.retailer_id)
+            return Reply(
+                "admin_returned",
+                {
+                    **label.vars(),
+                    "order_id": oid,
+                    "amount": returned.amount,
+                    "reason": returned.reason,
+                    "returnable": returned.returnable,
+                    "to_advance": returned.to_advance,
+                    "outstanding_before": returned.outstanding_before,
+                    "outstanding_after": returned.outstanding_after,
+                },
+            )
+        case ac.Price(sku=sku, amount=amount):
+            product_id = await upkeep.find_product_by_sku(conn, sku)
+            if product_id is None:
+                raise NotFound("PRODUCT_NOT_FOUND", f"no product with SKU {sku}")
+            product, diff = await upkeep.update_product(
+                conn, product_id, upkeep.ProductChange(price=amount), performed_by=by,
+                now=now,
+            )  # fmt: skip
+            return Reply(
+                "admin_price",
+                {
+                    "sku": product.sku,
+                    "name": product.name,
+                    "price": product.price,
+                    "old_price": diff["price"][0] if "price" in diff else product.price,
+                    "changed": "price" in diff,
+                    "active": product.active,
+                },
+            )
+    raise AssertionError(f"unhandled desk command {cmd!r}")
+
+
+_LISTS: dict[str, tuple[OrderStatus | None, ...]] = {
+    "open": (OrderStatus.PLACED, OrderStatus.DISPATCHED),
+    "all": (None,),
+    **{s.value.lower(): (s,) for s in OrderStatus},
+}
+
+
+async def _orders_reply(conn: Conn, which: str, tz: tzinfo) -> Reply:
+    groups = []
+    for status in _LISTS[which]:
+        page = await list_orders(conn, status=status, limit=ORDERS_SHOWN)
+        groups.append(
+            {
+                "status": status.value if status else "ALL",
+                "more": page.next_key is not None,
+                "orders": [
+                    {
+                        "id": o.order_id,
+                        "status": o.status,
+                        "retailer_id": o.retailer_id,
+                        "name": o.retailer_name,
+                        "shop_name": o.shop_name,
+                        "total": o.total,
+                        "mode": o.payment_mode,
+                        "placed_on": business_date(o.created_at, tz),
+                    }
+                    for o in page.orders
+                ],
+            }
+        )
+    return Reply("admin_orders", {"which": which, "groups": groups})
+
+
+async def _moved_reply(conn: Conn, moved: ledger.OrderMoved) -> Reply:
+    label = await get_retailer_label(conn, moved.retailer_id)
+    return Reply(
+        "admin_order_moved",
+        {
+            **label.vars(),
+            "order_id": moved.order_id,
+            "action": moved.action.value,
+            "status": moved.status.value,
+            "total": moved.total,
+            "mode": moved.payment_mode.value,
+            "reason": moved.reason,
+            "reversed": moved.reversed_amount,
+            "credited": moved.credited,
+            "to_advance": moved.to_advance,
+            "told": moved.action != OrderAction.DELIVER,
+        },
+    )
 
 
 async def _unpause(deps: Deps, conn: Conn, by: str, cmd: ac.Unpause, now: datetime) -> Reply:

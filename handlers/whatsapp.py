@@ -45,6 +45,7 @@ from bot.credit import CreditFacts
 from bot.messages import MAX_MESSAGE_CHARS, Reply, cut_utf16, utf16_len
 from bot.payments.pay import PayOptions, upi_note
 from bot.phone import InvalidPhone, Phone, mask_phone, normalize_phone
+from bot.statements import SHOWN_ITEMS
 from bot.text import without_nul
 from bot.twilio_edge import looks_like_sid, signature_valid
 from db import conversations, payments, pending_orders
@@ -52,6 +53,7 @@ from db.errors import BadRequest, Forbidden
 from db.ledger import place_order
 from db.operators import get_active_operator_by_phone
 from db.pool import Conn
+from db.statements import get_dues
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +312,11 @@ async def load_facts(
     found = await conversations.get_conversation_facts(
         conn, retailer_id, business_date(now, tz), conv.pending_id, deps.catalogue
     )
+    dues = (
+        await get_dues(conn, retailer_id, business_date(now, tz), shown=SHOWN_ITEMS)
+        if checkout.needs_dues(inbound)
+        else None
+    )
     payment = (
         await _pay_options(deps, conn, found.retailer, found.credit, now)
         if checkout.needs_payment(inbound)
@@ -326,6 +333,7 @@ async def load_facts(
         tz=tz,
         support_phone=deps.settings.support_phone,
         payment=payment,
+        dues=dues,
     )
 
 

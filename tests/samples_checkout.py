@@ -165,7 +165,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "refusal_no_credit_account": _REFUSAL,
     "refusal_product_unavailable": {**_REFUSAL, "names": ["Harpic 1L", "Vim Bar (3 pack)"]},
     "pending_expired": {"has_cart": True, "hours": 24},
-    "order_cancelled": {"had_order": True},
+    "checkout_cancelled": {"had_order": True},
     "nothing_to_cancel": {"placed_order": 1042},
     "already_placed": {"order_id": 1042},
     "reorder_empty": {},
@@ -174,6 +174,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         **_CREDIT,
         "payment_terms_days": 15,
         "opted_out": True,
+        "next_due": {"date": "2026-01-30", "amount": 900000},
     },
     "recent_orders": {
         "name": "Ramesh Kumar",

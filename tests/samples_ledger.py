@@ -26,6 +26,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "reason": "out of stock at the warehouse",
         "total": 90_000,
         "reversed": 90_000,
+        "credited": 10_000,
+        "to_advance": 0,
     },
     "test_message": {"message": "Hello from the distributor"},
 }

@@ -31,6 +31,7 @@ from bot.checkout import (
     PendingOrder,
     Placement,
     PlaceOrder,
+    PricedLine,
     Product,
     Retailer,
     SetLanguage,
@@ -100,6 +101,19 @@ EXPIRED = PendingOrder(7, "PENDING", NOW - timedelta(minutes=1))
 CANCELLED = PendingOrder(7, "CANCELLED", NOW + timedelta(hours=20))
 
 CART = (OrderLine(ATTA, 2), OrderLine(SALT, 10))  # ₹900 + ₹280 = ₹1,180
+# The pending order as the retailer last saw it: atta at ₹10 less than today's price.
+SEEN_CHEAPER = replace(
+    LIVE,
+    lines=(
+        PricedLine(ATTA, "ATTA-10", "Atta", PRODUCTS[ATTA].price - 10_00, 2,
+                   (PRODUCTS[ATTA].price - 10_00) * 2),
+        PricedLine(SALT, "SALT-1", "Salt", PRODUCTS[SALT].price, 10, PRODUCTS[SALT].price * 10),
+    ),
+)  # fmt: skip
+SEEN_SAME = replace(
+    SEEN_CHEAPER,
+    lines=(replace(SEEN_CHEAPER.lines[0], unit_price=PRODUCTS[ATTA].price), SEEN_CHEAPER.lines[1]),
+)
 START = Conversation()
 MENU = Conversation(Stage.MENU, numbers=CATALOGUE)
 BROWSING = replace(MENU, stage=Stage.BROWSING, category=0, page=0)
@@ -285,23 +299,41 @@ ROWS: list[tuple[str, Conversation, str, Facts | None, list[str], Stage, list[st
      ["already_placed"], Stage.MENU, []),
     ("confirm with a new cart after an order", replace(IN_CART, placed_order=1042), "confirm",
      None, ["payment_options"], Stage.PAYMENT, ["OpenPendingOrder"]),
+    # prices changed since the retailer saw the total: told before paying, chosen again
+    ("price changed before the choice", PAYMENT, "1", facts(pending=SEEN_CHEAPER),
+     ["prices_changed", "payment_options"], Stage.PAYMENT, ["UpdatePendingOrder"]),
+    ("price changed before confirm", CONFIRM_CREDIT, "confirm", facts(pending=SEEN_CHEAPER),
+     ["prices_changed", "payment_options"], Stage.PAYMENT, ["UpdatePendingOrder"]),
+    ("price changed before cod confirm", CONFIRM_COD, "haan", facts(pending=SEEN_CHEAPER),
+     ["prices_changed", "payment_options"], Stage.PAYMENT, ["UpdatePendingOrder"]),
+    ("prices as seen: choice goes on", PAYMENT, "2", facts(pending=SEEN_SAME),
+     ["confirm_order"], Stage.CONFIRM, ["UpdatePendingOrder"]),
+    ("prices as seen: confirm places", CONFIRM_COD, "confirm", facts(pending=SEEN_SAME), [],
+     Stage.CONFIRM, ["PlaceOrder"]),
+    # "khata" is the statement, except at the payment choice where it means on credit
+    ("khata at payment", PAYMENT, "khata", facts(pending=LIVE), ["confirm_order"],
+     Stage.CONFIRM, ["UpdatePendingOrder"]),
+    ("khata at confirm switches to credit", CONFIRM_COD, "खाता", facts(pending=LIVE),
+     ["confirm_order"], Stage.CONFIRM, ["UpdatePendingOrder"]),
+    ("khata in the menu", MENU, "khata", None, ["statement"], Stage.MENU, []),
+    ("hisab dikhao in the cart", IN_CART, "hisab dikhao", None, ["statement"], Stage.CART, []),
     # anywhere
     ("help", PAYMENT, "help", facts(pending=LIVE), ["help"], Stage.PAYMENT, []),
     ("help ?", MENU, "?", None, ["help"], Stage.MENU, []),
     ("madad", MENU, "madad", None, ["help"], Stage.MENU, []),
     ("menu from confirm", CONFIRM_COD, "menu", facts(pending=LIVE), ["menu"], Stage.MENU, []),
     ("hello again", IN_CART, "hello", None, ["greeting", "menu"], Stage.MENU, []),
-    ("cancel pending", PAYMENT, "cancel", facts(pending=LIVE), ["order_cancelled"],
+    ("cancel pending", PAYMENT, "cancel", facts(pending=LIVE), ["checkout_cancelled"],
      Stage.MENU, ["CancelPendingOrder"]),
-    ("cancel confirm", CONFIRM_CREDIT, "radd", facts(pending=LIVE), ["order_cancelled"],
+    ("cancel confirm", CONFIRM_CREDIT, "radd", facts(pending=LIVE), ["checkout_cancelled"],
      Stage.MENU, ["CancelPendingOrder"]),
-    ("cancel cart only", IN_CART, "cancel", None, ["order_cancelled"], Stage.MENU, []),
+    ("cancel cart only", IN_CART, "cancel", None, ["checkout_cancelled"], Stage.MENU, []),
     ("cancel nothing", MENU, "cancel", None, ["nothing_to_cancel"], Stage.MENU, []),
     ("cancel after the order", replace(MENU, placed_order=1042), "cancel", None,
      ["nothing_to_cancel"], Stage.MENU, []),
     ("cancel a new cart after an order", replace(IN_CART, placed_order=1042), "cancel", None,
-     ["order_cancelled"], Stage.MENU, []),
-    ("clear cart", IN_CART, "clear cart", None, ["order_cancelled"], Stage.MENU, []),
+     ["checkout_cancelled"], Stage.MENU, []),
+    ("clear cart", IN_CART, "clear cart", None, ["checkout_cancelled"], Stage.MENU, []),
     ("cart from confirm", CONFIRM_CREDIT, "cart", facts(pending=LIVE), ["cart"], Stage.CART,
      []),
     ("cart empty", MENU, "cart", None, ["cart_empty"], Stage.CART, []),
@@ -320,7 +352,7 @@ ROWS: list[tuple[str, Conversation, str, Facts | None, list[str], Stage, list[st
      Stage.MENU, []),
     ("balance", BROWSING, "balance", None, ["credit_status"], Stage.BROWSING, []),
     ("credit word outside payment", MENU, "credit", None, ["credit_status"], Stage.MENU, []),
-    ("hisaab", MENU, "hisaab", None, ["credit_status"], Stage.MENU, []),
+    ("hisaab", MENU, "hisaab", None, ["statement"], Stage.MENU, []),
     ("balance no account", MENU, "balance", facts(no_account=True), ["credit_status"],
      Stage.MENU, []),
     ("insights", MENU, "insights", facts(history=replace(HISTORY, insight=INSIGHT)),

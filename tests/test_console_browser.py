@@ -272,6 +272,9 @@ def test_manager_reads_the_dashboard_records_a_payment_and_signs_out(
     first = browser.find_element(By.CSS_SELECTOR, "#audit tbody tr")
     assert "Payment" in first.text and MANAGER[0] in first.text
     assert "UTR-BROWSER-1" in browser.find_element(By.ID, "payments").text
+    statement = browser.find_element(By.ID, "statement").text
+    assert "Payment" in statement and "UTR-BROWSER-1" in statement
+    assert figure(browser, "closing") == format_inr(before - 1500_00)
     after = api(server, f"/credit/{RAMESH}")
     assert parse_rupees(str(after["outstanding"])) == before - 1500_00
     audit = after["recentAudit"]
@@ -285,9 +288,20 @@ def test_manager_reads_the_dashboard_records_a_payment_and_signs_out(
     assert "more than" in browser.find_element(By.ID, "error").text
     assert figure(browser, "outstanding") == format_inr(before - 1500_00)
 
+    # Dispatch and deliver the newest placed order from the board.
+    browser.get(f"{server.base}/admin/orders?status=PLACED")
+    row = browser.find_element(By.CSS_SELECTOR, "#orders tbody tr")
+    order_id = row.get_attribute("id").removeprefix("order-")
+    submit(browser, f"dispatch-{order_id}")
+    assert f"Order #{order_id} dispatched." in browser.find_element(By.ID, "flash").text
     browser.get(f"{server.base}/admin/orders")
-    assert browser.find_elements(By.CSS_SELECTOR, "#orders tbody tr")
     shoot(browser, "orders")
+    submit(browser, f"deliver-{order_id}")
+    assert f"Order #{order_id} delivered." in browser.find_element(By.ID, "flash").text
+    status = browser.find_element(By.CSS_SELECTOR, f"#order-{order_id} .badge").text
+    assert status == "Delivered"
+    detail = api(server, f"/orders/{order_id}")
+    assert detail["status"] == "DELIVERED"
 
     sign_out(browser)
     browser.get(f"{server.base}/admin/retailers")

@@ -316,3 +316,104 @@ async def test_a_payment_form_sent_twice_records_once(
     assert first.status_code == second.status_code == 303
     assert await db.fetchval("SELECT count(*) FROM credit_transactions WHERE type = 'PAYMENT'") == 1
     assert await outstanding(db, shop) == 700_00
+
+
+async def test_order_desk_dispatch_deliver_return_cancel_and_statement(
+    http: httpx.AsyncClient, shop: int, db: asyncpg.Pool
+) -> None:
+    csrf = await signed_in(http, "manager one")
+    first, second = [r["id"] for r in await db.fetch("SELECT id FROM orders ORDER BY id")]
+    page = (await http.get(f"/admin/retailers/{shop}")).text
+    for move in ("dispatch", "cancel", "fail"):
+        assert f'action="/admin/orders/{first}/{move}"' in page
+    assert f'action="/admin/orders/{first}/deliver"' not in page
+    back = f"/admin/retailers/{shop}"
+    # Deliver before dispatch: refused, naming the status, nothing changes.
+    r = await http.post(f"/admin/orders/{first}/deliver", data={"csrf": csrf, "back": back})
+    assert r.status_code == 409 and "PLACED" in r.text.upper() and 'role="alert"' in r.text
+    for move in ("dispatch", "deliver"):
+        r = await http.post(f"/admin/orders/{first}/{move}", data={"csrf": csrf, "back": back})
+        assert r.status_code == 303 and r.headers["location"] == back
+    page = (await http.get(back)).text
+    assert f"Order #{first} delivered." in page
+    assert f'action="/admin/orders/{first}/return"' in page
+    r = await http.post(
+        f"/admin/orders/{first}/return", data={"csrf": csrf, "back": back, "amount": "100"}
+    )
+    assert r.status_code == 422 and "reason is required" in r.text
+    r = await http.post(
+        f"/admin/orders/{first}/return",
+        data={"csrf": csrf, "back": back, "amount": "600", "reason": "torn"},
+    )
+    assert r.status_code == 422  # more than the ₹500 delivered
+    r = await http.post(
+        f"/admin/orders/{first}/return",
+        data={"csrf": csrf, "back": back, "amount": "100", "reason": "2 bags torn"},
+    )
+    assert r.status_code == 303
+    r = await http.post(
+        f"/admin/orders/{second}/cancel",
+        data={"csrf": csrf, "back": "/admin/orders", "reason": "asked to"},
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/admin/orders"
+    assert [r["status"] for r in await db.fetch("SELECT status FROM orders ORDER BY id")] == [
+        "DELIVERED", "CANCELLED",
+    ]  # fmt: skip
+    assert await outstanding(db, shop) == 400_00
+    # The statement: every entry with a running balance, closing at what is owed.
+    page = (await http.get(back)).text
+    statement = page.split('id="statement"')[1].split("</table>")[0]
+    for words in ("Order", "Return", "Reversal", "2 bags torn"):
+        assert words in statement, words
+    assert 'data-figure="closing">₹400<' in statement
+    csv = await http.get(f"{back}/statement.csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv.headers["content-disposition"]
+    board = (await http.get("/admin/orders?status=DELIVERED")).text
+    assert f"#{first}" in board and f"#{second}" not in board
+    assert (await http.get("/admin/orders?cursor=nonsense")).status_code == 422
+
+
+async def test_checkouts_catalogue_and_details(
+    http: httpx.AsyncClient, shop: int, db: asyncpg.Pool
+) -> None:
+    csrf = await signed_in(http, "manager one")
+    assert "No checkouts here." in (await http.get("/admin/checkouts")).text
+    page = (await http.get("/admin/catalogue")).text
+    assert "Product ATTA" in page and "₹100" in page
+    pid = await db.fetchval("SELECT id FROM products")
+    r = await http.post(f"/admin/catalogue/{pid}/price", data={"csrf": csrf, "price": "-1"})
+    assert r.status_code == 422 and 'role="alert"' in r.text
+    r = await http.post(f"/admin/catalogue/{pid}/price", data={"csrf": csrf, "price": "120"})
+    assert r.status_code == 303
+    assert await db.fetchval("SELECT price FROM products") == 120_00
+    r = await http.post(f"/admin/catalogue/{pid}/retire", data={"csrf": csrf})
+    assert r.status_code == 303 and not await db.fetchval("SELECT active FROM products")
+    r = await http.post(
+        "/admin/catalogue",
+        data={"csrf": csrf, "sku": "ATTA", "name": "Atta", "category": "Staples", "price": "10"},
+    )
+    assert r.status_code == 409
+    r = await http.post(
+        "/admin/catalogue",
+        data={
+            "csrf": csrf,
+            "sku": "SALT",
+            "name": "Salt 1kg",
+            "category": "Staples",
+            "price": "28",
+        },
+    )
+    assert r.status_code == 303
+    assert "Salt 1kg added at ₹28." in (await http.get("/admin/catalogue")).text
+    url = f"/admin/retailers/{shop}/details"
+    r = await http.post(url, data={"csrf": csrf, "name": "Ramesh K", "language": "xx"})
+    assert r.status_code == 422 and "language" in r.text
+    r = await http.post(url, data={"csrf": csrf, "name": "Ramesh K", "language": "hi"})
+    assert r.status_code == 303
+    name, language = await db.fetchrow("SELECT name, language FROM retailers WHERE id = $1", shop)
+    assert (name, language) == ("Ramesh K", "hi")
+    who = await db.fetch(
+        "SELECT DISTINCT performed_by FROM audit_log WHERE performed_by LIKE 'op%'"
+    )
+    assert [r["performed_by"].split(":")[2] for r in who] == ["Manager One"]

@@ -513,9 +513,11 @@ async def test_fail_order_reverses_unpaid_part_once(db: asyncpg.Pool) -> None:
         assert tuple(row) == ("FAILED", NOW, "truck broke down")
         assert await _status(conn, order.transaction_id or 0) == ("REVERSED", 300_00)
         rev = await conn.fetchrow("SELECT * FROM credit_transactions WHERE type = 'REVERSAL'")
+        # The REVERSAL undoes the whole debit (docs/ADVANCES.md); the 300 paid is credited.
         assert (rev["amount"], rev["related_transaction_id"], rev["reason"]) == (
-            700_00, order.transaction_id, "order_failed",
+            1_000_00, order.transaction_id, "order_failed",
         )  # fmt: skip
+        assert failed.credited == 300_00
         assert await conn.fetchval("SELECT outstanding FROM credit_accounts") == 0
         with pytest.raises(Conflict):
             await fail_order(

@@ -72,7 +72,9 @@ def test_each_phrase_means_its_command(phrase: str, command: str) -> None:
         ("order kar dijiye", Command.CHECKOUT),
         ("cart dikha do", Command.CART),
         ("mera hisab dikhao", Command.STATEMENT),  # show the ledger
-        ("hisab batao", Command.BALANCE),  # tell the balance
+        ("hisab batao", Command.STATEMENT),  # hisab and khata are the statement (issue 12)
+        ("khata", Command.STATEMENT),
+        ("khata pe", Command.CREDIT),  # on credit, said at the payment choice
         ("statement bhejo", Command.STATEMENT),
         ("insights band karo", Command.INSIGHTS_OFF),
         ("insights chalu karo", Command.INSIGHTS_ON),

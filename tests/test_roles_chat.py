@@ -40,6 +40,12 @@ SAMPLES = {
     "run": "run evaluate_guardrails",
     "block": "block {rid} fraud",
     "unblock": "unblock {rid}",
+    "orders": "orders",
+    "dispatch": "dispatch {order}",
+    "deliver": "deliver {order}",
+    "cancel": "cancel {order} out of stock",
+    "return": "return {order} 100 damaged",
+    "price": "price ATTA 460",
 }
 PHONES = {role: f"+9198111100{i:02d}" for i, role in enumerate(ROLES)}
 
@@ -80,7 +86,7 @@ async def test_role_x_command(
         if reply.startswith("Not done"):
             # Refused by the ledger (unpause while still overdue): nothing changed.
             assert await snapshot(db) == before
-        elif word in (*changes, "block", "unblock"):
+        elif word in (*changes, "block", "unblock", "dispatch", "deliver", "cancel", "return"):
             entry = await db.fetchrow("SELECT * FROM audit_log ORDER BY id DESC LIMIT 1")
             assert entry["performed_by"] == operators[role].caller.performed_by
     else:

@@ -25,7 +25,7 @@ SAMPLE_PARAMS = {
     # Operators and tokens that do not exist: an owner's request must not end the test's own
     # sessions or tokens (an allowed request may answer 404 or 422, never 401 or 403).
     "retailer": "1", "order": "1", "job": "evaluate_guardrails", "operator": "999", "token": "999",
-    "id": "999",
+    "id": "999", "product": "999",
 }  # fmt: skip
 
 

@@ -26,7 +26,7 @@ The package, each module importing only those above it:
 What the rest of the code uses is re-exported here: `from bot.checkout import X`.
 """
 
-from bot.checkout.machine import needs_history, needs_payment, not_registered, step
+from bot.checkout.machine import needs_dues, needs_history, needs_payment, not_registered, step
 from bot.checkout.model import (
     HEARD_CHARS,
     MAX_CART_LINES,
@@ -92,6 +92,7 @@ __all__ = [
     "UpdatePendingOrder",
     "after_placement",
     "attach_pending",
+    "needs_dues",
     "needs_history",
     "needs_payment",
     "not_registered",

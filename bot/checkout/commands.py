@@ -18,10 +18,12 @@ from bot.checkout.model import (
 )
 from bot.checkout.payment import cancel, checkout
 from bot.checkout.turn import Turn
+from bot.clock import business_date
 from bot.credit import credit_standing, overdue_blocks_credit
 from bot.insights import insights_vars
 from bot.parsing import Command, is_emoji_only, normalize
 from bot.payments.pay import needs_link, pay_vars
+from bot.statements import Dues, dues_vars, next_due
 
 
 def global_command(t: Turn, command: Command | None) -> bool:
@@ -46,6 +48,8 @@ def global_command(t: Turn, command: Command | None) -> bool:
         reorder(t)
     elif command in (Command.BALANCE, Command.CREDIT):
         _credit_status(t)
+    elif command == Command.STATEMENT:
+        _statement(t)
     elif command == Command.INSIGHTS:
         _insights(t)
     elif command in (Command.LANGUAGE_EN, Command.LANGUAGE_HI):
@@ -122,6 +126,24 @@ def _credit_status(t: Turn) -> None:
         opted_out=t.facts.retailer.opted_out,
         pay=pay_vars(t.facts.payment, owed),
         **credit_vars(t),
+        next_due=next_due(t.facts.dues or Dues()),
+    )
+
+
+def _statement(t: Turn) -> None:
+    """What is owed item by item (soonest due first), the total and how to pay."""
+    c = t.facts.credit
+    dues = t.facts.dues or Dues()
+    if needs_link(t.facts.payment, dues.total):
+        t.effects.append(RequestPaymentLink(dues.total))
+    t.say(
+        "statement",
+        name=t.facts.retailer.name,
+        has_credit=c is not None,
+        advance=c.advance if c else 0,
+        today=business_date(t.now, t.facts.tz),
+        pay=pay_vars(t.facts.payment, dues.total),
+        **dues_vars(dues, business_date(t.now, t.facts.tz)),
     )
 
 

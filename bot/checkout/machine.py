@@ -18,9 +18,15 @@ def needs_history(inbound: Inbound) -> bool:
     return parse_command(inbound.said) in (Command.REORDER, Command.INSIGHTS)
 
 
+def needs_dues(inbound: Inbound) -> bool:
+    """Whether the handler must load `Facts.dues` for this message (statement, balance)."""
+    return parse_command(inbound.said) in (Command.STATEMENT, Command.BALANCE, Command.CREDIT)
+
+
 def needs_payment(inbound: Inbound) -> bool:
-    """Whether the handler must load `Facts.payment` for this message (balance, credit)."""
-    return parse_command(inbound.said) in (Command.BALANCE, Command.CREDIT)
+    """Whether the handler must load `Facts.payment` for this message (balance, credit,
+    statement)."""
+    return parse_command(inbound.said) in (Command.BALANCE, Command.CREDIT, Command.STATEMENT)
 
 
 def not_registered() -> Reply:

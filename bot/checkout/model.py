@@ -17,6 +17,7 @@ from bot.credit import CreditFacts, PaymentMode, RefusalCode
 from bot.messages import Reply
 from bot.orders import OrderLine, PricedLine
 from bot.payments.pay import PayOptions
+from bot.statements import Dues
 
 
 class Stage(StrEnum):
@@ -149,6 +150,9 @@ class PendingOrder:
     status: str  # PENDING | COMPLETED | CANCELLED | EXPIRED
     expires_at: datetime
     payment_mode: PaymentMode | None = None
+    # The priced lines as stored when the retailer was last shown the total: a price changed
+    # since is told before the order is paid for (`payment.prices_moved`).
+    lines: tuple[PricedLine, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,8 @@ class Facts:
     # How this retailer can pay (a gateway link for the amount due, a UPI ID); loaded only for
     # the messages that show it (`needs_payment`).
     payment: PayOptions | None = None
+    # What is owed item by item; loaded only for the messages that show it (`needs_dues`).
+    dues: Dues | None = None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from bot.credit import (
     overdue_blocks_credit,
     validate_order_placement,
 )
-from bot.orders import OrderLine
+from bot.orders import OrderLine, PricedLine, price_changes
 
 
 def pending_gone(t: Turn) -> bool:
@@ -127,6 +127,31 @@ def refuse_credit(t: Turn, code: RefusalCode, total: int) -> None:
     )
 
 
+def prices_moved(t: Turn, lines: tuple[PricedLine, ...], total: int) -> bool:
+    """When a price changed since the retailer was shown the total (the pending order's stored
+    lines): say which, keep the new prices on the pending order and offer the payment again, so
+    nothing is paid at a price not seen. True when that happened."""
+    p = t.facts.pending
+    pid = t.conv.pending_id
+    if p is None or pid is None or p.id != pid:
+        return False
+    changes = price_changes(p.lines, lines)
+    if not changes:
+        return False
+    t.conv = replace(t.conv, stage=Stage.PAYMENT, mode=None)
+    t.effects.append(UpdatePendingOrder(pid, lines, total, None))
+    t.say(
+        "prices_changed",
+        changes=[
+            {"name": short(c.name), "old_price": c.old_price, "new_price": c.new_price}
+            for c in changes
+        ],
+        total=total,
+    )
+    payment_options(t)
+    return True
+
+
 def choose_payment(t: Turn, mode: PaymentMode) -> None:
     """The retailer chose `mode`: check it again and ask to confirm, or refuse credit."""
     if pending_gone(t):
@@ -138,6 +163,8 @@ def choose_payment(t: Turn, mode: PaymentMode) -> None:
         t.effects.append(CancelPendingOrder(pid))
         t.conv = replace(t.conv, stage=Stage.CART, pending_id=None, mode=None)
         t.say("cart_empty")
+        return
+    if prices_moved(t, lines, total):
         return
     if mode == PaymentMode.CREDIT:
         allowed, code, _ = credit_verdict(t, total)
@@ -186,6 +213,8 @@ def confirm(t: Turn) -> None:
         t.effects.append(UpdatePendingOrder(pid, lines, total, None))
         payment_options(t)
         return
+    if prices_moved(t, lines, total):
+        return
     if mode == PaymentMode.CREDIT:
         allowed, code, _ = credit_verdict(t, total)
         if not allowed:
@@ -207,7 +236,7 @@ def cancel(t: Turn) -> None:
         assert pid is not None
         t.effects.append(CancelPendingOrder(pid))
     if had_order or t.conv.cart:
-        t.say("order_cancelled", had_order=had_order)
+        t.say("checkout_cancelled", had_order=had_order)
         # Cancelling this checkout: the order placed before it is no longer the news.
         t.conv = Conversation(stage=Stage.MENU, numbers=t.conv.numbers)
         return

@@ -32,7 +32,7 @@ from bot.checkout.payment import (
 )
 from bot.checkout.turn import Turn
 from bot.credit import PaymentMode
-from bot.parsing import Command, parse_number
+from bot.parsing import Command, normalize, parse_number
 
 StageHandler = Callable[[Turn, Command | None, int | None], bool]
 """One stage's meaning of a message: `(turn, command or None, number or None) -> handled`."""
@@ -155,6 +155,17 @@ STAGES: dict[Stage, StageHandler] = {
 }
 
 
+# "khata" alone is the statement anywhere else, but at the payment choice a shop means "put it
+# on my khata": on credit.
+KHATA_WORDS = frozenset({"khata", "khate", "खाता", "खाते"})
+
+
 def stage_command(t: Turn, command: Command | None, said: str) -> bool:
     """Words and numbers whose meaning depends on the stage; True when handled."""
+    if (
+        command == Command.STATEMENT
+        and t.conv.stage in (Stage.PAYMENT, Stage.CONFIRM)
+        and normalize(said) in KHATA_WORDS
+    ):
+        command = Command.CREDIT
     return STAGES[t.conv.stage](t, command, parse_number(said))

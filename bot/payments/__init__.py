@@ -9,6 +9,6 @@
 - `pay`: the "how to pay" lines a message carries: a gateway link for the amount due, else a
   `upi://pay` link (`upi_url`) when `UPI_ID` is set.
 
-No I/O here: `jobs/payment_links.py` sends the calls, `db/payments.py` records what arrives,
+No I/O here: `jobs/payment_links.py` sends the calls, `db/payments/` records what arrives,
 `handlers/payments.py` is the webhook.
 """

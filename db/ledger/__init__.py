@@ -18,7 +18,7 @@ The modules, each importing only those above it:
   once its overdue is paid, and the tail every status change shares
 - `clearing`: the money primitives `apply_credit` and `apply_debit` (advances), payments and
   adjustments
-- `orders`: placing an order and failing one
+- `orders`: placing an order, its lifecycle (dispatch, deliver, cancel, fail) and returns
 - `guardrails`: an account's settings, and applying the overdue rule to every account
 The SQL they share with the readers (open debit, overdue unpaid, the outstanding update) is in
 `db.fragments`. Import the names from here: `from db import ledger` or `from db.ledger import X`.
@@ -43,7 +43,17 @@ from db.ledger.clearing import (
     record_payment,
 )
 from db.ledger.guardrails import GuardrailRun, Guardrails, apply_guardrails, set_guardrails
-from db.ledger.orders import FailedOrder, PlacedOrder, PlaceOrderResult, fail_order, place_order
+from db.ledger.orders import (
+    FailedOrder,
+    OrderMoved,
+    PlacedOrder,
+    PlaceOrderResult,
+    ReturnResult,
+    fail_order,
+    move_order,
+    place_order,
+    return_goods,
+)
 from db.ledger.status import (
     StatusChange,
     block_credit,
@@ -62,9 +72,11 @@ __all__ = [
     "FailedOrder",
     "GuardrailRun",
     "Guardrails",
+    "OrderMoved",
     "PaymentResult",
     "PlaceOrderResult",
     "PlacedOrder",
+    "ReturnResult",
     "StatusChange",
     "adjust",
     "apply_credit",
@@ -75,11 +87,13 @@ __all__ = [
     "fail_order",
     "get_credit_facts",
     "lock_account",
+    "move_order",
     "pause_credit",
     "place_order",
     "record_payment",
     "resolve_retailer",
     "resume_if_cleared",
+    "return_goods",
     "set_guardrails",
     "unblock_credit",
     "unpause_credit",

@@ -24,14 +24,17 @@ from handlers.admin import (
     onboarding,
     operations,
     operators,
+    order_desk,
     orders,
     payments,
+    statements,
+    upkeep,
 )
 from handlers.admin.auth import AdminAuth, AdminRoute
 
 PREFIX = "/api/v1/admin"
 
-GET, POST, PUT, DELETE = ["GET"], ["POST"], ["PUT"], ["DELETE"]
+GET, POST, PUT, PATCH, DELETE = ["GET"], ["POST"], ["PUT"], ["PATCH"], ["DELETE"]
 A = Action
 
 # Paths below PREFIX. Order matters where two patterns overlap: the literal path first.
@@ -46,6 +49,7 @@ ADMIN_ROUTES: list[BaseRoute] = [
     AdminRoute(
         "/credit/{retailer}/adjustment", credit_ops.adjustment, methods=POST, action=A.ADJUST
     ),
+    AdminRoute("/credit/{retailer}/statement", statements.statement, methods=GET, action=A.VIEW),
     AdminRoute("/payment/record", payments.record_payment, methods=POST, action=A.RECORD_PAYMENT),
     AdminRoute(
         "/guardrails/validate-order", guardrails.validate_order, methods=POST, action=A.VIEW
@@ -54,12 +58,23 @@ ADMIN_ROUTES: list[BaseRoute] = [
     AdminRoute("/guardrails/{retailer}", guardrails.set_guardrails, methods=PUT, action=A.LIMITS),
     AdminRoute("/orders/failed/{retailer}", orders.failed_orders, methods=GET, action=A.VIEW),
     AdminRoute("/orders/{order}/fail", orders.fail_order, methods=POST, action=A.ORDERS),
+    AdminRoute("/orders", order_desk.list_orders, methods=GET, action=A.VIEW),
+    AdminRoute("/orders/{order}", order_desk.get_order, methods=GET, action=A.VIEW),
+    AdminRoute("/orders/{order}/dispatch", order_desk.dispatch, methods=POST, action=A.ORDERS),
+    AdminRoute("/orders/{order}/deliver", order_desk.deliver, methods=POST, action=A.ORDERS),
+    AdminRoute("/orders/{order}/cancel", order_desk.cancel, methods=POST, action=A.ORDERS),
+    AdminRoute("/orders/{order}/return", order_desk.return_order, methods=POST, action=A.RETURN),
+    AdminRoute("/pending-orders", statements.pending_orders, methods=GET, action=A.VIEW),
     AdminRoute("/insights/{retailer}", insights.insights, methods=GET, action=A.VIEW),
     AdminRoute(
         "/insights/{retailer}/message", insights.insights_message, methods=GET, action=A.VIEW
     ),
     AdminRoute("/retailers", onboarding.new_retailer, methods=POST, action=A.RETAILERS),
+    AdminRoute("/retailers", upkeep.list_retailers, methods=GET, action=A.VIEW),
+    AdminRoute("/retailers/{retailer}", upkeep.patch_retailer, methods=PATCH, action=A.RETAILERS),
     AdminRoute("/products", onboarding.new_product, methods=POST, action=A.CATALOGUE),
+    AdminRoute("/products", upkeep.list_products, methods=GET, action=A.VIEW),
+    AdminRoute("/products/{id}", upkeep.patch_product, methods=PATCH, action=A.CATALOGUE),
     AdminRoute("/audit", operations.audit, methods=GET, action=A.VIEW),
     AdminRoute("/jobs/{job}/run", operations.run_job, methods=POST, action=A.JOBS),
     AdminRoute("/whatsapp/send", operations.whatsapp_send, methods=POST, action=A.SEND_MESSAGE),

@@ -1,4 +1,5 @@
-"""Orders: a retailer's failed orders, and failing one (its unpaid debit is reversed)."""
+"""Orders: a retailer's failed orders, and failing one (its debit is undone; the dispatch desk's
+other routes are in `order_desk`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 
 from db import credit_queries as q
 from db import ledger
-from handlers.admin import fields, shapes
+from handlers.admin import desk_shapes, fields, shapes
 from handlers.admin.auth import caller_of, deps_of
 from handlers.errors import read_json
 
@@ -34,5 +35,9 @@ async def fail_order(request: Request) -> Response:
             performed_by=caller.performed_by,
             now=deps.clock.now(),
             tz=deps.settings.tz,
+            tolerance=deps.settings.overdue_tolerance_paise,
         )
-    return JSONResponse(shapes.failed_order_json(failed))
+    # The fields this route always answered, then those of every order move (credited part).
+    return JSONResponse(
+        {**shapes.failed_order_json(failed), **desk_shapes.order_moved_json(failed)}
+    )

@@ -53,8 +53,36 @@ CONSOLE_ROUTES: list[BaseRoute] = [
         "/retailers/{retailer}/unblock", forms.unblock, action=Action.UNBLOCK, methods=POST
     ),
     ConsoleRoute("/retailers/{retailer}/limits", forms.limits, action=Action.LIMITS, methods=POST),
+    ConsoleRoute(
+        "/retailers/{retailer}/details",
+        forms.retailer_details,
+        action=Action.RETAILERS,
+        methods=POST,
+    ),
+    ConsoleRoute(
+        "/retailers/{retailer}/statement.csv", pages.statement_download, action=Action.VIEW
+    ),
     ConsoleRoute("/orders", pages.orders, action=Action.VIEW),
+    ConsoleRoute("/orders/{order}/dispatch", forms.dispatch, action=Action.ORDERS, methods=POST),
+    ConsoleRoute("/orders/{order}/deliver", forms.deliver, action=Action.ORDERS, methods=POST),
+    ConsoleRoute("/orders/{order}/cancel", forms.cancel, action=Action.ORDERS, methods=POST),
     ConsoleRoute("/orders/{order}/fail", forms.fail_order, action=Action.ORDERS, methods=POST),
+    ConsoleRoute("/orders/{order}/return", forms.return_goods, action=Action.RETURN, methods=POST),
+    ConsoleRoute("/checkouts", pages.checkouts, action=Action.VIEW),
+    ConsoleRoute("/catalogue", pages.catalogue, action=Action.VIEW),
+    ConsoleRoute("/catalogue", forms.add_product, action=Action.CATALOGUE, methods=POST),
+    ConsoleRoute(
+        "/catalogue/{product}/price", forms.product_price, action=Action.CATALOGUE, methods=POST
+    ),
+    ConsoleRoute(
+        "/catalogue/{product}/retire", forms.product_retire, action=Action.CATALOGUE, methods=POST
+    ),
+    ConsoleRoute(
+        "/catalogue/{product}/restore",
+        forms.product_restore,
+        action=Action.CATALOGUE,
+        methods=POST,
+    ),
     ConsoleRoute("/jobs", pages.jobs, action=Action.VIEW),
     ConsoleRoute("/jobs/{job}/run", forms.run_job, action=Action.JOBS, methods=POST),
     ConsoleRoute("/operators", pages.operators, action=Action.OPERATORS),

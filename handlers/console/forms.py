@@ -15,15 +15,16 @@ from bot.credit import Direction
 from bot.limits import max_length
 from bot.messages import format_day
 from bot.money import format_inr
-from db import ledger
+from bot.orders import OrderAction
+from db import ledger, upkeep
 from db import operators as ops
 from db.errors import AppError, Unprocessable
 from db.idempotency import get_answer, lock_key, request_hash, save_answer
+from db.onboarding import NewProduct, create_product
 from handlers.admin import fields as api_fields
 from handlers.console import pages, render, security
 from handlers.console.guard import Console, checkbox
-from jobs.registry import JOBS
-from jobs.runner import run_job_now
+from jobs.runner import run_job_as_person
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +33,12 @@ log = logging.getLogger(__name__)
 
 
 async def run_job(console: Console) -> Response:
-    """Run a job now, as of today (what the API does without `asOf`)."""
+    """Run a job now, as of today: the API's `POST /jobs/{job}/run` without `asOf`."""
     name = str(console.request.path_params["job"])
-    if name not in JOBS:
-        return await pages.jobs(console, status=404, error=f"There is no job named {name}.")
     try:
-        result = await run_job_now(console.deps, name)
+        result = await run_job_as_person(console.deps, name, None)
+    except AppError as exc:
+        return await pages.jobs(console, status=exc.status, error=exc.message)
     except Exception as exc:  # recorded on the run with its error; the page says so
         log.exception("console run %s failed", name)
         return await pages.jobs(
@@ -241,6 +242,7 @@ async def adjust(console: Console) -> Response:
                 performed_by=console.caller.performed_by,
                 now=deps.clock.now(),
                 tz=deps.settings.tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
             )
     except AppError as exc:
         return await _refused(console, rid, "adjust", exc)
@@ -375,6 +377,63 @@ async def limits(console: Console) -> Response:
 # --- orders ---------------------------------------------------------------------------------------
 
 
+async def _order_refused(console: Console, order_id: int, exc: AppError) -> Response:
+    """A refused move: back on the page it came from, with the sentence."""
+    back = security.safe_next(console.form.get("back"))
+    message = f"Order #{order_id}: {exc.message}"
+    prefix = "/admin/retailers/"
+    if back.startswith(prefix) and back[len(prefix) :].isdigit():
+        return await pages.retailer_page(
+            console, int(back[len(prefix) :]), status=exc.status, error=message, error_form="order"
+        )
+    return await pages.orders(console, status=exc.status, error=message)
+
+
+async def _move(console: Console, action: OrderAction) -> Response:
+    """`POST /orders/{order}/dispatch|deliver|cancel` as a form (cancel needs a reason)."""
+    order_id = pages.path_id(console, "order")
+    back = security.safe_next(console.form.get("back"))
+    deps = console.deps
+    try:
+        reason = api_fields.text(console.form, "reason") if action is OrderAction.CANCEL else None
+        async with deps.pool.acquire() as conn:
+            moved = await ledger.move_order(
+                conn,
+                order_id,
+                action,
+                reason=reason,
+                performed_by=console.caller.performed_by,
+                now=deps.clock.now(),
+                tz=deps.settings.tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )
+    except AppError as exc:
+        return await _order_refused(console, order_id, exc)
+    words = {
+        OrderAction.DISPATCH: "dispatched",
+        OrderAction.DELIVER: "delivered",
+        OrderAction.CANCEL: "cancelled",
+    }
+    undone = (
+        f"; {format_inr(moved.reversed_amount)} taken off what is owed"
+        if moved.reversed_amount
+        else ""
+    )
+    return await console.done(back, f"Order #{order_id} {words[action]}{undone}.")
+
+
+async def dispatch(console: Console) -> Response:
+    return await _move(console, OrderAction.DISPATCH)
+
+
+async def deliver(console: Console) -> Response:
+    return await _move(console, OrderAction.DELIVER)
+
+
+async def cancel(console: Console) -> Response:
+    return await _move(console, OrderAction.CANCEL)
+
+
 async def fail_order(console: Console) -> Response:
     """`POST /orders/{order}/fail` as a form, from the board or a retailer's page."""
     order_id = pages.path_id(console, "order")
@@ -390,14 +449,139 @@ async def fail_order(console: Console) -> Response:
                 performed_by=console.caller.performed_by,
                 now=deps.clock.now(),
                 tz=deps.settings.tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
             )
     except AppError as exc:
-        return await pages.orders(
-            console, status=exc.status, error=f"Order #{order_id}: {exc.message}"
-        )
+        return await _order_refused(console, order_id, exc)
     reversed_text = (
         f"; {format_inr(failed.reversed_amount)} taken off what is owed"
         if failed.reversed_amount
         else ""
     )
     return await console.done(back, f"Order #{order_id} marked failed{reversed_text}.")
+
+
+async def return_goods(console: Console) -> Response:
+    """`POST /orders/{order}/return {"amount", "reason"}` as a form (by amount; the API also
+    takes items)."""
+    order_id = pages.path_id(console, "order")
+    back = security.safe_next(console.form.get("back"))
+    deps = console.deps
+    try:
+        reason = api_fields.text(console.form, "reason")
+        amount = api_fields.optional_amount(console.form, "amount")
+        async with deps.pool.acquire() as conn:
+            result = await ledger.return_goods(
+                conn,
+                order_id,
+                amount=amount,
+                reason=reason,
+                performed_by=console.caller.performed_by,
+                now=deps.clock.now(),
+                tz=deps.settings.tz,
+                tolerance=deps.settings.overdue_tolerance_paise,
+            )
+    except AppError as exc:
+        return await _order_refused(console, order_id, exc)
+    return await console.done(
+        back,
+        f"Return of {format_inr(result.amount)} on order #{order_id} recorded; "
+        f"{format_inr(result.returnable)} more can come back.",
+    )
+
+
+# --- catalogue and retailers' details ------------------------------------------------------------
+
+
+async def add_product(console: Console) -> Response:
+    """`POST /products` as a form."""
+    form = console.form
+    try:
+        new = NewProduct(
+            sku=api_fields.text(form, "sku"),
+            name=api_fields.text(form, "name"),
+            category=api_fields.text(form, "category"),
+            price=api_fields.amount(form, "price"),
+            unit=api_fields.optional_text(form, "unit") or "pc",
+        )
+        async with console.deps.pool.acquire() as conn:
+            await create_product(conn, new, now=console.deps.clock.now())
+    except AppError as exc:
+        return await pages.catalogue(console, status=exc.status, error=exc.message)
+    return await console.done("/admin/catalogue", f"{new.name} added at {format_inr(new.price)}.")
+
+
+async def _change_product(console: Console, change: upkeep.ProductChange) -> Response:
+    product_id = pages.path_id(console, "product")
+    back = security.safe_next(console.form.get("back"))
+    try:
+        async with console.deps.pool.acquire() as conn:
+            product, diff = await upkeep.update_product(
+                conn,
+                product_id,
+                change,
+                performed_by=console.caller.performed_by,
+                now=console.deps.clock.now(),
+            )
+    except AppError as exc:
+        return await pages.catalogue(
+            console, status=exc.status, error=exc.message, error_id=product_id
+        )
+    if not diff:
+        return await console.done(back, f"{product.name}: nothing changed.")
+    if "price" in diff:
+        return await console.done(back, f"{product.name} now {format_inr(product.price)}.")
+    return await console.done(
+        back, f"{product.name} {'back in' if product.active else 'retired from'} the catalogue."
+    )
+
+
+async def product_price(console: Console) -> Response:
+    """`PATCH /products/{id} {"price"}` as a form."""
+    try:
+        price = api_fields.amount(console.form, "price")
+    except AppError as exc:
+        return await pages.catalogue(
+            console,
+            status=exc.status,
+            error=exc.message,
+            error_id=pages.path_id(console, "product"),
+        )
+    return await _change_product(console, upkeep.ProductChange(price=price))
+
+
+async def product_retire(console: Console) -> Response:
+    """`PATCH /products/{id} {"active": false}` as a form."""
+    return await _change_product(console, upkeep.ProductChange(active=False))
+
+
+async def product_restore(console: Console) -> Response:
+    """`PATCH /products/{id} {"active": true}` as a form."""
+    return await _change_product(console, upkeep.ProductChange(active=True))
+
+
+async def retailer_details(console: Console) -> Response:
+    """`PATCH /retailers/{retailer}` as a form: name, shop, language, WhatsApp number."""
+    rid = pages.path_id(console, "retailer")
+    form = console.form
+    deps = console.deps
+    try:
+        change = upkeep.RetailerChange(
+            name=api_fields.optional_text(form, "name"),
+            shop_name=api_fields.optional_text(form, "shopName"),
+            language=form.get("language"),
+            phone=api_fields.optional_text(form, "phone"),
+        )
+        async with deps.pool.acquire() as conn:
+            _, diff = await upkeep.update_retailer(
+                conn,
+                rid,
+                change,
+                admin_numbers=deps.settings.admin_numbers,
+                performed_by=console.caller.performed_by,
+                now=deps.clock.now(),
+            )
+    except AppError as exc:
+        return await _refused(console, rid, "details", exc)
+    changed = ", ".join(name.replace("_", " ") for name in diff) or "nothing"
+    return await console.done(_back(console, rid), f"Details saved ({changed} changed).")
