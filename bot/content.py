@@ -94,7 +94,14 @@ def _test_message(v: Mapping[str, Any], lang: str) -> list[str]:
 
 
 def _payment_received(v: Mapping[str, Any], lang: str) -> list[str]:
-    return [_text(v["name"]), format_inr(int(v["amount"])), format_inr(int(v["outstanding"]))]
+    # {{4}} is "₹0" when nothing became advance (a variable is never empty); a receipt queued
+    # before receipts carried `to_advance` had none (its excess was held, not kept as advance).
+    return [
+        _text(v["name"]),
+        format_inr(int(v["amount"])),
+        format_inr(int(v["outstanding"])),
+        format_inr(int(v.get("to_advance", 0))),
+    ]
 
 
 # Each business-initiated kind's approved WhatsApp template takes these numbered variables, built
@@ -109,7 +116,9 @@ def _payment_received(v: Mapping[str, Any], lang: str) -> list[str]:
 #   pending_order_follow_up  {{1}} name, {{2}} item count, {{3}} cart total
 #   insights                 {{1}} name, {{2}} orders, {{3}} spend
 #   test_message             {{1}} the message
-#   payment_received         {{1}} name, {{2}} amount received, {{3}} still owed after it
+#   payment_received         {{1}} name, {{2}} amount received, {{3}} still owed after it,
+#                            {{4}} of it kept as advance for the next orders (₹0 when none);
+#                            a pause it lifted is told by its own credit_resumed
 _KINDS = frozenset(MessageKind)
 
 CONTENT_VARIABLES: dict[MessageKind, Callable[[Mapping[str, Any], str], list[str]]] = {

@@ -70,9 +70,21 @@ def compute_insights(orders: Sequence[OrderSummary], today: date) -> dict[str, A
     }
 
 
-def insights_vars(name: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Template variables for the `insights` message."""
+def insights_week(today: date, weekday: int) -> date:
+    """The day the insights week of `today` began: the last `weekday` (0 = Monday) on or
+    before it. One weekly message per retailer per such week."""
+    return today - timedelta(days=(today.weekday() - weekday) % 7)
+
+
+def insights_vars(name: str, data: dict[str, Any], *, weekly: bool = False) -> dict[str, Any]:
+    """Template variables for the `insights` message (`weekly`: the message the business sends
+    each week, which says how to turn it off; otherwise the answer to `insights`).
+
+    It makes one nudge, the one these figures support: a shop past its usual gap between orders
+    is asked to repeat its last order (`due_to_reorder`); otherwise it is told when it last
+    ordered, and nothing is pushed."""
     return {
+        "weekly": weekly,
         "name": name,
         "orders": data["orders"],
         "spend": data["spend"],

@@ -7,6 +7,7 @@ variable is an error, not a blank.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.money import format_inr
+
+log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 LANGUAGES = ("en", "hi")
@@ -56,7 +59,40 @@ class MessageKind(StrEnum):
     def stops_on_opt_out(self) -> bool:
         """Whether a retailer's STOP switches this kind off (DESIGN sections 4 and 7: no
         reminders). Notices about their account (paused, resumed, failed) still go out."""
-        return self in (MessageKind.PAYMENT_REMINDER, MessageKind.PENDING_ORDER_FOLLOW_UP)
+        return self in (
+            MessageKind.PAYMENT_REMINDER,
+            MessageKind.PENDING_ORDER_FOLLOW_UP,
+            MessageKind.INSIGHTS,
+        )
+
+    @property
+    def urgent(self) -> bool:
+        """Sent at any hour; otherwise held while `QUIET_HOURS` last (`bot.quiet_hours`).
+
+        Urgent is what answers the person's own act or an order they are waiting on: an order
+        that failed or was cancelled (the goods they expect are not coming), a receipt for a payment they just
+        made, an operator's test message (sent to see it arrive now). Everything the business starts on its own waits for the morning:
+        payment reminders, checkout follow-ups, weekly insights, an order's dispatch (the goods
+        arrive anyway), and the credit notices (paused, blocked, active again), which change nothing the retailer can act on at night: the checkout
+        itself says it when they next order. Chat replies never pass through the outbox at all.
+        """
+        return URGENT[self]
+
+
+# Every kind decided explicitly (a test checks the table is complete): see `MessageKind.urgent`.
+URGENT: dict[MessageKind, bool] = {
+    MessageKind.PAYMENT_REMINDER: False,
+    MessageKind.CREDIT_PAUSED: False,
+    MessageKind.CREDIT_RESUMED: False,
+    MessageKind.CREDIT_BLOCKED: False,
+    MessageKind.ORDER_FAILED: True,
+    MessageKind.ORDER_CANCELLED: True,  # like a failure: the goods they wait for are not coming
+    MessageKind.ORDER_DISPATCHED: False,  # good news that can wait for the morning
+    MessageKind.PENDING_ORDER_FOLLOW_UP: False,
+    MessageKind.INSIGHTS: False,
+    MessageKind.TEST_MESSAGE: True,
+    MessageKind.PAYMENT_RECEIVED: True,  # a receipt answers the retailer's own payment
+}
 
 
 @dataclass(frozen=True)
@@ -124,6 +160,70 @@ def format_day(value: date | datetime | str, lang: str = DEFAULT_LANGUAGE) -> st
     return f"{value.day} {months[value.month - 1]} {value.year}"
 
 
+# Templates that list things: the list variable, and at most how many entries are listed. The
+# template lists `shown` of them and sums up the rest in a line ("and 38 more items, ₹12,340"),
+# so a long list never pushes out the total and the next step: when a message would be over
+# WhatsApp's limit, the renderer lists fewer (`Renderer.render`). None: as many as fit.
+LISTS: dict[str, tuple[str, int | None]] = {
+    "payment_reminder": ("items", 8),
+    "cart": ("lines", None),
+    "order_confirmation": ("items", None),
+    "items_added": ("added", None),
+    "item_problems": ("problems", None),
+    "catalogue_page": ("items", None),
+    "menu": ("categories", None),
+    "pick_product": ("options", None),
+    "recent_orders": ("orders", None),
+    "refusal_product_unavailable": ("names", None),
+    "admin_atrisk": ("retailers", None),
+    "admin_profile": ("open_debits", None),
+}
+
+
+def _hi_part_of_day(hour: int) -> str:
+    if 4 <= hour < 12:
+        return "सुबह"
+    if 12 <= hour < 16:
+        return "दोपहर"
+    if 16 <= hour < 20:
+        return "शाम"
+    return "रात"
+
+
+def format_when(value: datetime | str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A moment as people read it, in the zone it carries: `30 Nov, 2:30 pm`, `30 नवंबर, दोपहर
+    2:30 बजे` (the templates' `when` filter; the outbox keeps it as an ISO string with offset)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    day = format_day(value, lang).rsplit(" ", 1)[0]  # the year goes: it is hours away
+    hour, minute = value.hour, value.minute
+    h12 = hour % 12 or 12
+    clock = f"{h12}:{minute:02d}" if minute else f"{h12}"
+    if lang == "hi":
+        return f"{day}, {_hi_part_of_day(hour)} {clock} बजे"
+    return f"{day}, {clock} {'am' if hour < 12 else 'pm'}"
+
+
+# A product's unit as a Hindi reader says it (the catalogue stores it in English).
+HI_UNITS = {
+    "bag": "बैग", "pack": "पैकेट", "box": "डिब्बा", "bottle": "बोतल", "kg": "किलो",
+    "crate": "क्रेट", "jar": "जार", "strip": "स्ट्रिप", "pc": "पीस", "piece": "पीस",
+    "l": "लीटर", "litre": "लीटर", "tin": "डिब्बा", "dozen": "दर्जन",
+}  # fmt: skip
+# Units that stay as they are in English however many ("5 kg").
+_EN_INVARIABLE = frozenset({"kg", "g", "l", "ml", "pc"})
+
+
+def format_unit(unit: str, lang: str = DEFAULT_LANGUAGE, count: int = 1) -> str:
+    """A product's unit in the reader's language, plural in English for `count` other than 1
+    ("bag", "2 bags", "boxes"); the templates' `unit` filter."""
+    if lang == "hi":
+        return HI_UNITS.get(unit.lower(), unit)
+    if count == 1 or unit.lower() in _EN_INVARIABLE:
+        return unit
+    return unit + ("es" if unit.endswith(("x", "s", "ch", "sh")) else "s")
+
+
 class Renderer:
     """Renders Replies in a retailer's language, falling back to English."""
 
@@ -142,13 +242,47 @@ class Renderer:
         )
         self.env.filters["inr"] = format_inr
         self.env.filters["day"] = format_day
+        self.env.filters["when"] = format_when
+        self.env.filters["unit"] = format_unit
 
-    def render(self, reply: Reply, lang: str = DEFAULT_LANGUAGE) -> str:
+    def text(self, reply: Reply, lang: str = DEFAULT_LANGUAGE, *, shown: int | None = None) -> str:
+        """The template's text as written, never cut: a list template lists `shown` entries
+        (default: its `LISTS` cap, else all of them)."""
         lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
         template = self.env.get_template(f"{lang}/{reply.template}.txt")
-        text = template.render(lang=lang, **reply.vars).strip()
-        if utf16_len(text) > MAX_MESSAGE_CHARS:
-            # A long list (catalogue, cart) must never break delivery; cut at a line, counting
-            # as Twilio counts (the "\n…" added is 2 units).
-            text = cut_utf16(text, MAX_MESSAGE_CHARS - 2).rsplit("\n", 1)[0] + "\n…"
-        return text
+        variables = dict(reply.vars)
+        listed = LISTS.get(reply.template)
+        if listed is not None:
+            name, cap = listed
+            entries = variables.get(name)
+            count = len(entries) if isinstance(entries, list | tuple) else 0
+            default = count if cap is None else min(cap, count)
+            variables["shown"] = default if shown is None else max(0, min(shown, count))
+        return template.render(lang=lang, **variables).strip()
+
+    def render(self, reply: Reply, lang: str = DEFAULT_LANGUAGE) -> str:
+        """The message to send, within WhatsApp's limit (`MAX_MESSAGE_CHARS` UTF-16 units).
+
+        A list template over the limit lists fewer entries (the most that fit) and sums up the
+        rest, so its total and next step stay. Cutting the text is the last resort, for a
+        template that is not a list (a test checks no template needs it)."""
+        text = self.text(reply, lang)
+        if utf16_len(text) <= MAX_MESSAGE_CHARS:
+            return text
+        listed = LISTS.get(reply.template)
+        if listed is not None:
+            entries = reply.vars.get(listed[0])
+            low, high = 0, len(entries) if isinstance(entries, list | tuple) else 0
+            best: str | None = None
+            while low <= high:  # the most entries that fit
+                mid = (low + high) // 2
+                candidate = self.text(reply, lang, shown=mid)
+                if utf16_len(candidate) <= MAX_MESSAGE_CHARS:
+                    best, low = candidate, mid + 1
+                else:
+                    high = mid - 1
+            if best is not None:
+                return best
+        log.warning("message %s (%s) cut to WhatsApp's limit", reply.template, lang)
+        # Cut at a line, counting as Twilio counts (the "\n…" added is 2 units).
+        return cut_utf16(text, MAX_MESSAGE_CHARS - 2).rsplit("\n", 1)[0] + "\n…"

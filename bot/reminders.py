@@ -50,6 +50,10 @@ class ReminderDebit:
     unpaid: int  # paise
     due_date: date
     last_reminded_on: date | None
+    # An operator's adjustment (no order): its reason (return, dispute, discount, correction)
+    # and note, so the reminder names what the charge is.
+    reason: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,21 @@ class ReminderItem:
     due_date: date
     days_overdue: int
     stage: ReminderStage
+    reason: str | None = None
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The item as the reminder's variables keep it (and `refresh_reminder` reads it)."""
+        return {
+            "transaction_id": self.transaction_id,
+            "order_id": self.order_id,
+            "unpaid": self.unpaid,
+            "due_date": self.due_date.isoformat(),
+            "days_overdue": self.days_overdue,
+            "stage": self.stage.value,
+            "reason": self.reason,
+            "note": self.note,
+        }
 
 
 @dataclass(frozen=True)
@@ -132,12 +151,29 @@ def plan_reminder(
             due_date=d.due_date,
             days_overdue=max(0, (today - d.due_date).days),
             stage=stage_for(d.due_date, today, policy),
+            reason=d.reason,
+            note=d.note,
         )
         for d in sorted(debits, key=lambda d: (d.due_date, d.transaction_id))
         if d.unpaid > 0 and d.due_date <= horizon
     )
     stage = max((i.stage for i in items), key=_SEVERITY.__getitem__)
     return ReminderPlan(stage=stage, items=items, total_due=sum(i.unpaid for i in items))
+
+
+def breakdown(items: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """What a reminder's items add up to, by when they are due: overdue, due today, due soon.
+    An item due today is not "due soon" (nor overdue yet)."""
+    out = {"overdue": 0, "due_today": 0, "due_soon": 0}
+    for item in items:
+        unpaid = int(item["unpaid"])
+        if int(item.get("days_overdue") or 0) > 0:
+            out["overdue"] += unpaid
+        elif item.get("stage") == ReminderStage.DUE_TODAY:
+            out["due_today"] += unpaid
+        else:
+            out["due_soon"] += unpaid
+    return out
 
 
 def refresh_reminder(
@@ -167,8 +203,10 @@ def refresh_reminder(
         left = unpaid_now.get(tid, 0)
         if left <= 0:
             continue
-        stages.append(stage_for(due, today, policy))
-        kept.append({**item, "unpaid": left, "days_overdue": max(0, (today - due).days)})
+        stage = stage_for(due, today, policy)
+        stages.append(stage)
+        days_overdue = max(0, (today - due).days)
+        kept.append({**item, "unpaid": left, "days_overdue": days_overdue, "stage": stage.value})
     if not kept:
         return None
     total = sum(i["unpaid"] for i in kept)
@@ -177,6 +215,7 @@ def refresh_reminder(
         "stage": max(stages, key=_SEVERITY.__getitem__).value,
         "items": kept,
         "total_due": total,
+        "breakdown": breakdown(kept),
     }
     if "pay" in variables:  # how to pay follows the total (a link for another amount is dropped)
         fresh["pay"] = refresh_pay(variables["pay"], total)

@@ -83,7 +83,8 @@ class Recipient:
     still_due: bool | None = None
     # For payment reminders: the listed debits still unpaid (transaction id -> unpaid paise).
     unpaid_now: Mapping[int, int] | None = None
-    # For checkout follow-ups: is the checkout still pending and not expired? None = not known.
+    # For checkout follow-ups: is the checkout still pending and not expired, with no message
+    # from the retailer since the follow-up was queued? None = not known.
     checkout_open: bool | None = None
     # Twilio reported an opt-out (21610) or a block (63014) and the recipient has not written in
     # since: nothing at all is sent.
@@ -157,7 +158,10 @@ def plan_send(
     if kind == MessageKind.PAYMENT_REMINDER and recipient.still_due is False:
         return Skip(NOTHING_DUE, "paid since the reminder was queued; nothing is due")
     if kind == MessageKind.PENDING_ORDER_FOLLOW_UP and recipient.checkout_open is False:
-        return Skip(CHECKOUT_CLOSED, "the checkout was confirmed, cancelled or expired since")
+        return Skip(
+            CHECKOUT_CLOSED,
+            "the checkout was confirmed, cancelled or expired since, or the retailer wrote in",
+        )
     refused = window_refused_at is not None and (
         recipient.last_inbound_at is None or recipient.last_inbound_at <= window_refused_at
     )

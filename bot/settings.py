@@ -16,8 +16,15 @@ from bot.payments.provider import PaymentProvider
 from bot.payments.razorpay import DEFAULT_API_URL as DEFAULT_RAZORPAY_API_URL
 from bot.payments.razorpay import Razorpay
 from bot.phone import InvalidPhone, normalize_phone
+from bot.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours, parse_quiet_hours
 
 DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
+_WEEKDAYS = {
+    name[:3]: (number, name)
+    for number, name in enumerate(
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    )
+}
 
 
 class SettingsError(Exception):
@@ -62,6 +69,11 @@ class Settings(BaseSettings):
     session_secret: str | None = Field(default=None, min_length=32)
     arq_queue_name: str = "arq:queue"
     data_dir: str = ".data"
+    # Business-initiated messages that can wait are held in this window of BUSINESS_TZ
+    # (`bot.quiet_hours`; "off" for none). A window may cross midnight.
+    quiet_hours: str = DEFAULT_QUIET_HOURS
+    # The weekly insights message goes on this day at 09:00 BUSINESS_TZ (a day's English name).
+    insights_weekday: str = "monday"
     # Payments (DESIGN section 10). With UPI_ID, reminders, balance and statement carry a
     # upi://pay link for the amount due (UPI_PAYEE_NAME is the name the payer's app shows); with
     # a gateway (PAYMENT_PROVIDER), a payment link made through it, paid ones recorded by its
@@ -82,6 +94,20 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_window(cls, value: str) -> str:
+        parse_quiet_hours(value)  # ValueError says what is wrong
+        return value
+
+    @field_validator("insights_weekday")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        day = value.strip().lower()
+        if day[:3] not in _WEEKDAYS or (len(day) > 3 and _WEEKDAYS[day[:3]][1] != day):
+            raise ValueError(f"{value!r} is not a day of the week (monday ... sunday)")
+        return _WEEKDAYS[day[:3]][1]
 
     @field_validator("admin_numbers", mode="before")
     @classmethod
@@ -176,6 +202,16 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.business_tz)
+
+    @cached_property
+    def quiet(self) -> QuietHours | None:
+        """QUIET_HOURS read (None: off)."""
+        return parse_quiet_hours(self.quiet_hours)
+
+    @property
+    def insights_weekday_number(self) -> int:
+        """INSIGHTS_WEEKDAY as Python counts days: 0 is Monday."""
+        return _WEEKDAYS[self.insights_weekday[:3]][0]
 
     @cached_property
     def payments(self) -> PaymentProvider | None:

@@ -5,8 +5,9 @@ has problems), loads what matching needs for just these lines (recorded referenc
 addresses and phone numbers the narrations name, who owes each amount), then takes the credit
 lines one transaction each: the line's row is claimed by its key (its UTR, or a fingerprint), so
 a line imported before (this file again, or an overlapping statement) is skipped and records
-nothing; a matched line is recorded through `db.payments.take`; the rest stay UNMATCHED with
-the reason, for `GET /api/v1/admin/bank/unmatched`.
+nothing; a matched line is recorded through `db.payments.take` (whole: what it clears nothing of
+becomes the retailer's advance, so an import no longer produces EXCESS); the rest stay UNMATCHED
+with the reason, for `GET /api/v1/admin/bank/unmatched`.
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ class LineResult:
     line_no: int
     amount: int
     reference: str | None
-    # RECORDED | EXCESS | DUPLICATE | UNMATCHED | ALREADY_IMPORTED | DEBIT
+    # RECORDED | DUPLICATE | UNMATCHED | ALREADY_IMPORTED | DEBIT (EXCESS: imports before the
+    # ledger kept advances)
     status: str
     retailer_id: int | None = None
     matched_by: str | None = None
     reason: str | None = None
     received_id: int | None = None
+    to_advance: int = 0  # the part of a RECORDED line that cleared nothing and became advance
 
 
 @dataclass(frozen=True)
@@ -117,11 +120,13 @@ async def import_statement(
     performed_by: str,
     now: datetime,
     tz: tzinfo,
+    tolerance: int,
     renderer: Renderer | None = None,
 ) -> ImportResult:
     """Import a statement's credit lines (see the module docstring). Unprocessable
     `INVALID_STATEMENT`, with every problem of every bad row, when it has any: then nothing is
-    imported, so a fixed file can simply be imported again."""
+    imported, so a fixed file can simply be imported again. `tolerance` is the configured
+    OVERDUE_TOLERANCE_PAISE, for lifting a SYSTEM pause a line pays."""
     if not statement.ok:
         raise Unprocessable(
             "INVALID_STATEMENT",
@@ -163,7 +168,7 @@ async def import_statement(
             continue
         result, facts = await _take_line(
             conn, line, key, facts, import_id=import_id, performed_by=performed_by, now=now,
-            tz=tz, renderer=renderer,
+            tz=tz, tolerance=tolerance, renderer=renderer,
         )  # fmt: skip
         results.append(result)
     results.sort(key=lambda r: r.line_no)
@@ -173,6 +178,8 @@ async def import_statement(
         "credits": len(credits),
         "debits": tally["DEBIT"],
         "recorded": tally["RECORDED"],
+        # Kept for the shape of earlier imports' counts: a line is never EXCESS now (what is
+        # above the owed becomes advance: each line's `to_advance` says how much).
         "excess": tally["EXCESS"],
         "duplicates": tally["DUPLICATE"],
         "unmatched": tally["UNMATCHED"],
@@ -192,6 +199,7 @@ async def _take_line(
     performed_by: str,
     now: datetime,
     tz: tzinfo,
+    tolerance: int,
     renderer: Renderer | None,
 ) -> tuple[LineResult, MatchFacts]:
     async with conn.transaction():
@@ -222,15 +230,16 @@ async def _take_line(
             return result, facts
         taken = await take(
             conn, row, retailer_id=found.retailer_id, matched_by=found.by,
-            performed_by=performed_by, now=now, tz=tz, renderer=renderer,
+            performed_by=performed_by, now=now, tz=tz, tolerance=tolerance, renderer=renderer,
             duplicate_of=found.duplicate_of,
         )  # fmt: skip
-    if taken.recorded:
-        before = taken.outstanding_after + taken.recorded
-        facts = facts.after_payment(found.retailer_id, before, taken.outstanding_after)
+    if taken.cleared:
+        facts = facts.after_payment(
+            found.retailer_id, taken.outstanding_before, taken.outstanding_after
+        )
     result = LineResult(
         line.line_no, line.amount, line.reference, taken.status, retailer_id=found.retailer_id,
-        matched_by=found.by, received_id=row.id,
+        matched_by=found.by, received_id=row.id, to_advance=taken.to_advance,
         reason=(
             f"UTR already recorded as payment {taken.duplicate_of}"
             if taken.status == "DUPLICATE"

@@ -167,9 +167,14 @@ async def get_conversation_facts(
     retired product can still be named)."""
     row = await conn.fetchrow(
         f"""SELECT r.id, r.name, r.shop_name, r.language, r.opted_out, r.phone,
+                   r.last_inbound_at, r.insights_off_at,
                    ca.retailer_id AS account, {CREDIT_FACTS_COLUMNS},
                    p.id AS pending_id, p.status AS pending_status,
                    p.expires_at AS pending_expires_at, p.payment_mode AS pending_mode,
+                   -- When its follow-up reached Twilio (or was printed): queued is not read.
+                   (SELECT o.sent_at FROM outbox_messages o
+                    WHERE o.dedupe_key = 'pending_order_follow_up:' || p.id)
+                       AS pending_followed_up_at,
                    p.cart AS pending_cart,
                    (SELECT version FROM catalogue_version) AS catalogue_version
             FROM retailers r
@@ -191,6 +196,7 @@ async def get_conversation_facts(
             row["pending_expires_at"],
             mode,
             stored_lines(row["pending_cart"]),
+            followed_up_at=row["pending_followed_up_at"],
         )
     return ConversationFacts(
         retailer=Retailer(
@@ -200,6 +206,8 @@ async def get_conversation_facts(
             language=row["language"],
             opted_out=row["opted_out"],
             phone=row["phone"],
+            last_message_at=row["last_inbound_at"],
+            insights_off=row["insights_off_at"] is not None,
         ),
         credit=credit,
         pending=pending,
@@ -220,9 +228,10 @@ async def finish_message(
     opted_out: bool | None = None,
     language: str | None = None,
     pending_status: Sequence[tuple[int, str]] = (),
+    insights_off: bool | None = None,
 ) -> None:
     """Store the conversation and the reply, and record on the retailer that they wrote at `now`
-    (opens the 24-hour window), with STOP/START and a language change. Pending orders move from
+    (opens the 24-hour window), with STOP/START, `insights off`/`on` and a language change. Pending orders move from
     PENDING to their new status (CANCELLED, EXPIRED or COMPLETED; one that has already left
     PENDING stays as it is). One statement."""
     await conn.execute(
@@ -238,7 +247,9 @@ async def finish_message(
                opted_out = COALESCE($8, opted_out),
                opted_out_at = CASE WHEN $8 IS NULL OR $8 = opted_out THEN opted_out_at
                                    WHEN $8 THEN $6 ELSE NULL END,
-               language = COALESCE($9, language)
+               language = COALESCE($9, language),
+               insights_off_at = CASE WHEN $12::boolean IS NULL THEN insights_off_at
+                                      WHEN $12 THEN COALESCE(insights_off_at, $6) ELSE NULL END
            WHERE id = $7""",
         phone,
         stage,
@@ -251,4 +262,5 @@ async def finish_message(
         language,
         [pid for pid, _ in pending_status],
         [status for _, status in pending_status],
+        insights_off,
     )

@@ -42,14 +42,20 @@ async def enqueue(
     now: datetime,
     retailer_id: int | None = None,
     renderer: Renderer | None = None,
+    send_at: datetime | None = None,
 ) -> int | None:
-    """Queue one message; return its id, or None when the dedupe key was already queued."""
+    """Queue one message; return its id, or None when the dedupe key was already queued.
+
+    `send_at`: when it may go, if later than `now` (the end of quiet hours,
+    `bot.quiet_hours.release_at`): its `next_attempt_at`, kept as `quiet_until` too so the
+    outbox shows why it waits. Without it the sender applies quiet hours when it takes the row."""
     kind = MessageKind(kind)  # ValueError for a kind the outbox does not know
     body = (renderer or _renderer()).render(reply, language)
+    held = send_at if send_at is not None and send_at > now else None
     row_id: int | None = await conn.fetchval(
         """INSERT INTO outbox_messages (retailer_id, to_phone, kind, language, template, body,
-               variables, dedupe_key, next_attempt_at, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9)
+               variables, dedupe_key, next_attempt_at, created_at, updated_at, quiet_until)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($10::timestamptz, $9), $9, $9, $10)
            ON CONFLICT (dedupe_key) DO NOTHING RETURNING id""",
         retailer_id,
         to_phone,
@@ -60,5 +66,6 @@ async def enqueue(
         _jsonable(reply.vars),
         dedupe_key,
         now,
+        held,
     )
     return row_id

@@ -44,11 +44,13 @@ class OutboxRow:
     temporary_failures: int = 0
     unconfirmed_since: datetime | None = None
     retry_of: int | None = None
+    quiet_until: datetime | None = None  # held for quiet hours until then (`bot.quiet_hours`)
 
 
 _COLUMNS = """id, retailer_id, to_phone, kind, language, template, body, variables, status,
     twilio_sid, error_code, error_message, attempts, next_attempt_at, dedupe_key, created_at,
-    sent_at, updated_at, window_refused_at, temporary_failures, unconfirmed_since, retry_of"""
+    sent_at, updated_at, window_refused_at, temporary_failures, unconfirmed_since, retry_of,
+    quiet_until"""
 
 
 def _row(record: asyncpg.Record) -> OutboxRow:
@@ -140,6 +142,22 @@ async def release_claims(conn: Conn, claims: Sequence[OutboxRow], now: datetime)
     return int(result.split()[-1])
 
 
+async def wait_for_quiet_end(conn: Conn, claim: OutboxRow, until: datetime, now: datetime) -> bool:
+    """Give a claimed row back to wait for quiet hours to end at `until` (not counted as an
+    attempt); False when the claim was lost meanwhile."""
+    result: str = await conn.execute(
+        """UPDATE outbox_messages
+           SET status = 'QUEUED', attempts = attempts - 1, next_attempt_at = $3,
+               quiet_until = $3, updated_at = $4
+           WHERE id = $1 AND status = 'SENDING' AND attempts = $2""",
+        claim.id,
+        claim.attempts,
+        until,
+        now,
+    )
+    return result.endswith(" 1")
+
+
 async def get_recipient(conn: Conn, row: OutboxRow, now: datetime) -> Recipient:
     """What decides how to send `row`, read just before sending it.
 
@@ -148,7 +166,7 @@ async def get_recipient(conn: Conn, row: OutboxRow, now: datetime) -> Recipient:
     For a payment reminder, `unpaid_now` is what each debit it lists (by `transaction_id`) still
     owes and `still_due` whether any does, or, when it lists none, whether the retailer owes
     anything at all. For a checkout follow-up, `checkout_open` is whether its pending order is
-    still PENDING and unexpired at `now`. `twilio_opted_out`: Twilio reported an opt-out or a
+    still PENDING and unexpired at `now`, and the retailer has not written since it was queued. `twilio_opted_out`: Twilio reported an opt-out or a
     block and the recipient has not written in since. `earlier_delivered`: for a row sending
     again a failed message (`retry_of`, the first row of the chain), whether one of its rows was
     reported delivered after all.
@@ -192,7 +210,12 @@ async def get_recipient(conn: Conn, row: OutboxRow, now: datetime) -> Recipient:
             still_due = record["outstanding"] > 0
     pending_id = row.variables.get("pending_order_id") if isinstance(row.variables, dict) else None
     if row.kind == "pending_order_follow_up" and isinstance(pending_id, int):
-        checkout_open = bool(
+        # A message of theirs since it was queued overtook it: they came back by themselves,
+        # and a follow-up arriving after that would make their next "haan" ambiguous.
+        wrote_since = record["last_inbound_at"] is not None and (
+            record["last_inbound_at"] > row.created_at
+        )
+        checkout_open = not wrote_since and bool(
             await conn.fetchval(
                 """SELECT EXISTS (SELECT 1 FROM pending_orders
                    WHERE id = $1 AND status = 'PENDING' AND expires_at > $2)""",

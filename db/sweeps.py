@@ -25,7 +25,8 @@ async def get_reminder_targets(conn: Conn, *, horizon: date, tz: tzinfo) -> list
     rows = await conn.fetch(
         f"""SELECT r.id AS retailer_id, r.phone, r.name, r.language,
                   t.id AS transaction_id, t.order_id, t.amount - t.cleared_amount AS unpaid,
-                  t.due_date, (t.reminder_queued_at AT TIME ZONE $2)::date AS last_reminded_on
+                  t.due_date, (t.reminder_queued_at AT TIME ZONE $2)::date AS last_reminded_on,
+                  t.reason, t.notes
            FROM credit_transactions t JOIN retailers r ON r.id = t.retailer_id
            WHERE {open_debit("t")}
              AND t.due_date IS NOT NULL AND t.due_date <= $1 AND NOT r.opted_out
@@ -41,6 +42,8 @@ async def get_reminder_targets(conn: Conn, *, horizon: date, tz: tzinfo) -> list
             unpaid=row["unpaid"],
             due_date=row["due_date"],
             last_reminded_on=row["last_reminded_on"],
+            reason=row["reason"] if row["order_id"] is None else None,
+            note=row["notes"] if row["order_id"] is None else None,
         )
         if targets and targets[-1].retailer_id == row["retailer_id"]:
             last = targets[-1]
@@ -91,22 +94,32 @@ class FollowUpTarget:
 
 
 async def lock_follow_up_targets(
-    conn: Conn, *, now: datetime, idle: timedelta, limit: int = 500
+    conn: Conn,
+    *,
+    now: datetime,
+    idle: timedelta,
+    time_left: timedelta,
+    limit: int = 500,
 ) -> list[FollowUpTarget]:
-    """Abandoned checkouts: PENDING, not expired, started at least `idle` ago, never followed up.
+    """Abandoned checkouts: PENDING, never followed up, and nothing from the retailer (nor a
+    change to the checkout) for `idle`; with at least `time_left` before it expires, so the
+    answer has time to come. A retailer who sent STOP gets none.
 
     Locked (SKIP LOCKED) so two workers split the work instead of both taking it.
     """
     rows = await conn.fetch(
         """SELECT p.id, p.retailer_id, r.phone, r.name, r.language, p.total, p.cart, p.expires_at
            FROM pending_orders p JOIN retailers r ON r.id = p.retailer_id
-           WHERE p.status = 'PENDING' AND p.expires_at > $1 AND p.created_at <= $2
-             AND p.follow_up_count = 0 AND p.total > 0 AND NOT r.opted_out
+           WHERE p.status = 'PENDING' AND p.follow_up_count = 0 AND p.total > 0
+             AND p.expires_at > $1::timestamptz + $4::interval
+             AND greatest(p.updated_at, coalesce(r.last_inbound_at, p.created_at)) <= $2
+             AND NOT r.opted_out
            ORDER BY p.id LIMIT $3
            FOR UPDATE OF p SKIP LOCKED""",
         now,
         now - idle,
         limit,
+        time_left,
     )
     return [
         FollowUpTarget(
@@ -189,6 +202,29 @@ async def upsert_insights(
         now,
     )
     return written is not None
+
+
+@dataclass(frozen=True)
+class InsightsTarget:
+    retailer_id: int
+    phone: str
+    name: str
+    language: str
+
+
+async def get_insights_targets(conn: Conn, *, since: datetime) -> list[InsightsTarget]:
+    """Retailers who placed an order (not failed or cancelled) since `since` and have not
+    turned insights off (`insights off`) nor reminders (STOP)."""
+    rows = await conn.fetch(
+        """SELECT r.id, r.phone, r.name, r.language FROM retailers r
+           WHERE NOT r.opted_out AND r.insights_off_at IS NULL
+             AND EXISTS (SELECT 1 FROM orders o
+                         WHERE o.retailer_id = r.id AND o.created_at >= $1
+                           AND o.status NOT IN ('FAILED', 'CANCELLED'))
+           ORDER BY r.id""",
+        since,
+    )
+    return [InsightsTarget(r["id"], r["phone"], r["name"], r["language"]) for r in rows]
 
 
 async def get_retailer_ids(conn: Conn) -> list[int]:

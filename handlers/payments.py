@@ -56,6 +56,7 @@ async def gateway_webhook(request: Request) -> Response:
             payload=payload,
             now=deps.clock.now(),
             tz=deps.settings.tz,
+            tolerance=deps.settings.overdue_tolerance_paise,
             renderer=deps.renderer,
         )
     log.info(

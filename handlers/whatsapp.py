@@ -35,6 +35,7 @@ from bot.checkout import (
     PlaceOrder,
     RequestPaymentLink,
     Retailer,
+    SetInsightsOff,
     SetLanguage,
     SetOptOut,
     UpdatePendingOrder,
@@ -251,6 +252,7 @@ async def handle_message(
         opted_out=final.opted_out,
         language=final.language,
         pending_status=final.pending_status,
+        insights_off=final.insights_off,
     )
     return xml, f"{conv.stage.value} -> {decision.conversation.stage.value}"
 
@@ -382,6 +384,7 @@ class FinalWrites:
     opted_out: bool | None = None
     language: str | None = None
     pending_status: tuple[tuple[int, str], ...] = ()  # (pending order id, new status)
+    insights_off: bool | None = None
     payment_link: int | None = None  # the amount to make a gateway link for, after the commit
 
 
@@ -438,6 +441,8 @@ async def apply_effects(
                 change = replace(change, opted_out=opted_out)
             case SetLanguage(language=language):
                 change = replace(change, language=language)
+            case SetInsightsOff(off=off):
+                change = replace(change, insights_off=off)
             case RequestPaymentLink(amount=amount):
                 change = replace(change, payment_link=amount)
             case _:

@@ -1,5 +1,8 @@
 """The outbox sender: delivers due outbox rows through Twilio's Messages API (DESIGN section 7).
 
+A business-initiated message that can wait (`MessageKind.urgent` is False) is not sent inside
+`QUIET_HOURS`: taken inside them, it goes back to the queue until they end (`quiet_until`).
+
 One round (`deliver_due`): in one short transaction, put rows whose sender died (lease expired)
 back in the queue and lease up to `limit` due rows with `FOR UPDATE SKIP LOCKED`, so two senders
 never take the same row; commit; then for each row, just before sending, load its recipient
@@ -37,6 +40,7 @@ from bot.content import content_variables
 from bot.messages import Reply
 from bot.outbox_status import OutboxStatus
 from bot.phone import mask_phone
+from bot.quiet_hours import release_at
 from bot.reminders import REMINDER_POLICY, refresh_reminder
 from bot.sending import (
     MAX_ATTEMPTS,
@@ -75,6 +79,7 @@ from db.outbox_queries import (
     release_claims,
     release_held,
     requeue_expired_leases,
+    wait_for_quiet_end,
 )
 from db.pool import Conn
 from jobs.send_rate import SharedSendRate, send_rate_key
@@ -221,6 +226,14 @@ async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, rate: SharedSendR
             unconfirmed_since=row.unconfirmed_since,
         )  # fmt: skip
         return "failed"
+    go_at = release_at(row.kind, now, deps.settings.quiet, deps.settings.tz)
+    if go_at > now:
+        # Inside quiet hours (queued by a path that did not hold it, or a retry falling due at
+        # night): back to the queue until they end, the attempt not counted.
+        await wait_for_quiet_end(conn, row, go_at, now)
+        log.info("outbox #%d %s to %s waits for quiet hours: goes at %s", row.id, row.kind,
+                 who, go_at.isoformat())  # fmt: skip
+        return "quiet"
     recipient = await get_recipient(conn, row, now)
     if row.kind == "payment_reminder" and recipient.unpaid_now:
         row = await _refresh_reminder(deps, conn, row, recipient.unpaid_now, now)

@@ -21,10 +21,18 @@ JobFunc = Callable[[Deps, date], Awaitable[dict[str, int]]]
 
 @dataclass(frozen=True)
 class Schedule:
-    """When a job runs: at `minute` past each of `hours`, in BUSINESS_TZ (never the host's zone)."""
+    """When a job runs: at each of `minutes` past each of `hours`, in BUSINESS_TZ (never the
+    host's zone); every day, or only on the weekday a setting names (`weekday_setting`: the
+    `Settings` property giving it, 0 = Monday)."""
 
     hours: frozenset[int]
-    minute: int = 0
+    minutes: frozenset[int] = frozenset({0})
+    weekday_setting: str | None = None
+
+    @property
+    def minute(self) -> int:
+        """The first minute past the hour it runs at ("daily 10:00")."""
+        return min(self.minutes)
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,14 @@ class Job:
 
 def _at(*hours: int) -> Schedule:
     return Schedule(frozenset(hours))
+
+
+# A sweep over checkouts idle for two hours: every 15 minutes, so each is followed up between
+# 2 and 2¼ hours after the retailer's last message, at any hour of the day (quiet hours hold
+# what it queues at night). A sweep rather than an arq job deferred per checkout: its state is
+# the checkout's own row (`follow_up_count`), so a worker restart, a Redis without persistence
+# or a checkout touched again (which would move a deferred job) changes nothing.
+_EVERY_15_MINUTES = Schedule(frozenset(range(24)), frozenset({0, 15, 30, 45}))
 
 
 # In the order the admin help lists them.
@@ -71,14 +87,20 @@ JOBS: dict[str, Job] = {
     ),
     "pending_order_follow_up": Job(
         tasks.pending_order_follow_up,
-        _at(14),
+        _EVERY_15_MINUTES,
         today_only=True,
-        description="one nudge per abandoned checkout, while it can still be confirmed",
+        description="one follow-up per checkout left for 2 hours, while it can be confirmed",
     ),
     "regenerate_insights": Job(
         tasks.regenerate_insights,
         _at(3),
         today_only=False,
         description="recompute every retailer's buying pattern (stored, not sent)",
+    ),
+    "send_insights": Job(
+        tasks.send_insights,
+        Schedule(frozenset({9}), weekday_setting="insights_weekday_number"),
+        today_only=True,
+        description="weekly insights to retailers who ordered in 30 days (INSIGHTS_WEEKDAY)",
     ),
 }

@@ -13,6 +13,7 @@ from arq.cron import CronJob, cron, next_cron
 from arq.typing import WorkerCoroutine
 from arq.worker import Retry
 
+from bot.settings import Settings
 from bot.text import is_digits
 from jobs.registry import JOBS
 from jobs.runner import run_job_now
@@ -25,11 +26,33 @@ MAX_TRIES = 5
 RETRY_DELAY = timedelta(seconds=30)
 
 
-def next_run(job: str, after: datetime, tz: tzinfo) -> datetime:
+# The weekday of a weekly job when no settings are given (INSIGHTS_WEEKDAY's default, Monday).
+DEFAULT_WEEKDAY = 0
+
+
+def weekday_of(job: str, settings: Settings | None = None) -> int | None:
+    """The day of the week `job` runs on (0 = Monday), or None for every day."""
+    name = JOBS[job].schedule.weekday_setting
+    if name is None:
+        return None
+    if settings is None:
+        return DEFAULT_WEEKDAY
+    day: int = getattr(settings, name)
+    return day
+
+
+def next_run(job: str, after: datetime, tz: tzinfo, settings: Settings | None = None) -> datetime:
     """The next slot of `job` strictly after `after`, computed in `tz`, returned in UTC."""
     s = JOBS[job].schedule
     local = after.astimezone(tz)
-    nxt = next_cron(local, hour=set(s.hours), minute=s.minute, second=0, microsecond=0)
+    nxt = next_cron(
+        local,
+        weekday=weekday_of(job, settings),
+        hour=set(s.hours),
+        minute=set(s.minutes),
+        second=0,
+        microsecond=0,
+    )
     return nxt.astimezone(UTC)
 
 
@@ -74,17 +97,24 @@ def _cron_task(name: str) -> WorkerCoroutine:
 
 CRON_TASKS = {name: _cron_task(name) for name in JOBS}
 
-cron_jobs: list[CronJob] = [
-    cron(
-        CRON_TASKS[name],
-        name=f"cron:{name}",
-        hour=set(job.schedule.hours),
-        minute=job.schedule.minute,
-        second=0,
-        microsecond=0,
-        max_tries=MAX_TRIES,
-        timeout=timedelta(minutes=30),
-        unique=True,
-    )
-    for name, job in JOBS.items()
-]
+
+def cron_jobs_for(settings: Settings | None = None) -> list[CronJob]:
+    """arq's cron list, one entry per row of `JOBS` (a weekly job on its setting's weekday)."""
+    return [
+        cron(
+            CRON_TASKS[name],
+            name=f"cron:{name}",
+            weekday=weekday_of(name, settings),
+            hour=set(job.schedule.hours),
+            minute=set(job.schedule.minutes),
+            second=0,
+            microsecond=0,
+            max_tries=MAX_TRIES,
+            timeout=timedelta(minutes=30),
+            unique=True,
+        )
+        for name, job in JOBS.items()
+    ]
+
+
+cron_jobs: list[CronJob] = cron_jobs_for()

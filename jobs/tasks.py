@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from bot.cli.deps import Deps
 from bot.clock import business_date
 from bot.credit import Bucket
-from bot.insights import compute_insights
+from bot.insights import WINDOW_DAYS, compute_insights, insights_vars, insights_week
 from bot.messages import MessageKind, Reply
-from bot.reminders import REMINDER_POLICY, plan_reminder
+from bot.quiet_hours import release_at
+from bot.reminders import REMINDER_POLICY, breakdown, plan_reminder
 from db import sweeps
 from db.aging import refresh_stale_aging
 from db.credit_queries import get_at_risk, get_risk_dashboard
@@ -23,8 +25,12 @@ from jobs.payment_links import pay_for
 
 log = logging.getLogger(__name__)
 
-# A checkout untouched this long is "abandoned" and gets one follow-up.
+# A checkout untouched this long is "abandoned" and gets one follow-up ...
 FOLLOW_UP_AFTER = timedelta(hours=2)
+# ... if it has this long left before it expires (time to read it and answer).
+FOLLOW_UP_TIME_LEFT = timedelta(hours=1)
+# The weekly insights go to retailers who ordered within this many days.
+INSIGHTS_ACTIVE_DAYS = 30
 
 
 def _effective_now(deps: Deps, as_of: date, at: time) -> datetime:
@@ -36,8 +42,9 @@ def _effective_now(deps: Deps, as_of: date, at: time) -> datetime:
 
 
 async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
-    """One reminder per retailer per day, listing all its due items."""
+    """One reminder per retailer per day, listing all its due items (held for quiet hours)."""
     now = _effective_now(deps, as_of, time(10, 0))
+    send_at = _send_at(deps, MessageKind.PAYMENT_REMINDER, now)
     horizon = as_of + timedelta(days=REMINDER_POLICY.days_before_due)
     queued = skipped = 0
     async with deps.pool.acquire() as conn:
@@ -46,6 +53,7 @@ async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
         plan = plan_reminder(target.debits, as_of, REMINDER_POLICY)
         if plan is None:
             continue
+        items = [_short_note(i.to_json()) for i in plan.items]
         # The payment link (a gateway call) is made here, before the transaction that queues.
         pay = await pay_for(deps, target.retailer_id, plan.total_due)
         reply = Reply(
@@ -53,17 +61,9 @@ async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
             {
                 "name": target.name,
                 "stage": plan.stage.value,
-                "items": [
-                    {
-                        "transaction_id": i.transaction_id,
-                        "order_id": i.order_id,
-                        "unpaid": i.unpaid,
-                        "due_date": i.due_date.isoformat(),
-                        "days_overdue": i.days_overdue,
-                    }
-                    for i in plan.items
-                ],
+                "items": items,
                 "total_due": plan.total_due,
+                "breakdown": breakdown(items),
                 "pay": pay,
             },
         )
@@ -78,6 +78,7 @@ async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
                 now=now,
                 retailer_id=target.retailer_id,
                 renderer=deps.renderer,
+                send_at=send_at,
             )
             if row is None:
                 skipped += 1
@@ -85,6 +86,22 @@ async def payment_reminders(deps: Deps, as_of: date) -> dict[str, int]:
             await sweeps.mark_reminded(conn, [i.transaction_id for i in plan.items], now)
             queued += 1
     return {"queued": queued, "already_sent": skipped, "candidates": len(targets)}
+
+
+def _send_at(deps: Deps, kind: MessageKind, now: datetime) -> datetime:
+    """When a message of `kind` queued `now` may go (the end of quiet hours, if inside)."""
+    return release_at(kind, now, deps.settings.quiet, deps.settings.tz)
+
+
+# An adjustment's note, as a reminder line names it.
+NOTE_CHARS = 40
+
+
+def _short_note(item: dict[str, Any]) -> dict[str, Any]:
+    note = item.get("note")
+    if isinstance(note, str) and len(note) > NOTE_CHARS:
+        item["note"] = note[: NOTE_CHARS - 1].rstrip() + "…"
+    return item
 
 
 async def expire_pending_orders(deps: Deps, as_of: date) -> dict[str, int]:
@@ -95,11 +112,16 @@ async def expire_pending_orders(deps: Deps, as_of: date) -> dict[str, int]:
 
 
 async def pending_order_follow_up(deps: Deps, as_of: date) -> dict[str, int]:
-    """One nudge per abandoned checkout, while it can still be confirmed."""
+    """One follow-up per abandoned checkout, `FOLLOW_UP_AFTER` after the retailer's last
+    message (the sweep runs every 15 minutes, so 2 to 2¼ hours; later only when held for quiet
+    hours), while there is time to answer it."""
     now = deps.clock.now()
+    send_at = _send_at(deps, MessageKind.PENDING_ORDER_FOLLOW_UP, now)
     queued = 0
     async with deps.pool.acquire() as conn, conn.transaction():
-        targets = await sweeps.lock_follow_up_targets(conn, now=now, idle=FOLLOW_UP_AFTER)
+        targets = await sweeps.lock_follow_up_targets(
+            conn, now=now, idle=FOLLOW_UP_AFTER, time_left=FOLLOW_UP_TIME_LEFT
+        )
         for t in targets:
             reply = Reply(
                 "pending_order_follow_up",
@@ -121,10 +143,51 @@ async def pending_order_follow_up(deps: Deps, as_of: date) -> dict[str, int]:
                 now=now,
                 retailer_id=t.retailer_id,
                 renderer=deps.renderer,
+                send_at=send_at,
             )
             await sweeps.mark_followed_up(conn, t.pending_order_id, now)
             queued += row is not None
     return {"queued": queued}
+
+
+async def send_insights(deps: Deps, as_of: date) -> dict[str, int]:
+    """The weekly insights message, to retailers who ordered in the last
+    `INSIGHTS_ACTIVE_DAYS` days and did not turn it off (`insights off`, or STOP): what they
+    bought and the one nudge worth making (`bot.insights`). Once per retailer per insights
+    week (from INSIGHTS_WEEKDAY), so a rerun or a catch-up later in the week sends nothing
+    twice."""
+    now = _effective_now(deps, as_of, time(9, 0))
+    send_at = _send_at(deps, MessageKind.INSIGHTS, now)
+    week = insights_week(as_of, deps.settings.insights_weekday_number)
+    tz = deps.settings.tz
+    active_since = datetime.combine(as_of - timedelta(days=INSIGHTS_ACTIVE_DAYS), time(0), tz)
+    history_since = datetime.combine(as_of - timedelta(days=WINDOW_DAYS + 1), time(0), tz)
+    queued = skipped = 0
+    async with deps.pool.acquire() as conn:
+        targets = await sweeps.get_insights_targets(conn, since=active_since)
+        orders = await sweeps.get_recent_orders_by_retailer(conn, since=history_since, tz=tz)
+        for target in targets:
+            data = compute_insights(orders.get(target.retailer_id, []), as_of)
+            if not data["orders"]:
+                continue
+            async with conn.transaction():
+                row = await enqueue(
+                    conn,
+                    kind=MessageKind.INSIGHTS,
+                    reply=Reply("insights", insights_vars(target.name, data, weekly=True)),
+                    to_phone=target.phone,
+                    language=target.language,
+                    dedupe_key=f"insights:{target.retailer_id}:{week.isoformat()}",
+                    now=now,
+                    retailer_id=target.retailer_id,
+                    renderer=deps.renderer,
+                    send_at=send_at,
+                )
+            if row is None:
+                skipped += 1
+            else:
+                queued += 1
+    return {"queued": queued, "already_sent": skipped, "candidates": len(targets)}
 
 
 async def regenerate_insights(deps: Deps, as_of: date) -> dict[str, int]:

@@ -16,7 +16,7 @@ from bot.settings import load_settings
 from jobs.outbox_sender import run_sender
 from jobs.payment_links import create_payment_link
 from jobs.runner import run_job_now
-from jobs.schedule import cron_jobs
+from jobs.schedule import cron_jobs_for
 
 settings = load_settings()
 
@@ -48,7 +48,7 @@ async def run_named_job(ctx: dict[str, Any], name: str, as_of: str | None = None
 
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [run_named_job, create_payment_link]
-    cron_jobs: ClassVar[list[Any]] = cron_jobs
+    cron_jobs: ClassVar[list[Any]] = cron_jobs_for(settings)
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379")

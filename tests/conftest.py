@@ -140,6 +140,9 @@ def settings(database_url: str, redis_url: str, queue_name: str) -> Settings:
         admin_numbers=ADMIN_PHONE,
         arq_queue_name=queue_name,
         whatsapp_templates={},
+        # Tests that are not about quiet hours must not depend on the hour they run at (some
+        # use the real clock); tests of quiet hours set them (tests/test_quiet_hours.py).
+        quiet_hours="off",
     )
 
 

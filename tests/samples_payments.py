@@ -10,7 +10,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "payment_received": {
         "name": "Ramesh",
         "amount": 1_250_000,
-        "excess": 0,
+        "cleared": 1_250_000,
+        "to_advance": 0,
+        "advance": 0,
+        "resumed": False,
         "outstanding": 300_000,
         "reference": "pay_Nx8d7QZ4bB2LhT",
         "source": "gateway",

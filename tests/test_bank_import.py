@@ -1,6 +1,6 @@
 """Bank statement import end to end (API and CLI): each recognised layout, matches by UTR, UPI
 address, phone and unique amount, the ambiguous line left for an operator, the same file twice,
-a bad row, and what operators do with what is left."""
+a bad row, an overpayment kept as advance, and what operators do with what is left."""
 
 from __future__ import annotations
 
@@ -241,15 +241,49 @@ async def test_an_operator_dismisses_a_line_that_is_no_retailers(
     assert [(d["note"], d["resolvedBy"]) for d in dismissed] == [("settlement", "api")]
 
 
-async def test_a_bank_overpayment_is_held(
+async def test_a_bank_overpayment_becomes_advance(
     api: httpx.AsyncClient, db: asyncpg.Pool, world: dict[str, int]
 ) -> None:
     text = "date,amount,narration,reference\n2026-01-15,9000,IMPS 9876500005,912345678901\n"
     r = await api.post(f"{A}/bank/import", content=text.encode())
-    assert _statuses(r.json()) == [("9000.00", "EXCESS", world["Mohan"], "phone")]
-    row = await db.fetchrow("SELECT recorded_amount, excess FROM received_payments")
-    assert tuple(row) == (800_000, 100_000)
+    assert _statuses(r.json()) == [("9000.00", "RECORDED", world["Mohan"], "phone")]
+    assert r.json()["lines"][0]["toAdvance"] == "1000.00"
+    assert r.json()["counts"]["excess"] == 0
+    row = await db.fetchrow("SELECT status, recorded_amount, excess FROM received_payments")
+    assert tuple(row) == ("RECORDED", 900_000, 0)
     assert await _outstanding(db, world["Mohan"]) == 0
+    advance = await db.fetchval(
+        "SELECT advance FROM credit_accounts WHERE retailer_id = $1", world["Mohan"]
+    )
+    assert advance == 100_000
+    body = await db.fetchval("SELECT body FROM outbox_messages WHERE kind = 'payment_received'")
+    assert "₹8,000 of it cleared what you owed; ₹1,000 kept as advance for your next orders." in (
+        body
+    )
+    # No EXCESS row is left for an operator; the filter still answers (for rows stored before).
+    assert (await api.get(f"{A}/bank/unmatched?status=EXCESS")).json()["items"] == []
+    async with db.acquire() as conn:
+        await check_invariants(conn)
+
+
+async def test_an_assigned_overpayment_becomes_advance(
+    api: httpx.AsyncClient, db: asyncpg.Pool, world: dict[str, int]
+) -> None:
+    text = "date,amount,narration,reference\n2026-01-15,9999,NEFT CR KIRANA,HDFCN52026011599999\n"
+    r = await api.post(f"{A}/bank/import", content=text.encode())
+    assert r.json()["lines"][0]["status"] == "UNMATCHED"
+    received_id = r.json()["lines"][0]["receivedPaymentId"]
+    r = await api.post(f"{A}/bank/unmatched/{received_id}/assign", json={"retailer": SUNITA})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert (answer["status"], answer["recordedAmount"], answer["excess"]) == (
+        "RECORDED", "9999.00", "0.00",
+    )  # fmt: skip
+    assert (answer["outstanding"], answer["toAdvance"]) == ("0.00", "5999.00")
+    audit = await db.fetchval(
+        "SELECT new_value FROM audit_log WHERE action = 'RECEIVED_PAYMENT_ASSIGNED'"
+    )
+    assert (audit["recorded"], audit["toAdvance"]) == (999_900, 599_900)
 
 
 async def test_vpa_of_a_retailer(api: httpx.AsyncClient, world: dict[str, int]) -> None:

@@ -194,3 +194,20 @@ async def test_chat_as_admin_shows_what_the_command_queued(
     assert "📣 [credit_paused to +91*******001" in transcript
     assert await shop.fetchval("SELECT credit_status FROM retailers WHERE id = 1") == "PAUSED"
     assert await shop.fetchval("SELECT count(*) FROM inbound_messages") == 1
+
+
+def test_a_message_held_for_quiet_hours_says_when_it_goes() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.cli.chat import Queued, format_queued
+
+    held = Queued(
+        id=1, to_phone=RAMESH, kind="payment_reminder", body="Total due: ₹1,250",
+        status="QUEUED", created_at=datetime(2026, 11, 29, 18, 30, tzinfo=UTC),
+        quiet_until=datetime(2026, 11, 30, 2, 30, tzinfo=UTC),
+    )  # fmt: skip
+    shown = format_queued(held, show_recipient=False, tz=ZoneInfo("Asia/Kolkata"))
+    assert shown.splitlines()[0] == (
+        "📣 [payment_reminder, queued, held for quiet hours: goes 30 Nov, 8 am]"
+    )

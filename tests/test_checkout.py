@@ -203,7 +203,8 @@ ROWS: list[tuple[str, Conversation, str, Facts | None, list[str], Stage, list[st
     ("cart change", IN_CART, "change 1 5", None, ["quantity_changed", "cart"], Stage.CART, []),
     ("cart change to 0", IN_CART, "change 2 0", None, ["item_removed", "cart"], Stage.CART, []),
     ("cart change too many", IN_CART, "change 1 5000", None, ["item_problems"], Stage.CART, []),
-    ("cart remove no such line", IN_CART, "remove 9", None, ["hint"], Stage.CART, []),
+    # The brief of issue 13: say how many lines there are, not "didn't understand".
+    ("cart remove no such line", IN_CART, "remove 9", None, ["item_problems"], Stage.CART, []),
     ("cart view", IN_CART, "cart", None, ["cart"], Stage.CART, []),
     ("cart number asks", IN_CART, "4", None, ["ask_quantity"], Stage.QUANTITY, []),
     ("cart add merges", IN_CART, f"{number_of(ATTA)} x 1", None, ["items_added"], Stage.CART, []),

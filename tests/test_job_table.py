@@ -30,11 +30,13 @@ def test_the_table_names_the_contracts_jobs_and_schedules_each_once() -> None:
         "expire_pending_orders",
         "pending_order_follow_up",
         "regenerate_insights",
+        "send_insights",  # issue 13: the weekly insights message
     ]
     assert {n for n, j in JOBS.items() if j.today_only} == {
         "payment_reminders",
         "auto_pause",
         "pending_order_follow_up",
+        "send_insights",
     }
     assert all(j.description for j in JOBS.values())
     crons = {c.name: c for c in cron_jobs}

@@ -81,7 +81,12 @@ async def reminders(db: asyncpg.Pool) -> list[asyncpg.Record]:
         ("auto_pause", datetime(2026, 3, 1, 10, 30), datetime(2026, 3, 1, 11, 0)),
         ("expire_pending_orders", datetime(2026, 3, 1, 6, 1), datetime(2026, 3, 1, 12, 0)),
         ("expire_pending_orders", datetime(2026, 3, 1, 19, 0), datetime(2026, 3, 2, 0, 0)),
-        ("pending_order_follow_up", datetime(2026, 3, 1, 15, 0), datetime(2026, 3, 2, 14, 0)),
+        # Every 15 minutes (issue 13: a daily 14:00 sweep missed checkouts left at 12:30).
+        ("pending_order_follow_up", datetime(2026, 3, 1, 15, 0), datetime(2026, 3, 1, 15, 15)),
+        ("pending_order_follow_up", datetime(2026, 3, 1, 23, 50), datetime(2026, 3, 2, 0, 0)),
+        # Weekly, INSIGHTS_WEEKDAY (default Monday) at 09:00: 1 March 2026 is a Sunday.
+        ("send_insights", datetime(2026, 3, 1, 15, 0), datetime(2026, 3, 2, 9, 0)),
+        ("send_insights", datetime(2026, 3, 2, 9, 0), datetime(2026, 3, 9, 9, 0)),
         ("regenerate_insights", datetime(2026, 12, 31, 23, 0), datetime(2027, 1, 1, 3, 0)),
         ("evaluate_guardrails", datetime(2026, 3, 1, 0, 0), datetime(2026, 3, 1, 4, 0)),
     ],
@@ -232,7 +237,10 @@ async def test_follow_up_abandoned_checkouts_once(deps: Deps, clock: FixedClock)
     (row,) = await deps.pool.fetch("SELECT * FROM outbox_messages")
     assert row["kind"] == "pending_order_follow_up"
     assert row["dedupe_key"] == f"pending_order_follow_up:{abandoned}"
-    assert "₹4,520" in row["body"] and "confirm" in row["body"]
+    # Issue 13: it offers what `resume` does (not "confirm", which a "haan" did not do) and
+    # states when the checkout expires, with the time.
+    assert "₹4,520" in row["body"] and "*resume*" in row["body"]
+    assert "kept until 16 Jan, 9 am" in row["body"]
 
 
 # --- insights -----------------------------------------------------------------------------------

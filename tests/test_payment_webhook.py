@@ -1,5 +1,7 @@
 """POST /webhooks/payments/razorpay through the app, with payloads shaped as Razorpay documents
-them: signature first, exactly once however events arrive, overpayment held, refunds."""
+them: signature first, exactly once however events arrive, an overpayment kept as advance,
+refunds (from the advance first), and a SYSTEM pause lifted by the payment (with the configured
+tolerance) in its transaction."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ import httpx
 import pytest
 
 from bot.cli.deps import Deps
+from bot.content import content_variables
 from bot.settings import Settings
 from db import ledger
+from jobs.runner import run_job_now
 from tests.ledger_support import (
     NOW,
     TZ,
@@ -102,6 +106,14 @@ async def _outstanding(db: asyncpg.Pool, rid: int) -> int:
         "SELECT outstanding FROM credit_accounts WHERE retailer_id = $1", rid
     )
     return value
+
+
+async def _balance(db: asyncpg.Pool, rid: int) -> tuple[int, int]:
+    """The account's (outstanding, advance)."""
+    row = await db.fetchrow(
+        "SELECT outstanding, advance FROM credit_accounts WHERE retailer_id = $1", rid
+    )
+    return row["outstanding"], row["advance"]
 
 
 def _link_paid(payment_id: str, amount: int, rid: int) -> dict[str, Any]:
@@ -193,22 +205,122 @@ async def test_a_payment_without_a_link_is_found_by_the_payers_number(
     assert await _outstanding(db, retailer) == 950_000
 
 
-async def test_an_overpayment_records_what_is_owed_and_holds_the_rest(
+async def test_an_overpayment_is_recorded_whole_and_the_rest_becomes_advance(
     gw: httpx.AsyncClient, db: asyncpg.Pool, retailer: int
 ) -> None:
     r = await _post(gw, _link_paid("pay_A", 1_500_000, retailer), "e1")
-    assert r.json()["status"] == "excess"
-    assert await _payments(db) == [(1_250_000, "pay_A", "gateway:razorpay", "gateway")]
+    assert r.json()["status"] == "recorded"
+    assert "₹2,500 of it became advance" in r.json()["detail"]
+    assert await _payments(db) == [(1_500_000, "pay_A", "gateway:razorpay", "gateway")]
     row = await db.fetchrow("SELECT status, recorded_amount, excess FROM received_payments")
-    assert tuple(row) == ("EXCESS", 1_250_000, 250_000)
+    assert tuple(row) == ("RECORDED", 1_500_000, 0)
+    assert await _balance(db, retailer) == (0, 250_000)
     body = await db.fetchval("SELECT body FROM outbox_messages WHERE kind = 'payment_received'")
-    assert "*₹15,000*" in body and "₹2,500 of it is more than you owed" in body
-    # A second payment when nothing is owed is held whole.
+    assert "*₹15,000*" in body
+    assert "₹12,500 of it cleared what you owed; ₹2,500 kept as advance for your next orders." in (
+        body
+    )
+    assert "You owe nothing now." in body and "active again" not in body
+    # A second payment when nothing is owed becomes advance whole.
     r = await _post(gw, payment_captured("pay_C", 100_000), "e2")
-    assert r.json()["status"] == "excess"
-    assert len(await _payments(db)) == 1
+    assert r.json()["status"] == "recorded"
+    assert len(await _payments(db)) == 2
+    assert await _balance(db, retailer) == (0, 350_000)
+    body = await db.fetchval(
+        """SELECT body FROM outbox_messages WHERE kind = 'payment_received'
+           ORDER BY id DESC LIMIT 1"""
+    )
+    assert "₹1,000 kept as advance for your next orders (your advance is now ₹3,500)." in body
+    assert "cleared" not in body
+    # Import and webhook never write EXCESS now.
+    assert await db.fetchval("SELECT count(*) FROM received_payments WHERE status = 'EXCESS'") == 0
     async with db.acquire() as conn:
         await check_invariants(conn)
+
+
+async def _paused_retailer(db: asyncpg.Pool, deps: Deps) -> int:
+    """Ramesh owes ₹5,000 for 40 days and ₹2,000 for 5, so the 11:00 run paused his credit."""
+    async with db.acquire() as conn:
+        rid = await make_retailer(conn, PHONE, name="Ramesh", now=NOW - days(90))
+        pid = await make_product(conn)
+        # The newer first: placed after it, the older would be refused as overdue already.
+        await credit_order(conn, rid, pid, 200_000, now=NOW - days(5))
+        await credit_order(conn, rid, pid, 500_000, now=NOW - days(40))
+    assert (await run_job_now(deps, "auto_pause")).counts["paused"] == 1
+    return rid
+
+
+async def _status(db: asyncpg.Pool, rid: int) -> tuple[str, str | None]:
+    row = await db.fetchrow("SELECT credit_status, paused_by FROM retailers WHERE id = $1", rid)
+    return row["credit_status"], row["paused_by"]
+
+
+async def test_an_overpayment_on_a_system_paused_account_resumes_credit_and_the_receipt_says_so(
+    gw: httpx.AsyncClient, db: asyncpg.Pool, gw_deps: Deps
+) -> None:
+    rid = await _paused_retailer(db, gw_deps)
+    assert await _status(db, rid) == ("PAUSED", "SYSTEM")
+    # Queuing the receipt fails: the webhook's one transaction takes the payment and the resume
+    # back with it (the gateway delivers the event again).
+    await db.execute(
+        """CREATE FUNCTION refuse_receipt() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'receipt refused'; END $$;
+           CREATE TRIGGER refuse_receipt BEFORE INSERT ON outbox_messages FOR EACH ROW
+           WHEN (NEW.kind = 'payment_received') EXECUTE FUNCTION refuse_receipt();"""
+    )
+    with pytest.raises(asyncpg.RaiseError, match="receipt refused"):
+        await _post(gw, payment_captured("pay_A", 900_000), "e1")
+    assert await _status(db, rid) == ("PAUSED", "SYSTEM")
+    assert await _payments(db) == [] and await _balance(db, rid) == (700_000, 0)
+    assert await db.fetchval("SELECT count(*) FROM outbox_messages") == 1  # credit_paused
+    await db.execute("DROP TRIGGER refuse_receipt ON outbox_messages")
+    r = await _post(gw, payment_captured("pay_A", 900_000), "e1")
+    assert r.json()["status"] == "recorded", r.text
+    assert r.json()["detail"] == "matched by contact; ₹2,000 of it became advance; credit resumed"
+    assert await _status(db, rid) == ("ACTIVE", None)
+    assert await _balance(db, rid) == (0, 200_000)
+    receipt = await db.fetchrow(
+        "SELECT body, variables FROM outbox_messages WHERE kind = 'payment_received'"
+    )
+    assert receipt["body"] == (
+        "✅ Namaste Ramesh, we received your payment of *₹9,000* (ref pay_A). Thank you!\n"
+        "₹7,000 of it cleared what you owed; ₹2,000 kept as advance for your next orders.\n"
+        "Credit on your account is active again.\n"
+        "You owe nothing now."
+    )
+    assert content_variables("payment_received", receipt["variables"], "en") == {
+        "1": "Ramesh", "2": "₹9,000", "3": "₹0", "4": "₹2,000",
+    }  # fmt: skip
+    # The resume was written with the payment (one savepoint of the webhook's transaction).
+    xids = await db.fetch(
+        """SELECT xmin::text AS x FROM credit_transactions WHERE type = 'PAYMENT'
+           UNION ALL SELECT xmin::text FROM audit_log WHERE action IN ('PAYMENT', 'UNPAUSE')
+           UNION ALL SELECT xmin::text FROM outbox_messages WHERE kind = 'credit_resumed'
+           UNION ALL SELECT xmin::text FROM retailers WHERE id = $1""",
+        rid,
+    )
+    assert len(xids) == 5 and len({x["x"] for x in xids}) == 1
+    # One credit_resumed, also after the 11:00 run.
+    assert (await run_job_now(gw_deps, "auto_pause")).counts["resumed"] == 0
+    kinds = await db.fetch("SELECT kind FROM outbox_messages ORDER BY id")
+    assert [k["kind"] for k in kinds] == ["credit_paused", "credit_resumed", "payment_received"]
+    async with db.acquire() as conn:
+        await check_invariants(conn)
+
+
+async def test_the_configured_tolerance_decides_whether_a_payment_resumes_credit(
+    db: asyncpg.Pool, gw_settings: Settings, gw_deps: Deps
+) -> None:
+    # ₹1,000 tolerated (the default is ₹100): ₹500 left overdue no longer stops credit.
+    settings = gw_settings.model_copy(update={"overdue_tolerance_paise": 100_000})
+    deps = dataclasses.replace(gw_deps, settings=settings)
+    rid = await _paused_retailer(db, deps)
+    async with app_client(settings, deps) as client:
+        r = await _post(client, payment_captured("pay_A", 450_000), "e1")
+    assert r.json()["detail"] == "matched by contact; credit resumed"
+    assert await _status(db, rid) == ("ACTIVE", None)
+    body = await db.fetchval("SELECT body FROM outbox_messages WHERE kind = 'payment_received'")
+    assert "Credit on your account is active again.\nYou still owe ₹2,500." in body
 
 
 async def test_a_refund_is_owed_again_once(
@@ -234,7 +346,7 @@ async def test_a_refund_is_owed_again_once(
         await check_invariants(conn)
 
 
-async def test_a_refund_gives_back_the_held_excess_first(
+async def test_a_refund_of_an_overpayment_takes_back_the_advance_first(
     gw: httpx.AsyncClient, db: asyncpg.Pool, retailer: int
 ) -> None:
     await _post(gw, _link_paid("pay_A", 1_500_000, retailer), "e1")
@@ -244,8 +356,71 @@ async def test_a_refund_gives_back_the_held_excess_first(
     assert r.json()["status"] == "refunded"
     row = await db.fetchrow("SELECT status, excess, refunded FROM received_payments")
     assert tuple(row) == ("RECORDED", 0, 300_000)
-    # ₹2,500 was held, so only ₹500 is owed again.
+    # ₹2,500 became advance, so only ₹500 is owed again.
     assert await _outstanding(db, retailer) == 50_000
+    assert await _balance(db, retailer) == (50_000, 0)
+
+
+async def test_a_refund_takes_back_the_advance_then_is_owed_again(
+    gw: httpx.AsyncClient, db: asyncpg.Pool, retailer: int
+) -> None:
+    await _post(gw, _link_paid("pay_A", 1_500_000, retailer), "e1")
+    assert await _balance(db, retailer) == (0, 250_000)
+    # Part of it: the advance shrinks, nothing is owed.
+    r = await _post(
+        gw, refund_processed("rfnd_1", "pay_A", 100_000, payment_amount=1_500_000), "e2"
+    )
+    assert r.json()["status"] == "refunded"
+    assert (
+        r.json()["detail"]
+        == "₹0 of what was never recorded, ₹1,000 from the advance, ₹0 owed again"
+    )
+    assert await _balance(db, retailer) == (0, 150_000)
+    # More: the rest of the advance, then owed again.
+    r = await _post(
+        gw, refund_processed("rfnd_2", "pay_A", 400_000, payment_amount=1_500_000), "e3"
+    )
+    assert r.json()["detail"] == (
+        "₹0 of what was never recorded, ₹1,500 from the advance, ₹2,500 owed again"
+    )
+    assert await _balance(db, retailer) == (250_000, 0)
+    adj = await db.fetch(
+        """SELECT amount, cleared_amount, status FROM credit_transactions
+           WHERE type = 'ADJUSTMENT' ORDER BY id"""
+    )
+    assert [tuple(a) for a in adj] == [(100_000, 100_000, "CLEARED"), (400_000, 150_000, "PARTIAL")]
+    applied = await db.fetch(
+        """SELECT new_value->>'advanceApplied' AS a FROM audit_log
+           WHERE action = 'ADJUSTMENT' ORDER BY id"""
+    )
+    assert [a["a"] for a in applied] == ["100000", "150000"]
+    assert await db.fetchval("SELECT refunded FROM received_payments") == 500_000
+    async with db.acquire() as conn:
+        await check_invariants(conn)
+
+
+async def test_a_row_held_as_excess_before_advances_is_listed_and_refunded_from_what_was_held(
+    gw: httpx.AsyncClient, db: asyncpg.Pool, retailer: int, admin_headers: dict[str, str]
+) -> None:
+    # As stored before the ledger kept advances: ₹12,500 recorded, ₹2,500 held, not on the ledger.
+    await _post(gw, _link_paid("pay_A", 1_250_000, retailer), "e1")
+    await db.execute(
+        "UPDATE received_payments SET amount = 1500000, excess = 250000, status = 'EXCESS'"
+    )
+    listed = await gw.get("/api/v1/admin/bank/unmatched?status=EXCESS", headers=admin_headers)
+    [item] = listed.json()["items"]
+    assert (item["status"], item["recordedAmount"], item["excess"]) == (
+        "EXCESS", "12500.00", "2500.00",
+    )  # fmt: skip
+    r = await _post(
+        gw, refund_processed("rfnd_1", "pay_A", 300_000, payment_amount=1_500_000), "e2"
+    )
+    assert r.json()["detail"] == (
+        "₹2,500 of what was never recorded, ₹0 from the advance, ₹500 owed again"
+    )
+    row = await db.fetchrow("SELECT status, excess, refunded FROM received_payments")
+    assert tuple(row) == ("RECORDED", 0, 300_000)
+    assert await _balance(db, retailer) == (50_000, 0)
 
 
 async def test_a_refund_delivered_before_its_payment_records_both(

@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot.content import content_variables
+from bot.messages import Renderer, Reply
 from bot.payments.links import LiveLink, plan_link
 from bot.payments.pay import (
     InvalidVpa,
@@ -17,6 +19,7 @@ from bot.payments.pay import (
     refresh_pay,
     upi_note,
     upi_url,
+    vpa_or_none,
 )
 from bot.payments.provider import (
     BadEvent,
@@ -335,6 +338,86 @@ def test_vpa(raw: str, vpa: str) -> None:
 def test_not_a_vpa(raw: str) -> None:
     with pytest.raises(InvalidVpa):
         normalize_vpa(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "vpa"),
+    [
+        ("Ramesh.K@OKHDFCBANK", "ramesh.k@okhdfcbank"),
+        (None, None),
+        ("", None),
+        ("ramesh", None),
+        ("a b@ybl", None),
+    ],
+)
+def test_vpa_or_none(raw: str | None, vpa: str | None) -> None:
+    assert vpa_or_none(raw) == vpa
+
+
+def _receipt(**kw: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "name": "Ramesh", "amount": 1_500_000, "cleared": 1_500_000, "to_advance": 0,
+        "advance": 0, "resumed": False, "outstanding": 0, "reference": "", "source": "gateway",
+    }  # fmt: skip
+    return base | kw
+
+
+# What the receipt says, in both languages: what it cleared, what became advance (and the
+# advance now, when more than that), a resume, what is still owed.
+@pytest.mark.parametrize(
+    ("variables", "en", "hi"),
+    [
+        pytest.param(
+            _receipt(outstanding=250_000),
+            ["*₹15,000*", "You still owe ₹2,500."],
+            ["*₹15,000*", "अब बकाया: ₹2,500"],
+            id="part of what is owed",
+        ),
+        pytest.param(
+            _receipt(cleared=1_250_000, to_advance=250_000, advance=250_000),
+            ["₹12,500 of it cleared what you owed; ₹2,500 kept as advance for your next orders.",
+             "You owe nothing now."],
+            ["इसमें से ₹12,500 आपके बकाया में जमा हुआ; ₹2,500 आपके अगले ऑर्डरों के लिए अग्रिम में"
+             " रखा गया।", "अब आपका कोई बकाया नहीं है।"],
+            id="overpaid",
+        ),
+        pytest.param(
+            _receipt(amount=200_000, cleared=0, to_advance=200_000, advance=500_000),
+            ["₹2,000 kept as advance for your next orders (your advance is now ₹5,000)."],
+            ["₹2,000 आपके अगले ऑर्डरों के लिए अग्रिम में रखा गया (अब आपका कुल अग्रिम ₹5,000)।"],
+            id="nothing owed, an advance already",
+        ),
+        pytest.param(
+            _receipt(resumed=True, outstanding=200_000),
+            ["Credit on your account is active again.\nYou still owe ₹2,000."],
+            ["आपके खाते पर उधार फिर से चालू है।\nअब बकाया: ₹2,000।"],
+            id="credit resumed",
+        ),
+    ],
+)  # fmt: skip
+def test_receipt_says_what_the_payment_did(
+    variables: dict[str, object], en: list[str], hi: list[str]
+) -> None:
+    for lang, wanted in (("en", en), ("hi", hi)):
+        text = Renderer().render(Reply("payment_received", variables), lang)
+        for part in wanted:
+            assert part in text, (lang, text)
+        assert ("advance" in text or "अग्रिम" in text) == bool(variables["to_advance"])
+        assert ("active again" in text or "फिर से चालू" in text) == variables["resumed"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "numbered"),
+    [
+        (_receipt(cleared=1_250_000, to_advance=250_000), ["Ramesh", "₹15,000", "₹0", "₹2,500"]),
+        (_receipt(outstanding=250_000), ["Ramesh", "₹15,000", "₹2,500", "₹0"]),
+        # queued before receipts said what became advance
+        ({"name": "Ramesh", "amount": 5, "excess": 2, "outstanding": 0}, ["Ramesh", "₹0.05", "₹0", "₹0"]),
+    ],
+)  # fmt: skip
+def test_receipt_template_variables(variables: dict[str, object], numbered: list[str]) -> None:
+    values = content_variables("payment_received", variables, "hi")
+    assert list(values.values()) == numbered
 
 
 UPI = PayOptions(upi_id="sharma@okhdfcbank", payee="Sharma Traders", note="Ramesh 9812345678")

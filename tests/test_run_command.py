@@ -18,6 +18,8 @@ import httpx
 import psutil
 import pytest
 
+from bot.cli.run import quiet_when_stopping
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -157,3 +159,72 @@ def test_run_starts_stops_and_survives_kill_9(tmp_path: Path, data_dir: Path) ->
         stop(proc, signal.SIGTERM)
     time.sleep(1)
     assert servers_of(data_dir) == [], (tmp_path / "run.log").read_text()[-3000:]
+
+
+def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ...` as an operator runs it in another terminal: no DATABASE_URL."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "REDIS_URL", "TWILIO_", "ADMIN_", "PUBLIC_BASE_URL"))
+    }
+    env["DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(240)
+def test_every_command_finds_the_local_service_and_ctrl_c_stops_in_one_line(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """Issue 13: `import` under `make run` found no DATABASE_URL although `chat` found the local
+    servers; Ctrl+C printed a 35-line traceback (uvicorn got SIGINT twice: the terminal's and
+    the run's)."""
+    port = free_port()
+    products = tmp_path / "products.csv"
+    products.write_text("sku,name,category,price,unit\nGHEE-1,Amul Ghee 1L,Staples,650,tin\n")
+    log = tmp_path / "run.log"
+    proc = start(data_dir, port)
+    try:
+        wait_healthy(port, proc)
+        done = cli(data_dir, "import", "products", str(products))
+        assert (done.returncode, done.stdout.strip()) == (0, "imported 1 products"), done.stderr
+        time.sleep(2)  # the children's start-up lines are out
+        shown = len(log.read_text())
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl+C: the whole foreground process group
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    after = log.read_text()[shown:]
+    assert after.strip() == "Stopping ...", after
+    assert "Traceback" not in log.read_text()
+    time.sleep(1)
+    assert servers_of(data_dir) == []
+    # The service is gone, and so is what pointed at it: one line says what to do.
+    assert not (data_dir / "run.json").exists()
+    done = cli(data_dir, "import", "products", str(products))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: DATABASE_URL is not set and no local service is running "
+        "(start one with `make run` in another terminal, or set DATABASE_URL)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "line, quiet",
+    [
+        ("INFO:     Shutting down\n", True),
+        ("2026-11-29 21:32:23,892 INFO arq.worker: shutdown on SIGINT\n", True),
+        ("2026-11-29 21:32:23,892 DEBUG asyncio: poll\n", True),
+        ("2026-11-29 21:32:23,892 WARNING jobs.outbox_sender: held\n", False),
+        ("ERROR:    Traceback (most recent call last):\n", False),
+        ("Traceback (most recent call last):\n", False),
+        ('  File "x.py", line 1\n', False),
+    ],
+)
+def test_routine_lines_are_left_out_once_stopping(line: str, quiet: bool) -> None:
+    assert quiet_when_stopping(line) is quiet

@@ -30,7 +30,14 @@ def _calls_without_tolerance(path: Path) -> list[str]:
             continue
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if name in TAKES_TOLERANCE and not any(k.arg in ("tolerance", None) for k in node.keywords):
+        if name not in TAKES_TOLERANCE:
+            continue
+        given = [k for k in node.keywords if k.arg in ("tolerance", None)]
+        defaulted = any(
+            isinstance(k.value, ast.Name) and k.value.id == "DEFAULT_OVERDUE_TOLERANCE"
+            for k in given
+        )
+        if not given or defaulted:
             missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}(...)")
     return missing
 

@@ -13,12 +13,14 @@ The package, each module importing only those above it:
 - `model`: the data (`Stage`, `Conversation`, `Inbound`, the facts, the effects, `Decision`,
   `Placement`) and the limits (page size, cart lines, pending order lifetime).
 - `turn`: `Turn`, what one step accumulates (conversation, replies, effects), and small helpers.
+- `units`: a unit typed after a quantity against the product's pack ("atta 5 kg" of a 10 kg bag).
 - `numbering`: the catalogue numbering a retailer was shown; what a number means in it.
 - `cart`: pricing, showing and adding to the cart; an open pending order kept in step with it.
 - `payment`: checkout, payment choice, confirm, cancel, and `after_placement`.
 - `hints`: the stage hint's variables.
 - `catalogue`: the menu, category pages, "how many?", picking among matches.
 - `items`: item lines ("2 x 5", "maggi 3") and cart edits ("remove 2").
+- `resume`: a waiting checkout picked up where it stopped (`resume`, or `haan` to its follow-up).
 - `states`: `STAGES`, the table from stage to the handler of stage-specific words and numbers.
 - `commands`: words that mean the same at every stage.
 - `machine`: `step`, which tries the stage, then the global words, then cart edits, then items.
@@ -50,6 +52,7 @@ from bot.checkout.model import (
     Product,
     RequestPaymentLink,
     Retailer,
+    SetInsightsOff,
     SetLanguage,
     SetOptOut,
     Stage,
@@ -86,6 +89,7 @@ __all__ = [
     "Product",
     "RequestPaymentLink",
     "Retailer",
+    "SetInsightsOff",
     "SetLanguage",
     "SetOptOut",
     "Stage",

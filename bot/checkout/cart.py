@@ -109,6 +109,10 @@ def cart_changed(t: Turn) -> None:
     t.effects.append(UpdatePendingOrder(pid, lines, total, None))
 
 
+# A "how many?" answered with one of these is asked again, not dropped.
+_ASK_AGAIN = frozenset({"zero", "too_many", "pack", "negative", "fraction"})
+
+
 def add(
     t: Turn,
     wanted: Iterable[tuple[int, int, str]],
@@ -134,9 +138,9 @@ def add(
             cart[pid] = cart.get(pid, 0) + qty
             added.append({"name": short(p.name), "quantity": qty, "line_total": p.price * qty})
     if not added:
-        t.say("item_problems", problems=problems)
+        t.say("item_problems", problems=problems, unchanged=True)
         # "How many?" stays asked until a sensible number comes.
-        keep_asking = single and bool(problems) and problems[0]["kind"] in ("zero", "too_many")
+        keep_asking = single and bool(problems) and problems[0]["kind"] in _ASK_AGAIN
         if t.conv.stage in (Stage.QUANTITY, Stage.PICK) and not keep_asking:
             t.conv = replace(t.conv, stage=Stage.BROWSING, asking=None, choices=())
         return
@@ -159,7 +163,7 @@ def add(
         browsing=stage == Stage.BROWSING,
     )
     if problems:
-        t.say("item_problems", problems=problems)
+        t.say("item_problems", problems=problems, unchanged=False)
 
 
 def reorder(t: Turn) -> None:

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.checkout.hints import hint_vars
-from bot.checkout.model import PAGE_SIZE, Stage
+from bot.checkout.model import HEARD_CHARS, PAGE_SIZE, Product, Stage
 from bot.checkout.numbering import categories, pick_numbers, product_by_number
 from bot.checkout.turn import Turn, item_problem, short
+from bot.checkout.units import PackQuestion
 from bot.parsing import MAX_QUANTITY
 
 
@@ -79,7 +80,8 @@ def ask_quantity(t: Turn, number: int) -> None:
     """Ask how many of catalogue item `number` (or say why it cannot be had)."""
     p, problem = product_by_number(t, number)
     if problem or p is None:
-        t.say("item_problems", problems=[item_problem(problem or "unknown_number", str(number), p)])
+        problems = [item_problem(problem or "unknown_number", str(number), p)]
+        t.say("item_problems", problems=problems, unchanged=True)
         return
     t.conv = replace(t.conv, stage=Stage.QUANTITY, asking=p.id)
     say_ask_quantity(t, p.id)
@@ -89,6 +91,25 @@ def say_ask_quantity(t: Turn, pid: int) -> None:
     """Say "how many?" for product `pid`."""
     p = t.facts.products[pid]
     t.say("ask_quantity", name=short(p.name), price=p.price, unit=p.unit, max=MAX_QUANTITY)
+
+
+def ask_pack(
+    t: Turn, p: Product, question: PackQuestion, line: str, quantity: int, unit: str
+) -> None:
+    """ "atta 5 kg" of a 10 kg bag: ask how many packs (QUANTITY waits for the number)."""
+    t.conv = replace(t.conv, stage=Stage.QUANTITY, asking=p.id, choices=(), choice_quantity=None)
+    t.say(
+        "ask_pack",
+        heard=line[:HEARD_CHARS],
+        name=short(p.name),
+        price=p.price,
+        unit=p.unit,
+        size=question.size,
+        packs=question.packs or 0,
+        quantity=quantity,
+        typed_unit=unit,
+        max=MAX_QUANTITY,
+    )
 
 
 def offer_choices(t: Turn, ids: Sequence[int], quantity: int | None) -> None:

@@ -12,6 +12,7 @@ from bot.checkout.model import (
     HEARD_CHARS,
     History,
     RequestPaymentLink,
+    SetInsightsOff,
     SetLanguage,
     SetOptOut,
     Stage,
@@ -43,7 +44,7 @@ def global_command(t: Turn, command: Command | None) -> bool:
     elif command == Command.CHECKOUT:
         checkout(t)
     elif command in (Command.CANCEL, Command.CLEAR):
-        cancel(t)
+        cancel(t, clear=command == Command.CLEAR)
     elif command == Command.REORDER:
         reorder(t)
     elif command in (Command.BALANCE, Command.CREDIT):
@@ -57,6 +58,10 @@ def global_command(t: Turn, command: Command | None) -> bool:
         t.effects.append(SetLanguage(language))
         t.language = language
         t.say("language_changed", language=language)
+    elif command in (Command.INSIGHTS_OFF, Command.INSIGHTS_ON):
+        off = command == Command.INSIGHTS_OFF
+        t.effects.append(SetInsightsOff(off))
+        t.say("insights_switched", off=off)
     elif command == Command.STOP:
         t.effects.append(SetOptOut(True))
         t.say("opted_out")

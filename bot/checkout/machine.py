@@ -7,6 +7,7 @@ from bot.checkout.commands import global_command, greet, unknown
 from bot.checkout.hints import hint_vars
 from bot.checkout.items import add_items, edit_cart
 from bot.checkout.model import Conversation, Decision, Facts, Inbound, Stage
+from bot.checkout.resume import follow_up_answered, resume
 from bot.checkout.states import stage_command
 from bot.checkout.turn import Turn
 from bot.messages import Reply
@@ -36,8 +37,8 @@ def not_registered() -> Reply:
 
 def step(conversation: Conversation, inbound: Inbound, facts: Facts) -> Decision:
     """Decide the answer to one inbound message."""
-    t = Turn(conversation, facts, inbound.received_at, facts.retailer.language)
     said = inbound.said
+    t = Turn(conversation, facts, inbound.received_at, facts.retailer.language, said)
     fresh = t.conv.stage == Stage.START
     if fresh:
         greet(t)
@@ -57,6 +58,9 @@ def step(conversation: Conversation, inbound: Inbound, facts: Facts) -> Decision
     command = parse_command(said)
     if fresh and command in (Command.GREETING, Command.MENU, Command.YES):
         show_menu(t)
+        return t.decision()
+    if command == Command.RESUME or (command == Command.YES and follow_up_answered(t)):
+        resume(t)
         return t.decision()
     handled = (
         stage_command(t, command, said)

@@ -131,6 +131,10 @@ class Retailer:
     language: str
     opted_out: bool
     phone: str = ""
+    # When they last wrote before this message (None: never): a follow-up sent after it is
+    # the last thing they read, so a "haan" now answers it.
+    last_message_at: datetime | None = None
+    insights_off: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,7 @@ class PendingOrder:
     # The priced lines as stored when the retailer was last shown the total: a price changed
     # since is told before the order is paid for (`payment.prices_moved`).
     lines: tuple[PricedLine, ...] = ()
+    followed_up_at: datetime | None = None  # when its follow-up was sent (None: not sent)
 
 
 @dataclass(frozen=True)
@@ -245,6 +250,13 @@ class SetLanguage:
 
 
 @dataclass(frozen=True)
+class SetInsightsOff:
+    """`insights off` (True) / `insights on` (False): the weekly insights message."""
+
+    off: bool
+
+
+@dataclass(frozen=True)
 class RequestPaymentLink:
     """Have the worker make a gateway payment link for `amount` (what the retailer owes): a
     call to the gateway never runs inside the message's transaction."""
@@ -261,6 +273,7 @@ Effect = (
     | CompletePendingOrder
     | SetOptOut
     | SetLanguage
+    | SetInsightsOff
     | RequestPaymentLink
 )
 

@@ -227,16 +227,19 @@ def confirm(t: Turn) -> None:
     )
 
 
-def cancel(t: Turn) -> None:
-    """Cancel the pending order and empty the cart (or say there is nothing to); back to MENU."""
+def cancel(t: Turn, *, clear: bool = False) -> None:
+    """Cancel the pending order and empty the cart (or say there is nothing to); back to MENU.
+    `clear` ("clear", "khali karo"): the retailer asked to empty the cart. A pending order that
+    expired meanwhile is recorded as expired, and the reply does not speak of an order."""
     pid = t.conv.pending_id
     p = t.facts.pending
-    had_order = pid is not None and p is not None and p.id == pid and p.status == "PENDING"
-    if had_order:
+    open_order = pid is not None and p is not None and p.id == pid and p.status == "PENDING"
+    had_order = open_order and pending_live(t)
+    if open_order:
         assert pid is not None
-        t.effects.append(CancelPendingOrder(pid))
-    if had_order or t.conv.cart:
-        t.say("checkout_cancelled", had_order=had_order)
+        t.effects.append(CancelPendingOrder(pid) if had_order else ExpirePendingOrder(pid))
+    if open_order or t.conv.cart:
+        t.say("checkout_cancelled", had_order=had_order, cleared=clear)
         # Cancelling this checkout: the order placed before it is no longer the news.
         t.conv = Conversation(stage=Stage.MENU, numbers=t.conv.numbers)
         return

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from bot.checkout.cart import add, show_cart, to_cart
 from bot.checkout.catalogue import (
+    ask_pack,
     ask_quantity,
     open_category,
     say_ask_quantity,
@@ -20,7 +21,8 @@ from bot.checkout.catalogue import (
     turn_page,
 )
 from bot.checkout.hints import hint_vars
-from bot.checkout.model import Stage
+from bot.checkout.items import bad_quantity
+from bot.checkout.model import HEARD_CHARS, Stage
 from bot.checkout.numbering import picked
 from bot.checkout.payment import (
     checkout,
@@ -31,8 +33,17 @@ from bot.checkout.payment import (
     pending_gone,
 )
 from bot.checkout.turn import Turn
+from bot.checkout.units import pack_question, quantity_unit
 from bot.credit import PaymentMode
-from bot.parsing import Command, normalize, parse_number
+from bot.parsing import (
+    PHRASES,
+    BadQuantity,
+    Command,
+    QuantityProblem,
+    normalize,
+    parse_number,
+    parse_request,
+)
 
 StageHandler = Callable[[Turn, Command | None, int | None], bool]
 """One stage's meaning of a message: `(turn, command or None, number or None) -> handled`."""
@@ -60,11 +71,25 @@ def in_browsing(t: Turn, command: Command | None, number: int | None) -> bool:
 
 
 def in_quantity(t: Turn, command: Command | None, number: int | None) -> bool:
-    """QUANTITY: a number is how many of the asked product; no goes back to browsing."""
+    """QUANTITY: a number is how many of the asked product (a weight that is not plainly a
+    number of packs is asked about); a quantity that cannot be right ("-2", "2.5", "0", "5000")
+    is answered and asked again; no goes back to browsing."""
     if t.conv.asking is None:
         return False
-    if number is not None:
-        add(t, [(t.conv.asking, number, str(number))], single=True)
+    product = t.facts.products.get(t.conv.asking)
+    typed = normalize(t.said)[:HEARD_CHARS]
+    bad = parse_request(t.said)
+    if typed in PHRASES.fractions:  # "aadha" alone reads as a name; here it answers "how many?"
+        bad = BadQuantity(QuantityProblem.FRACTION, typed, typed)
+    if isinstance(bad, BadQuantity) and bad.number is None and bad.query is None:
+        t.say("item_problems", problems=[bad_quantity(t, bad, [], product)], unchanged=True)
+    elif number is not None:
+        unit = quantity_unit(t.said)
+        question = pack_question(product, number, unit) if product is not None else None
+        if product is not None and question is not None:
+            ask_pack(t, product, question, typed, number, unit or "")
+        else:
+            add(t, [(t.conv.asking, number, typed)], single=True)
     elif command == Command.NO:
         t.conv = replace(t.conv, stage=Stage.BROWSING, asking=None)
         t.say("hint", **hint_vars(t))

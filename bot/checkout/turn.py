@@ -26,6 +26,7 @@ class Turn:
     facts: Facts
     now: datetime
     language: str
+    said: str = ""  # the message as typed (its words or a button's payload)
     replies: list[Reply] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
 

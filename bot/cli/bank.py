@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from bot.bank import ColumnMap, UnreadableStatement, read_statement
+from bot.cli.local import NO_DATABASE
 from bot.clock import SystemClock
 from bot.messages import Renderer
 from bot.money import format_inr
@@ -50,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.database_url:
-        print("error: DATABASE_URL is not set", file=sys.stderr)
+        print(f"error: {NO_DATABASE}", file=sys.stderr)
         return 2
     if args.action == "unmatched":
         return asyncio.run(_unmatched(settings.database_url, args.limit))
@@ -81,7 +82,8 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         try:
             return await import_statement(
                 conn, statement, file_name=Path(args.file).name, performed_by=PERFORMED_BY,
-                now=SystemClock().now(), tz=settings.tz, renderer=Renderer(),
+                now=SystemClock().now(), tz=settings.tz,
+                tolerance=settings.overdue_tolerance_paise, renderer=Renderer(),
             )  # fmt: skip
         finally:
             await conn.close()
@@ -96,6 +98,8 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             continue
         who = f" retailer {line.retailer_id} by {line.matched_by}" if line.retailer_id else ""
         why = f" ({line.reason})" if line.reason else ""
+        if line.to_advance:
+            why += f" ({format_inr(line.to_advance)} of it became advance)"
         print(f"line {line.line_no}: {format_inr(line.amount)} {line.status}{who}{why}")
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     print(f"import #{result.import_id} ({result.layout}): {counts}")

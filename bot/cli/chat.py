@@ -12,19 +12,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import secrets
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 
+from bot.cli.local import load_run_info
+from bot.messages import format_when
 from bot.phone import InvalidPhone, mask_phone, normalize_phone
 from bot.settings import Settings
 from bot.twilio_edge import compute_signature
@@ -47,16 +47,7 @@ class ChatConfig:
     account_sid: str
     to: str
     admin: bool
-
-
-def load_run_info(data_dir: Path) -> dict[str, Any]:
-    """`.data/run.json` if the run command wrote one, else {}."""
-    path = data_dir / "run.json"
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return info if isinstance(info, dict) else {}
+    tz: tzinfo = UTC  # BUSINESS_TZ: when a message held for quiet hours goes
 
 
 def resolve_config(args: argparse.Namespace, settings: Settings) -> ChatConfig:
@@ -94,6 +85,7 @@ def resolve_config(args: argparse.Namespace, settings: Settings) -> ChatConfig:
         account_sid=settings.twilio_account_sid or "AC" + "0" * 32,
         to=settings.twilio_whatsapp_from or DEFAULT_TO,
         admin=bool(args.admin),
+        tz=settings.tz,
     )
 
 
@@ -162,6 +154,7 @@ class Queued:
     body: str
     status: str
     created_at: datetime
+    quiet_until: datetime | None = None
 
 
 class OutboxWatcher:
@@ -177,7 +170,8 @@ class OutboxWatcher:
 
     async def poll(self) -> list[Queued]:
         rows = await self.conn.fetch(
-            """SELECT id, to_phone, kind, body, status, created_at FROM outbox_messages
+            """SELECT id, to_phone, kind, body, status, created_at, quiet_until
+               FROM outbox_messages
                WHERE id > $1 AND ($2::text IS NULL OR to_phone = $2) ORDER BY id""",
             self.last_id,
             self.phone,
@@ -191,9 +185,12 @@ def format_reply(texts: list[str]) -> str:
     return "\n".join("bot> " + line for t in texts for line in t.splitlines() or [""])
 
 
-def format_queued(q: Queued, *, show_recipient: bool) -> str:
+def format_queued(q: Queued, *, show_recipient: bool, tz: tzinfo = UTC) -> str:
     to = f" to {mask_phone(q.to_phone)}" if show_recipient else ""
-    head = f"📣 [{q.kind}{to}, {q.status.lower()}]"
+    state = q.status.lower()
+    if q.quiet_until is not None and q.status == "QUEUED":
+        state += f", held for quiet hours: goes {format_when(q.quiet_until.astimezone(tz))}"
+    head = f"📣 [{q.kind}{to}, {state}]"
     return head + "\n" + "\n".join("   | " + line for line in q.body.splitlines())
 
 
@@ -212,7 +209,7 @@ async def converse(
         assert watcher is not None
         while not stop.is_set():
             for q in await watcher.poll():
-                out(format_queued(q, show_recipient=client.config.admin))
+                out(format_queued(q, show_recipient=client.config.admin, tz=client.config.tz))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), poll_seconds)
 
@@ -229,7 +226,7 @@ async def converse(
             await task
     if watcher:  # what the last message caused
         for q in await watcher.poll():
-            out(format_queued(q, show_recipient=client.config.admin))
+            out(format_queued(q, show_recipient=client.config.admin, tz=client.config.tz))
 
 
 async def _stdin_lines(prompt: str) -> AsyncIterator[str]:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import asyncpg
 import uvicorn
 from arq.worker import run_worker
 
@@ -16,6 +17,7 @@ from bot.cli import bank
 from bot.cli.chat import add_arguments as add_chat_arguments
 from bot.cli.chat import main as chat_main
 from bot.cli.importer import import_csv
+from bot.cli.local import NO_DATABASE, with_local_servers
 from bot.cli.operators import add_arguments as add_operators_arguments
 from bot.cli.operators import main as operators_main
 from bot.cli.run import run
@@ -34,7 +36,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.database_url:
-        print("error: DATABASE_URL is not set", file=sys.stderr)
+        print(f"error: {NO_DATABASE}", file=sys.stderr)
         return 2
     applied = asyncio.run(migrate_url(settings.database_url))
     print("applied: " + ", ".join(applied) if applied else "nothing to apply")
@@ -43,7 +45,7 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.database_url:
-        print("error: DATABASE_URL is not set", file=sys.stderr)
+        print(f"error: {NO_DATABASE}", file=sys.stderr)
         return 2
     url = settings.database_url
 
@@ -64,7 +66,7 @@ def _cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.database_url:
-        print("error: DATABASE_URL is not set", file=sys.stderr)
+        print(f"error: {NO_DATABASE}", file=sys.stderr)
         return 2
     url = settings.database_url
     try:
@@ -167,5 +169,18 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result: int = args.func(args, settings)
+    if args.command != "run":  # `run` starts the servers the others look for
+        settings = with_local_servers(settings)
+    try:
+        result: int = args.func(args, settings)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if args.command not in _DATABASE_COMMANDS:
+            raise
+        # A database that is down (or a local service stopped since): one line, not a traceback.
+        print(f"error: cannot use the database: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     return result
+
+
+# Commands that connect to the database and end: a connection that fails is the person's to fix.
+_DATABASE_COMMANDS = frozenset({"migrate", "seed", "import", "bank"})

@@ -6,7 +6,7 @@
     operators revoke TOKEN_ID
     operators passwd NAME                        prints a new generated password, once
 
-The database is DATABASE_URL, or the one a running `make run` wrote to `.data/run.json`.
+The database is DATABASE_URL, or the running `make run`'s (`bot.cli.local`).
 Changes are audited as performed by "cli" (whoever can run this holds the database anyway).
 """
 
@@ -16,9 +16,8 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
-from bot.cli.chat import load_run_info
+from bot.cli.local import NO_DATABASE
 from bot.clock import SystemClock
 from bot.roles import ROLES
 from bot.settings import Settings
@@ -46,17 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     passwd.add_argument("name", help="operator name, id or phone")
 
 
-def _database_url(settings: Settings) -> str | None:
-    if settings.database_url:
-        return settings.database_url
-    url = load_run_info(Path(settings.data_dir)).get("database_url")
-    return url if isinstance(url, str) else None
-
-
 def main(args: argparse.Namespace, settings: Settings) -> int:
-    url = _database_url(settings)
+    url = settings.database_url
     if not url:
-        print("error: DATABASE_URL is not set (and no `make run` is going)", file=sys.stderr)
+        print(f"error: {NO_DATABASE}", file=sys.stderr)
         return 2
     actions: dict[str, Callable[[Conn, argparse.Namespace], Awaitable[int]]] = {
         "add": _add,

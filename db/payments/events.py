@@ -28,9 +28,11 @@ async def handle_gateway_event(
     payload: Any,
     now: datetime,
     tz: tzinfo,
+    tolerance: int,
     renderer: Renderer | None = None,
 ) -> EventOutcome:
-    """Act on one verified webhook event exactly once (see the module docstring)."""
+    """Act on one verified webhook event exactly once (see `db.payments`); `tolerance` is the
+    configured OVERDUE_TOLERANCE_PAISE, for lifting a SYSTEM pause a payment pays."""
     async with conn.transaction():
         claimed = await conn.fetchval(
             """INSERT INTO gateway_events (provider, event_id, event, outcome, payload,
@@ -47,7 +49,7 @@ async def handle_gateway_event(
             return EventOutcome("duplicate", detail="this event was handled before")
         outcome = await _act(
             conn, event, provider=provider, performed_by=performed_by, now=now, tz=tz,
-            renderer=renderer,
+            tolerance=tolerance, renderer=renderer,
         )  # fmt: skip
         await conn.execute(
             "UPDATE gateway_events SET outcome = $3 WHERE provider = $1 AND event_id = $2",
@@ -66,13 +68,14 @@ async def _act(
     performed_by: str,
     now: datetime,
     tz: tzinfo,
+    tolerance: int,
     renderer: Renderer | None,
 ) -> EventOutcome:
     match event:
         case PaymentEvent():
             outcome = await receive_gateway_payment(
                 conn, event.payment, provider=provider, performed_by=performed_by, now=now,
-                tz=tz, renderer=renderer,
+                tz=tz, tolerance=tolerance, renderer=renderer,
             )  # fmt: skip
             if event.link_paid and event.payment.link_id:
                 await close_provider_link(conn, provider, event.payment.link_id, "PAID", now)
@@ -82,7 +85,7 @@ async def _act(
                 return EventOutcome("ignored", detail="a refund is recorded when processed")
             return await apply_refund(
                 conn, event, provider=provider, performed_by=performed_by, now=now, tz=tz,
-                renderer=renderer,
+                tolerance=tolerance, renderer=renderer,
             )  # fmt: skip
         case LinkEvent():
             await close_provider_link(conn, provider, event.link_id, event.status, now)

@@ -9,7 +9,8 @@ from datetime import datetime, tzinfo
 
 from bot.clock import business_date
 from bot.messages import Renderer
-from bot.payments.pay import InvalidVpa, normalize_vpa
+from bot.money import format_inr
+from bot.payments.pay import vpa_or_none
 from bot.payments.provider import GatewayPayment
 from bot.phone import InvalidPhone, normalize_phone
 from bot.text import is_digits
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 class EventOutcome:
     """What one webhook event did: `status` is a word for the answer and the log."""
 
-    status: str  # recorded | excess | duplicate | unmatched | refunded | link_closed | ignored
+    # recorded | duplicate | unmatched | refunded | link_closed | ignored (an overpayment is
+    # recorded: what it clears nothing of becomes advance; `excess` was answered before that)
+    status: str
     received_id: int | None = None
     retailer_id: int | None = None
     payment_transaction_id: int | None = None
@@ -75,12 +78,9 @@ async def _gateway_retailer(conn: Conn, provider: str, p: GatewayPayment) -> tup
         found = phone and await conn.fetchval("SELECT id FROM retailers WHERE phone = $1", phone)
         if found:
             return found, "contact"
-    if p.vpa:
-        try:
-            vpa = normalize_vpa(p.vpa)
-        except InvalidVpa:
-            vpa = None
-        found = vpa and await conn.fetchval("SELECT id FROM retailers WHERE vpa = $1", vpa)
+    vpa = vpa_or_none(p.vpa)
+    if vpa is not None:
+        found = await conn.fetchval("SELECT id FROM retailers WHERE vpa = $1", vpa)
         if found:
             return found, "vpa"
     return None
@@ -94,9 +94,11 @@ async def receive_gateway_payment(
     performed_by: str,
     now: datetime,
     tz: tzinfo,
+    tolerance: int,
     renderer: Renderer | None = None,
 ) -> EventOutcome:
-    """Record a captured gateway payment once (its row locked for the transaction)."""
+    """Record a captured gateway payment once (its row locked for the transaction); `tolerance`
+    is the configured OVERDUE_TOLERANCE_PAISE, for lifting a SYSTEM pause it pays."""
     received_on = business_date(p.created_at or now, tz)
     payer = ", ".join(x for x in (p.contact, p.vpa, p.email) if x) or None
     row, _ = await claim_received(
@@ -122,9 +124,13 @@ async def receive_gateway_payment(
     retailer_id, clue = found
     taken = await take(
         conn, row, retailer_id=retailer_id, matched_by=clue, performed_by=performed_by,
-        now=now, tz=tz, renderer=renderer,
+        now=now, tz=tz, tolerance=tolerance, renderer=renderer,
     )  # fmt: skip
+    detail = f"matched by {clue}"
+    if taken.to_advance:
+        detail += f"; {format_inr(taken.to_advance)} of it became advance"
+    if taken.resumed:
+        detail += "; credit resumed"
     return EventOutcome(
-        taken.status.lower(), row.id, retailer_id, taken.payment_transaction_id,
-        detail=f"matched by {clue}",
-    )  # fmt: skip
+        taken.status.lower(), row.id, retailer_id, taken.payment_transaction_id, detail=detail
+    )

@@ -1,13 +1,14 @@
-"""A processed gateway refund applied once: what was held is given back first, the rest is owed
-again as an adjustment."""
+"""A processed gateway refund applied once: what never reached the ledger is given back first, the
+rest is taken back by a debit adjustment (from the retailer's advance first, then owed again)."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, tzinfo
 
-from bot.credit import DEFAULT_OVERDUE_TOLERANCE, Direction
+from bot.credit import Direction
 from bot.messages import Renderer
+from bot.money import format_inr
 from bot.payments.provider import RefundEvent
 from db import ledger
 from db.payments.gateway import EventOutcome, gateway_external_id, receive_gateway_payment
@@ -25,11 +26,14 @@ async def apply_refund(
     performed_by: str,
     now: datetime,
     tz: tzinfo,
+    tolerance: int,
     renderer: Renderer | None = None,
 ) -> EventOutcome:
-    """A processed refund, once: what was not recorded of the payment (held excess, or the
-    whole of an unmatched one) is given back first, the rest is owed again as a DEBIT
-    adjustment (reason `correction`, the refund named in its notes)."""
+    """A processed refund, once: what of the payment never reached the ledger (the whole of an
+    unmatched one, or the excess held by a row stored before the ledger kept advances) is given
+    back first; the rest is a DEBIT adjustment (reason `correction`, the refund named in its
+    notes), which the ledger pays from the retailer's advance first (so a refund of what became
+    advance takes it back) and adds the rest to what is owed."""
     claimed = await conn.fetchval(
         """INSERT INTO gateway_refunds (provider, refund_id, payment_id, amount, created_at)
            VALUES ($1, $2, $3, $4, $5)
@@ -48,7 +52,7 @@ async def apply_refund(
         # The refund's event came first: the payment it carries is recorded, then refunded.
         await receive_gateway_payment(
             conn, event.payment, provider=provider, performed_by=performed_by, now=now, tz=tz,
-            renderer=renderer,
+            tolerance=tolerance, renderer=renderer,
         )  # fmt: skip
         received_id = await get_received_id(conn, GATEWAY, external_id)
     if received_id is None:
@@ -62,31 +66,33 @@ async def apply_refund(
     )
     # A DUPLICATE was recorded in full before, by whoever recorded its reference first.
     recorded = received.amount if received.status == "DUPLICATE" else received.recorded_amount
+    # Not on the ledger: all of an UNMATCHED or DISMISSED row; nothing of a row recorded since
+    # advances (recorded whole); the held excess of an EXCESS row stored before them.
     unrecorded = received.amount - recorded - given_back
     if received.status == "EXCESS":
         unrecorded = min(unrecorded, received.excess)
     from_unrecorded = max(0, min(event.amount, unrecorded))
-    owed_again = min(event.amount - from_unrecorded, recorded)
+    taken_back = min(event.amount - from_unrecorded, recorded)
     adjustment_id: int | None = None
-    if owed_again > 0 and received.retailer_id is not None:
+    from_advance = 0
+    if taken_back > 0 and received.retailer_id is not None:
         result = await ledger.adjust(
             conn,
             received.retailer_id,
             direction=Direction.DEBIT,
-            amount=owed_again,
+            amount=taken_back,
             reason="correction",
             notes=f"refund {event.refund_id} of {provider} payment {event.payment_id}",
             performed_by=performed_by,
             now=now,
             tz=tz,
-            # The configured tolerance is threaded here by the payments/advances follow-up.
-            tolerance=DEFAULT_OVERDUE_TOLERANCE,
+            tolerance=tolerance,
         )
-        adjustment_id = result.transaction_id
-    excess = received.excess - from_unrecorded if received.status == "EXCESS" else received.excess
-    status = received.status
-    if status == "EXCESS" and excess == 0:
-        status = "RECORDED"
+        adjustment_id, from_advance = result.transaction_id, result.advance_applied
+    excess, status = received.excess, received.status
+    if status == "EXCESS":  # stored before advances: its held excess is what is given back
+        excess -= from_unrecorded
+        status = "RECORDED" if excess == 0 else status
     if status == "UNMATCHED" and received.refunded + event.amount >= received.amount:
         status = "DISMISSED"
     await conn.execute(
@@ -114,5 +120,9 @@ async def apply_refund(
     )
     return EventOutcome(
         "refunded", received.id, received.retailer_id, adjustment_id,
-        detail=f"{from_unrecorded} paise from what was held, {owed_again} owed again",
+        detail=(
+            f"{format_inr(from_unrecorded)} of what was never recorded, "
+            f"{format_inr(from_advance)} from the advance, "
+            f"{format_inr(taken_back - from_advance)} owed again"
+        ),
     )  # fmt: skip

@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 
 from bot.bank import BankLine, clues_in
 from bot.messages import Renderer
-from bot.payments.pay import InvalidVpa, normalize_vpa
+from bot.payments.pay import InvalidVpa, normalize_vpa, vpa_or_none
 from db.audit import insert_audit
 from db.errors import Conflict, Unprocessable, retailer_not_found
 from db.payments.received import BANK, Received, lock_received
@@ -43,10 +43,12 @@ async def assign(
     performed_by: str,
     now: datetime,
     tz: tzinfo,
+    tolerance: int,
     renderer: Renderer | None = None,
 ) -> Assigned:
-    """An operator says whose an UNMATCHED row is: it is recorded for them like a match (up to
-    what they owe, the rest held), audited under the operator. A bank line naming exactly one
+    """An operator says whose an UNMATCHED row is: it is recorded for them like a match (what
+    it clears nothing of becomes their advance; a SYSTEM pause it pays is lifted with
+    `tolerance`), audited under the operator. A bank line naming exactly one
     UPI address teaches it to a retailer who has none, so their next transfer matches alone."""
     async with conn.transaction():
         received = await _lock_unmatched(conn, received_id)
@@ -64,7 +66,7 @@ async def assign(
             )
         taken = await take(
             conn, received, retailer_id=retailer_id, matched_by="operator",
-            performed_by=performed_by, now=now, tz=tz, renderer=renderer,
+            performed_by=performed_by, now=now, tz=tz, tolerance=tolerance, renderer=renderer,
             duplicate_of=duplicate_of,
         )  # fmt: skip
         await conn.execute(
@@ -84,7 +86,7 @@ async def assign(
                 "status": taken.status,
                 "amount": received.amount,
                 "recorded": taken.recorded,
-                "excess": taken.excess,
+                "toAdvance": taken.to_advance,
                 "paymentTransactionId": taken.payment_transaction_id,
             },
             performed_by=performed_by,
@@ -101,11 +103,8 @@ async def _learn_vpa(
         return None
     line = BankLine(0, received.received_on, received.amount, received.narration, None)
     vpas = clues_in(line).vpas
-    if len(vpas) != 1:
-        return None
-    try:
-        vpa = normalize_vpa(vpas[0])
-    except InvalidVpa:
+    vpa = vpa_or_none(vpas[0]) if len(vpas) == 1 else None
+    if vpa is None:
         return None
     taken = await conn.fetchval(
         "SELECT 1 FROM retailers WHERE vpa = $1 OR (id = $2 AND vpa IS NOT NULL)", vpa, retailer_id

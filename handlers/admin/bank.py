@@ -91,6 +91,7 @@ def import_json(result: ImportResult) -> dict[str, Any]:
                 "matchedBy": line.matched_by,
                 "reason": line.reason,
                 "receivedPaymentId": line.received_id,
+                "toAdvance": rupees_json(line.to_advance),
             }
             for line in result.lines
         ],
@@ -122,6 +123,7 @@ async def bank_import(request: Request) -> Response:
             performed_by=caller.performed_by,
             now=deps.clock.now(),
             tz=deps.settings.tz,
+            tolerance=deps.settings.overdue_tolerance_paise,
             renderer=deps.renderer,
         )
     return JSONResponse(import_json(result), status_code=201)
@@ -157,10 +159,12 @@ async def assign(request: Request) -> Response:
             performed_by=caller.performed_by,
             now=deps.clock.now(),
             tz=deps.settings.tz,
+            tolerance=deps.settings.overdue_tolerance_paise,
             renderer=deps.renderer,
         )
     answer = received_json(done.received)
     answer["outstanding"] = rupees_json(done.taken.outstanding_after)
+    answer["toAdvance"] = rupees_json(done.taken.to_advance)
     answer["vpaLearned"] = done.vpa_learned
     return JSONResponse(answer)
 
