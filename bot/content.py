@@ -119,7 +119,6 @@ def _payment_received(v: Mapping[str, Any], lang: str) -> list[str]:
 #   payment_received         {{1}} name, {{2}} amount received, {{3}} still owed after it,
 #                            {{4}} of it kept as advance for the next orders (₹0 when none);
 #                            a pause it lifted is told by its own credit_resumed
-_KINDS = frozenset(MessageKind)
 
 CONTENT_VARIABLES: dict[MessageKind, Callable[[Mapping[str, Any], str], list[str]]] = {
     MessageKind.PAYMENT_REMINDER: _reminder,
@@ -136,6 +135,11 @@ CONTENT_VARIABLES: dict[MessageKind, Callable[[Mapping[str, Any], str], list[str
 }
 
 
+# The kinds this version knows, as the strings rows store: a row may name a kind it does not know
+# (queued by a newer version, or by hand), which `MessageKind(kind)` would refuse with an error.
+KNOWN_KINDS: frozenset[str] = frozenset(MessageKind)
+
+
 def content_sid_for(templates: Mapping[str, str], kind: str, language: str) -> str | None:
     """`WHATSAPP_TEMPLATES` entry for this kind: `kind:lang` (an approved Hindi template) first."""
     return templates.get(f"{kind}:{language}") or templates.get(kind) or None
@@ -143,7 +147,7 @@ def content_sid_for(templates: Mapping[str, str], kind: str, language: str) -> s
 
 def content_variables(kind: str, variables: Mapping[str, Any], language: str) -> dict[str, str]:
     """The numbered variables ("1", "2", ...) of `kind`'s template; KeyError names what is missing."""
-    build = CONTENT_VARIABLES.get(MessageKind(kind)) if kind in _KINDS else None
+    build = CONTENT_VARIABLES.get(MessageKind(kind)) if kind in KNOWN_KINDS else None
     if build is None:
         raise KeyError(f"no variable mapping for kind {kind!r}")
     try:

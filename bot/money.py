@@ -37,7 +37,10 @@ def parse_rupees(value: object, *, allow_zero: bool = False) -> Paise:
     if isinstance(value, float):
         # JSON numbers arrive as float; their shortest repr is what the client wrote.
         text = repr(value)
-    elif isinstance(value, int | Decimal):
+    elif isinstance(value, int):
+        # Decimal(int) is exact and, unlike str(), has no 4,300-digit limit.
+        text = ""
+    elif isinstance(value, Decimal):
         text = str(value)
     elif isinstance(value, str):
         text = value.strip().removeprefix("₹").removeprefix("Rs.").strip()
@@ -49,19 +52,29 @@ def parse_rupees(value: object, *, allow_zero: bool = False) -> Paise:
     else:
         raise InvalidAmount("amount must be a number")
     try:
-        amount = Decimal(text)
+        amount = Decimal(value) if isinstance(value, int) else Decimal(text)
     except InvalidOperation:
         raise InvalidAmount(f"{value!r} is not a number") from None
     if not amount.is_finite():
         raise InvalidAmount("amount must be a finite number")
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(Decimal("0.01")):
-        raise InvalidAmount("amount can have at most 2 decimals")
+    # Sign and size first, comparisons only: arithmetic (rounding to 2 places) on a Decimal of 29+
+    # digits overflows the 28-digit context and raised InvalidOperation instead of a refusal.
     if amount < 0 or (amount == 0 and not allow_zero):
         raise InvalidAmount("amount must be positive")
     if amount > MAX_RUPEES:
         raise InvalidAmount("amount is too large")
-    return Paise(int(amount * 100))
+    if _below_paise(amount):
+        raise InvalidAmount("amount can have at most 2 decimals")
+    return Paise(int(amount.scaleb(2)))
+
+
+def _below_paise(amount: Decimal) -> bool:
+    """True when a digit below the second decimal is not zero ("10.500" is fine, "1.234" is not);
+    read from the digits, so no context precision or exponent size can make it raise."""
+    _, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite, checked by the caller
+    below = -2 - exponent  # how many of the last digits are below a paisa
+    return below > 0 and any(digits[-below:])
 
 
 def to_rupees(paise: int) -> Decimal:

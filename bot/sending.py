@@ -4,14 +4,15 @@
   the kind's approved WhatsApp template (Content SID + numbered variables, `bot.content`) outside
   it, or hold the row with a clear error when no Content SID is configured (rather than failing
   at Twilio, 63016).
-- `classify_response` / `classify_answer` / `classify_transport_error`: what Twilio's answer (or
-  its absence) says. Only what cannot have reached Twilio is retried blind (a connection never
+- `settle`: the outcome of one attempt (an `Outcome` of `bot.twilio_edge`, whose
+  `classify_answer` / `classify_transport_error` read Twilio's answer or its absence) -> what the
+  row becomes: handed to Twilio, queued again after a backoff, held for a lookup, failed, the
+  retailer opted out. Only what cannot have reached Twilio is retried blind (a connection never
   made, 429, 503, 401); a 5xx or a timeout after the request went out is `Unconfirmed`: the
-  sender looks the message up at Twilio before it sends again.
-- `settle`: the outcome of one attempt -> what the row becomes (handed to Twilio, queued again
-  after a backoff, held for a lookup, failed, the retailer opted out). Twilio's error codes are
-  read through one table (`bot.twilio_errors`); temporary ones wait long (`long_backoff`), up to
-  `MAX_TEMPORARY_FAILURES`, counted on the row.
+  sender looks the message up at Twilio before it sends again (`NotLookedUp` when it could not).
+  Twilio's error codes are read through one table (`bot.twilio_errors`); temporary ones wait long
+  (`long_backoff`), up to `MAX_TEMPORARY_FAILURES`, counted on the row. `gave_up` words the end
+  of a row whose attempts ran out between settlements.
 - `settle_callback`: the same table for a `failed`/`undelivered` status callback: sent again
   later as a new row (temporary), as a template (63016), or the retailer marked opted out.
 - `advance_status`: delivery statuses never move backwards (the order is a table, `RANK`).
@@ -29,10 +30,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.content import content_sid_for, content_variables
+from bot.content import KNOWN_KINDS, content_sid_for, content_variables
 from bot.messages import MessageKind
 from bot.outbox_status import OutboxStatus
-from bot.twilio_edge import Accepted, Outcome, Permanent, Retryable, Unconfirmed
+from bot.twilio_edge import Accepted, NotLookedUp, Outcome, Permanent, Retryable, Unconfirmed
 from bot.twilio_errors import ErrorClass, classify_error
 
 WINDOW = timedelta(hours=24)
@@ -126,7 +127,6 @@ class Skip:
 
 
 Plan = FreeForm | Templated | Hold | Skip
-_KINDS = frozenset(MessageKind)
 
 
 def plan_send(
@@ -153,7 +153,7 @@ def plan_send(
         )
     if recipient.earlier_delivered:
         return Skip(ARRIVED, "the earlier attempt was reported delivered after all")
-    if kind in _KINDS and MessageKind(kind).stops_on_opt_out and recipient.opted_out:
+    if kind in KNOWN_KINDS and MessageKind(kind).stops_on_opt_out and recipient.opted_out:
         return Skip(OPTED_OUT, "the retailer sent STOP; reminders are not sent")
     if kind == MessageKind.PAYMENT_REMINDER and recipient.still_due is False:
         return Skip(NOTHING_DUE, "paid since the reminder was queued; nothing is due")
@@ -209,7 +209,7 @@ class RetryDecision:
 
 
 def after_failure(
-    retry: Retryable | Unconfirmed,
+    retry: Retryable | Unconfirmed | NotLookedUp,
     attempts: int,
     now: datetime,
     *,
@@ -235,11 +235,15 @@ def after_failure(
 
 @dataclass(frozen=True)
 class Handed:
-    """Twilio has the message: record its SID and status (and count a reminder as sent)."""
+    """Twilio has the message: record its SID and status (and count a reminder as sent). A
+    message found in Twilio's list may already be `failed`/`undelivered`, with Twilio's
+    `error_code`: that is then settled as a status callback would be (`settle_callback`)."""
 
     sid: str | None
     status: OutboxStatus
     note: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -273,18 +277,21 @@ def settle(
     match outcome:
         case Accepted(sid, status):
             return Handed(sid, status, None if sid else "Twilio's answer had no message sid")
-        case Retryable(code) | Unconfirmed(code):
-            unconfirmed = isinstance(outcome, Unconfirmed)
+        case Retryable(code) | Unconfirmed(code) | NotLookedUp(code):
+            # Twilio may have the message from this attempt, or from an earlier one that could
+            # not be looked up this time: either way, look before sending again.
+            unconfirmed = isinstance(outcome, Unconfirmed | NotLookedUp)
             decision = after_failure(outcome, attempts, now, jitter=jitter)
             gave_up = decision.status == OutboxStatus.FAILED
             return Unsent(
                 decision.status,
                 code,
                 decision.error_message,
-                "failed" if gave_up else "unconfirmed" if unconfirmed else "retried",
+                "failed" if gave_up else "unconfirmed" if isinstance(outcome, Unconfirmed)
+                else "retried",
                 next_attempt_at=decision.next_attempt_at,
                 unconfirmed=unconfirmed,
-            )
+            )  # fmt: skip
         case Permanent(code, message):
             return _refused(code, message, temporary_failures, now, jitter)
 
@@ -314,6 +321,28 @@ def _refused(
             return Unsent(failed, code, message, "opted_out", opt_out=True)
         case ErrorClass.RECIPIENT | ErrorClass.CONFIGURATION:
             return Unsent(failed, code, message, "failed")
+
+
+TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+
+
+def gave_up(attempts: int, temporary_failures: int, *, unconfirmed: bool) -> Unsent:
+    """A row claimed once more after `attempts` attempts (MAX_ATTEMPTS or more) that each ended
+    without giving it up (temporary failures Twilio reported, refusals of the window, senders
+    that stopped or died holding it): it fails, saying what its attempts were. `unconfirmed`:
+    the last may have reached Twilio (kept for an operator to look up)."""
+    parts = []
+    if temporary_failures:
+        parts.append(f"{temporary_failures} temporary failures reported by Twilio")
+    others = attempts - temporary_failures
+    if others > 0:
+        parts.append(f"{others} retried or interrupted (a sender that stopped or died holding it)")
+    message = f"gave up after {attempts} attempts: " + ", ".join(parts)
+    if unconfirmed:
+        message += "; the last may have reached Twilio"
+    return Unsent(
+        OutboxStatus.FAILED, TOO_MANY_ATTEMPTS, message, "failed", unconfirmed=unconfirmed
+    )
 
 
 def _temporary(message: str, failures: int) -> str:

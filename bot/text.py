@@ -11,6 +11,13 @@ def is_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def norm_key(text: str) -> str:
+    """A key (payment reference, SKU, category) as compared: whitespace runs made one space,
+    trimmed, lower-cased, exactly as the database's `norm_key()` (migration 0009), which is the
+    authority; this one compares in Python what SQL will compare (CSV repeats, UTR variants)."""
+    return " ".join(text.split()).lower()
+
+
 def has_nul(value: Any) -> bool:
     """A NUL character in any string of a parsed JSON value (PostgreSQL text cannot hold one)."""
     if isinstance(value, str):

@@ -11,8 +11,9 @@ in docs/decisions.md).
 
 Twilio documents that a Messages API request can create the message even when the answer is a
 5xx or never comes: such an attempt is `Unconfirmed`, and before sending again the sender lists
-the recipient's messages since the attempt (`lookup_params`) and adopts the one that matches
-(`find_sent`).
+the messages we sent the recipient (`lookup_params`) and adopts the one that matches
+(`find_sent`): sent through the API (not a TwiML reply), created since the attempt, with our
+body, or for a template every variable's value.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -116,6 +117,15 @@ class Unconfirmed:
 
 
 @dataclass(frozen=True)
+class NotLookedUp:
+    """An unconfirmed attempt could not be looked up (Twilio's Messages list did not answer):
+    nothing was sent this time, and the attempt stays unconfirmed until a lookup succeeds."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Permanent:
     """Twilio refused the message (4xx with an error code, e.g. 21211: invalid 'To'); what that
     means (temporary, opted out, ...) is the error table's to say (`settle`)."""
@@ -124,7 +134,7 @@ class Permanent:
     message: str
 
 
-Outcome = Accepted | Retryable | Unconfirmed | Permanent
+Outcome = Accepted | Retryable | Unconfirmed | NotLookedUp | Permanent
 
 # 401: a wrong or rotated auth token is an operator's fix, not the message's fault; retrying gives
 # them the backoff period to fix it instead of failing every queued message at once.
@@ -197,7 +207,10 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 # Clocks differ: a message created a little before our attempt's time by Twilio's clock is ours.
 LOOKUP_SKEW = timedelta(minutes=2)
-LOOKUP_PAGE_SIZE = 50
+LOOKUP_PAGE_SIZE = 100
+# The direction of a message created through the Messages API; a TwiML reply is
+# "outbound-reply", a message to us "inbound".
+API_DIRECTION = "outbound-api"
 
 
 @dataclass(frozen=True)
@@ -211,18 +224,15 @@ class SentMessage:
     status: OutboxStatus | None
     direction: str
     date_created: datetime | None
+    error_code: str | None = None
+    error_message: str | None = None
 
 
-def lookup_params(to: str, from_: str, since: datetime) -> dict[str, str]:
-    """Query of the Messages list for what we may have sent `to` since `since`. `DateSent>` is a
-    day (UTC) and includes it; the day before `since - LOOKUP_SKEW` is not needed."""
-    day = (since - LOOKUP_SKEW).astimezone(UTC).date()
-    return {
-        "To": to,
-        "From": from_,
-        "DateSent>": day.isoformat(),
-        "PageSize": str(LOOKUP_PAGE_SIZE),
-    }
+def lookup_params(to: str, from_: str) -> dict[str, str]:
+    """Query of the Messages list for what we sent `to`, newest first. No `DateSent` filter: a
+    message still queued at Twilio has no `date_sent` and any such filter leaves it out (the
+    attempt's time is matched on `date_created` by `find_sent` instead)."""
+    return {"To": to, "From": from_, "PageSize": str(LOOKUP_PAGE_SIZE)}
 
 
 def parse_message_list(payload: Any) -> tuple[list[SentMessage], str | None]:
@@ -246,7 +256,14 @@ def _message(item: Mapping[str, Any]) -> SentMessage:
         status=twilio_status(item.get("status")),
         direction=str(item.get("direction") or ""),
         date_created=_rfc2822(item.get("date_created")),
+        error_code=_text(item.get("error_code")),
+        error_message=_text(item.get("error_message")),
     )
+
+
+def _text(value: Any) -> str | None:
+    # error_code is a number in Twilio's JSON, error_message a string; both are often null.
+    return str(value) if value is not None and str(value) else None
 
 
 def _rfc2822(value: Any) -> datetime | None:
@@ -272,23 +289,29 @@ def find_sent(
     variables: Sequence[str] = (),
     known_sids: Iterable[str] = (),
 ) -> SentMessage | None:
-    """The message we sent in an unconfirmed attempt since `since`, if Twilio has one: outbound,
-    to `to` from `from_`, created since then (less `LOOKUP_SKEW`), not one of our other rows'
-    (`known_sids`), and with our `body` (free-form) or, for a template, every variable's value in
-    its body (Twilio lists a template's text as sent). The earliest such message wins."""
+    """The message we sent in an unconfirmed attempt since `since`, if Twilio has one: created
+    through the Messages API (`outbound-api`: a TwiML chat reply is `outbound-reply` and never
+    ours), to `to` from `from_`, created since then (less `LOOKUP_SKEW`), not one of our other
+    rows' (`known_sids`). An attempt sent as a template (`variables` given: its numbered values)
+    matches a message whose text holds every value (Twilio lists a template's text as sent, and
+    the Message resource has no Content SID to match on); a free-form attempt matches by `body`
+    alone. The earliest such message wins."""
     known = set(known_sids)
     wanted = _normal(body) if body else None
+
+    def same_content(m: SentMessage) -> bool:
+        if variables:
+            return all(v in m.body for v in variables)
+        return wanted is not None and _normal(m.body) == wanted
+
     found = [
         m
         for m in messages
-        if m.direction.startswith("outbound")
+        if m.direction == API_DIRECTION
         and m.to == to
         and m.from_ == from_
         and m.sid not in known
         and (m.date_created is None or m.date_created >= since - LOOKUP_SKEW)
-        and (
-            (wanted is not None and _normal(m.body) == wanted)
-            or (bool(variables) and all(v in m.body for v in variables))
-        )
+        and same_content(m)
     ]
     return min(found, key=lambda m: (m.date_created or since, m.sid), default=None)

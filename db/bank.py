@@ -70,9 +70,9 @@ async def load_match_facts(conn: Conn, lines: list[BankLine]) -> MatchFacts:
     known: dict[str, tuple[int, int]] = {}
     if variants:
         rows = await conn.fetch(
-            """SELECT lower(btrim(reference)) AS ref, retailer_id, id FROM credit_transactions
+            """SELECT norm_key(reference) AS ref, retailer_id, id FROM credit_transactions
                WHERE type = 'PAYMENT' AND reference IS NOT NULL
-                 AND lower(btrim(reference)) = any($1::text[])
+                 AND norm_key(reference) = any($1::text[])
                ORDER BY id""",
             list(variants),
         )

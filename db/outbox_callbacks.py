@@ -31,6 +31,14 @@ from db.pool import Conn
 
 # Who an opt-out that Twilio reported is recorded as performed by (audit_log.performed_by).
 TWILIO = "twilio"
+# A callback's ErrorCode / ErrorMessage are stored cut to these lengths (the sender cuts its own
+# error messages to the same 1,000): a signed request can still carry a long field.
+ERROR_CODE_CHARS = 50
+ERROR_MESSAGE_CHARS = 1000
+
+
+def _cut(value: str | None, chars: int) -> str | None:
+    return value[:chars] if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -74,8 +82,8 @@ async def apply_status_callback(
                      error_message""",
         event.twilio_sid,
         event.status.value,
-        event.error_code,
-        event.error_message,
+        _cut(event.error_code, ERROR_CODE_CHARS),
+        _cut(event.error_message, ERROR_MESSAGE_CHARS),
         now,
         failed,
         list(statuses_below(event.status)),
@@ -181,8 +189,8 @@ async def keep_early_status_callback(conn: Conn, event: StatusEvent, now: dateti
            VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
         event.twilio_sid,
         event.status.value,
-        event.error_code,
-        event.error_message,
+        _cut(event.error_code, ERROR_CODE_CHARS),
+        _cut(event.error_message, ERROR_MESSAGE_CHARS),
         now,
     )
 

@@ -3,7 +3,10 @@ caller owns the transaction.
 
 A claimed row is SENDING with a lease: its `next_attempt_at` holds the lease's end, and
 `attempts` counts the claim. If the sender dies, `requeue_expired_leases` puts the row back in the
-queue; a sender that finishes late finds its claim gone (`attempts` moved on) and records nothing.
+queue; a sender that finishes late finds its claim gone (`attempts` moved on) and records nothing
+but the SID Twilio gave it, if any (`record_orphan_sid`). Just before it posts, a sender renews
+its lease and checks it still holds the claim (`hold_claim`): it never posts a row that is no
+longer its own.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from bot.messages import MessageKind
 from bot.outbox_status import OutboxStatus
 from bot.sending import NO_TEMPLATE, Recipient
 from db.pool import Conn
@@ -45,12 +49,15 @@ class OutboxRow:
     unconfirmed_since: datetime | None = None
     retry_of: int | None = None
     quiet_until: datetime | None = None  # held for quiet hours until then (`bot.quiet_hours`)
+    # The Content SID of the latest attempt (None: free-form), written just before it is posted,
+    # so a lookup after an unconfirmed attempt knows what it sent.
+    content_sid: str | None = None
 
 
 _COLUMNS = """id, retailer_id, to_phone, kind, language, template, body, variables, status,
     twilio_sid, error_code, error_message, attempts, next_attempt_at, dedupe_key, created_at,
     sent_at, updated_at, window_refused_at, temporary_failures, unconfirmed_since, retry_of,
-    quiet_until"""
+    quiet_until, content_sid"""
 
 
 def _row(record: asyncpg.Record) -> OutboxRow:
@@ -106,10 +113,13 @@ async def release_held(
 async def claim_due(
     conn: Conn, *, now: datetime, lease_until: datetime, limit: int
 ) -> list[OutboxRow]:
-    """Lease up to `limit` due QUEUED rows (oldest first) to this sender; others skip them."""
+    """Lease up to `limit` due QUEUED rows to this sender, in the order they fell due (then by
+    id); others skip them."""
+    if limit <= 0:
+        return []
     records = await conn.fetch(
         f"""WITH due AS (
-               SELECT id FROM outbox_messages
+               SELECT id, next_attempt_at AS due_at FROM outbox_messages
                WHERE status = 'QUEUED' AND next_attempt_at <= $1
                ORDER BY next_attempt_at, id
                LIMIT $3
@@ -118,12 +128,40 @@ async def claim_due(
            UPDATE outbox_messages o
            SET status = 'SENDING', attempts = o.attempts + 1, next_attempt_at = $2, updated_at = $1
            FROM due WHERE o.id = due.id
-           RETURNING {", ".join("o." + c.strip() for c in _COLUMNS.split(","))}""",
+           RETURNING due.due_at, {", ".join("o." + c.strip() for c in _COLUMNS.split(","))}""",
         now,
         lease_until,
         limit,
     )
-    return sorted((_row(r) for r in records), key=lambda r: (r.next_attempt_at, r.id))
+    # RETURNING gives the rows in no set order, and their next_attempt_at is now the lease's end.
+    ordered = sorted(records, key=lambda r: (r["due_at"], r["id"]))
+    return [_row_without(r, "due_at") for r in ordered]
+
+
+def _row_without(record: asyncpg.Record, *names: str) -> OutboxRow:
+    values = dict(record)
+    for name in names:
+        del values[name]
+    return OutboxRow(**values)
+
+
+async def hold_claim(
+    conn: Conn, claim: OutboxRow, *, content_sid: str | None, lease_until: datetime, now: datetime
+) -> bool:
+    """Just before posting `claim`: renew its lease to `lease_until` and note the Content SID the
+    attempt sends (None: free-form); False when the claim is no longer ours (its lease ran out
+    and another sender re-queued or took it), and then it must not be posted."""
+    result: str = await conn.execute(
+        """UPDATE outbox_messages
+           SET next_attempt_at = $3, content_sid = $4, updated_at = $5
+           WHERE id = $1 AND status = 'SENDING' AND attempts = $2""",
+        claim.id,
+        claim.attempts,
+        lease_until,
+        content_sid,
+        now,
+    )
+    return result.endswith(" 1")
 
 
 async def release_claims(conn: Conn, claims: Sequence[OutboxRow], now: datetime) -> int:
@@ -194,7 +232,7 @@ async def get_recipient(conn: Conn, row: OutboxRow, now: datetime) -> Recipient:
     still_due: bool | None = None
     unpaid_now: dict[int, int] | None = None
     checkout_open: bool | None = None
-    if row.kind == "payment_reminder" and record["retailer_id"] is not None:
+    if row.kind == MessageKind.PAYMENT_REMINDER and record["retailer_id"] is not None:
         ids = _transaction_ids(row.variables)
         if ids:
             open_rows = await conn.fetch(
@@ -209,7 +247,7 @@ async def get_recipient(conn: Conn, row: OutboxRow, now: datetime) -> Recipient:
         elif record["outstanding"] is not None:
             still_due = record["outstanding"] > 0
     pending_id = row.variables.get("pending_order_id") if isinstance(row.variables, dict) else None
-    if row.kind == "pending_order_follow_up" and isinstance(pending_id, int):
+    if row.kind == MessageKind.PENDING_ORDER_FOLLOW_UP and isinstance(pending_id, int):
         # A message of theirs since it was queued overtook it: they came back by themselves,
         # and a follow-up arriving after that would make their next "haan" ambiguous.
         wrote_since = record["last_inbound_at"] is not None and (
@@ -283,6 +321,69 @@ async def mark_accepted(
     return result.endswith(" 1")
 
 
+@dataclass(frozen=True)
+class OrphanSid:
+    """Where `record_orphan_sid` put a SID: on the row itself, already there, or on a copy."""
+
+    row_id: int
+    placed: str  # "row", "already", "copy"
+
+
+async def record_orphan_sid(
+    conn: Conn,
+    claim: OutboxRow,
+    *,
+    twilio_sid: str,
+    status: OutboxStatus,
+    content_sid: str | None,
+    now: datetime,
+) -> OrphanSid:
+    """Twilio accepted `claim`'s message after the claim was lost (its lease ran out during the
+    send): the SID is still recorded, never dropped. On the row when it has no SID and was not
+    handed over since (re-queued, taken by another sender that has not posted yet: that one then
+    finds the row no longer SENDING and does not post); else, unless the row has this very SID,
+    on a new row copying the message (`retry_of` the first of its chain, error_code
+    `DUPLICATE`), so its status callbacks land and an operator sees the second send."""
+    note = "accepted by Twilio after this attempt's lease had passed"
+    placed = await conn.fetchval(
+        """UPDATE outbox_messages
+           SET status = $2, twilio_sid = $3, content_sid = $4, sent_at = $5, updated_at = $5,
+               error_code = NULL, error_message = $6, unconfirmed_since = NULL
+           WHERE id = $1 AND twilio_sid IS NULL AND status IN ('QUEUED', 'SENDING', 'HELD')
+           RETURNING id""",
+        claim.id,
+        status.value,
+        twilio_sid,
+        content_sid,
+        now,
+        note,
+    )
+    if placed is not None:
+        return OrphanSid(claim.id, "row")
+    copy_id = await conn.fetchval(
+        """INSERT INTO outbox_messages (retailer_id, to_phone, kind, language, template, body,
+               variables, content_sid, status, twilio_sid, error_code, error_message, attempts,
+               dedupe_key, next_attempt_at, created_at, sent_at, updated_at, retry_of)
+           SELECT retailer_id, to_phone, kind, language, template, body, variables, $4, $3, $2,
+                  'DUPLICATE', left('a second copy of #' || id || ', ' || $6, 1000), 1,
+                  dedupe_key || ':copy:' || $2, $5, $5, $5, $5, coalesce(retry_of, id)
+           FROM outbox_messages
+           WHERE id = $1 AND twilio_sid IS DISTINCT FROM $2
+             AND NOT EXISTS (SELECT 1 FROM outbox_messages WHERE twilio_sid = $2)
+           ON CONFLICT DO NOTHING
+           RETURNING id""",
+        claim.id,
+        twilio_sid,
+        status.value,
+        content_sid,
+        now,
+        note,
+    )
+    if copy_id is None:
+        return OrphanSid(claim.id, "already")
+    return OrphanSid(copy_id, "copy")
+
+
 async def mark_unsent(
     conn: Conn,
     claim: OutboxRow,
@@ -331,7 +432,7 @@ async def mark_reminder_sent(conn: Conn, claim: OutboxRow, at: datetime) -> int:
     `reminder_count` move on, once per message (not again for a row sending it again, nor for one
     already handed over before). Call it in the transaction of `mark_accepted`; returns how many
     debits were counted."""
-    if claim.kind != "payment_reminder" or claim.sent_at is not None or claim.retry_of:
+    if claim.kind != MessageKind.PAYMENT_REMINDER or claim.sent_at is not None or claim.retry_of:
         return 0
     ids = _transaction_ids(claim.variables)
     if not ids or claim.retailer_id is None:
@@ -361,14 +462,27 @@ async def get_outbox_row(conn: Conn, row_id: int) -> OutboxRow | None:
 
 
 async def list_outbox(
-    conn: Conn, *, to_phone: str | None = None, limit: int = 100
+    conn: Conn,
+    *,
+    status: str | None = None,
+    retailer_id: int | None = None,
+    to_phone: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
 ) -> list[OutboxRow]:
-    """Newest first, optionally for one number."""
+    """Newest first (by id: rows are numbered as they are queued), optionally of one status,
+    one retailer or one number; `before_id` pages on (rows numbered below it)."""
     records = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM outbox_messages
-            WHERE ($1::text IS NULL OR to_phone = $1)
-            ORDER BY created_at DESC, id DESC LIMIT $2""",
+            WHERE ($1::text IS NULL OR status = $1)
+              AND ($2::bigint IS NULL OR retailer_id = $2)
+              AND ($3::text IS NULL OR to_phone = $3)
+              AND ($4::bigint IS NULL OR id < $4)
+            ORDER BY id DESC LIMIT $5""",
+        status,
+        retailer_id,
         to_phone,
+        before_id,
         limit,
     )
     return [_row(r) for r in records]

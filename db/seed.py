@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from bot.credit import SYSTEM
+
 DEMO_ADMIN = "+919900000000"
 
 PRODUCTS = [
@@ -82,7 +84,7 @@ async def seed_demo(conn: asyncpg.Connection, now: datetime | None = None) -> bo
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
                 phone, name, shop, lang, status,
                 now - timedelta(days=10) if paused else None, reason,
-                "SYSTEM" if status == "PAUSED" else (DEMO_ADMIN if paused else None),
+                SYSTEM if status == "PAUSED" else (DEMO_ADMIN if paused else None),
                 now - timedelta(days=120),
             )  # fmt: skip
             outstanding = sum(amount for _, amount in debits)

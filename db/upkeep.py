@@ -116,8 +116,7 @@ async def find_product_by_sku(conn: Conn, sku: str) -> int | None:
     """The id of the product with this SKU, whatever its case or spacing."""
     found: int | None = await conn.fetchval(
         """SELECT id FROM products
-           WHERE lower(btrim(regexp_replace(sku, '\\s+', ' ', 'g')))
-               = lower(btrim(regexp_replace($1, '\\s+', ' ', 'g')))
+           WHERE norm_key(sku) = norm_key($1)
            ORDER BY id LIMIT 1""",
         sku,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -14,8 +15,9 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from bot.cli.deps import Deps, open_deps
+from bot.cli.logs import setup_logging
 from bot.clock import Clock
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError, load_settings
 from db.errors import AppError
 from handlers import admin, console, health, payments, status, whatsapp
 from handlers.errors import BodySizeLimit, app_error_handler, http_error_handler
@@ -61,9 +63,13 @@ def create_app(
 
 
 def app_from_env() -> Starlette:
-    """uvicorn factory: `uvicorn --factory handlers.app:app_from_env`."""
-    from bot.cli.logs import setup_logging
-    from bot.settings import load_settings
-
+    """uvicorn factory: `uvicorn --factory handlers.app:app_from_env` (the Procfile's `web`).
+    Bad configuration is refused as `python -m bot web` refuses it: one line naming what is
+    wrong, and exit status 2 (no traceback)."""
     setup_logging()
-    return create_app(load_settings())
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return create_app(settings)

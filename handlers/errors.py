@@ -7,7 +7,9 @@ are paise inside and rupee strings on the wire, like every other amount of the A
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +19,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.money import rupees_json
-from bot.text import has_nul
 from db.errors import AppError, BadRequest, Unauthorized
 
 
@@ -67,19 +68,79 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     return response
 
 
+# No body of this API nests more than 3 levels; 20 leaves room and stays far below the
+# recursion limit of the parser (and of every walk over the parsed value).
+MAX_JSON_DEPTH = 20
+# A string token (escapes included, unterminated at the end too) or one bracket.
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+_OPENERS = frozenset(b"[{")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when brackets outside strings nest deeper than `limit`; a scan of the raw bytes, so
+    nothing recursive runs before the depth is known. Brackets within strings do not count."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False  # the common case, at C speed
+    depth = 0
+    for token in _JSON_TOKENS.finditer(raw):
+        first = token.group()[0]
+        if first in _OPENERS:
+            depth += 1
+            if depth > limit:
+                return True
+        elif first != ord('"'):
+            depth -= 1
+    return False
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _text_problem(data: Any) -> str | None:
+    """What PostgreSQL text cannot hold in any key or string of the value (NUL, or a lone
+    surrogate, which has no UTF-8 form), walked without recursion."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                return "text in the body must not contain NUL characters"
+            if _SURROGATE.search(value):
+                return "text in the body must not contain lone surrogates (\\ud800-\\udfff)"
+    return None
+
+
 async def read_json(request: Request) -> dict[str, Any]:
-    """The body as a JSON object (numbers kept exact as Decimal); 400 when it is not one."""
+    """The body as a JSON object (numbers kept exact as Decimal); 400 when it is not one, when it
+    nests deeper than MAX_JSON_DEPTH, or when its text cannot be stored (NUL, lone surrogates)."""
     raw = await request.body()
     if not raw.strip():
         raise BadRequest("BAD_REQUEST", "request body must be a JSON object")
+    if json_too_deep(raw):
+        raise BadRequest(
+            "BAD_REQUEST", f"request body nests too deep (more than {MAX_JSON_DEPTH} levels)"
+        )
     try:
-        data = json.loads(raw, parse_float=Decimal)
+        # UTF-8 only (RFC 8259), so the depth scan above read the same characters the parser
+        # reads. NaN and Infinity are not JSON (Python's parser takes them by default); an
+        # integer of more than 4,300 digits raises ValueError too.
+        data = json.loads(
+            raw.decode("utf-8-sig"), parse_float=Decimal, parse_constant=_refuse_constant
+        )
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("BAD_REQUEST", "request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("BAD_REQUEST", "request body must be a JSON object")
-    if has_nul(data):
-        raise BadRequest("BAD_REQUEST", "text in the body must not contain NUL characters")
+    problem = _text_problem(data)
+    if problem:
+        raise BadRequest("BAD_REQUEST", problem)
     return data
 
 
@@ -104,28 +165,33 @@ class BodySizeLimit:
                     await self._refuse(scope, receive, send)
                     return
         received = 0
+        overflowed = False
         started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, overflowed
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    overflowed = True
                     raise _TooLarge()
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if overflowed:
+                # The app answered a body it could not read whole: a handler that catches every
+                # error of its parser (a form's) would say 400. The answer is 413, for every route.
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(scope, receive, send)
+        with contextlib.suppress(_TooLarge):
+            await self.app(scope, limited_receive, guarded_send)
+        if overflowed and not started:
+            await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(

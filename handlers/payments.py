@@ -22,6 +22,7 @@ from bot.payments.provider import BadEvent
 from bot.text import has_nul
 from db import payments
 from db.errors import BadRequest, NotFound, Unauthorized, Unavailable
+from handlers.errors import json_too_deep
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ async def gateway_webhook(request: Request) -> Response:
     if not provider.signature_valid(body, request.headers.get(provider.headers.signature)):
         log.warning("%s webhook: bad signature; ignored", provider.name)
         raise Unauthorized("BAD_SIGNATURE", "the webhook signature is not valid")
+    if json_too_deep(body):  # before any parser recurses into it (issue 9, item 4)
+        raise BadRequest("BAD_EVENT", "the event nests too deep")
     try:
         event = provider.parse_event(body, request.headers.get(provider.headers.event_id))
         payload = json.loads(body)

@@ -55,6 +55,7 @@ from db.ledger import place_order
 from db.operators import get_active_operator_by_phone
 from db.pool import Conn
 from db.statements import get_dues
+from handlers.admin_chat import handle_admin_text
 
 log = logging.getLogger(__name__)
 
@@ -270,8 +271,6 @@ async def _admin_message(
     payload: dict[str, str],
     now: datetime,
 ) -> tuple[str, str]:
-    from handlers.admin_chat import handle_admin_text
-
     claimed = await conversations.claim_message(
         conn,
         message_sid=sid,

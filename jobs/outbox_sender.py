@@ -4,16 +4,25 @@ A business-initiated message that can wait (`MessageKind.urgent` is False) is no
 `QUIET_HOURS`: taken inside them, it goes back to the queue until they end (`quiet_until`).
 
 One round (`deliver_due`): in one short transaction, put rows whose sender died (lease expired)
-back in the queue and lease up to `limit` due rows with `FOR UPDATE SKIP LOCKED`, so two senders
-never take the same row; commit; then for each row, just before sending, load its recipient
-(24-hour window, opt-out, still unpaid), decide with `bot.sending.plan_send`, wait for the rate
-limit, POST to Twilio, and record what `bot.sending.settle` makes of the outcome (conditional on
-still holding the lease, in one transaction with what follows from it: a reminder counted as
-sent, a retailer marked opted out).
+back in the queue and lease due rows with `FOR UPDATE SKIP LOCKED`, so two senders never take
+the same row; commit; reserve the rows' send slots on the shared rate (`jobs.send_rate`), only
+those that start within half the lease, and give back at once the rows that got none. Then for
+each row, just before sending, load its recipient (24-hour window, opt-out, still unpaid), decide
+with `bot.sending.plan_send`, wait for its slot, renew the lease and check it is still ours
+(`hold_claim`: a row whose lease passed is never posted), POST to Twilio, and record what
+`bot.sending.settle` makes of the outcome (conditional on still holding the claim, in one
+transaction with what follows from it: a reminder counted as sent, a retailer marked opted out;
+a SID Twilio gave after the claim was lost is recorded all the same).
+
+So however many senders run, the outbox's rate holds and a row is posted by one of them at a
+time: a sender claims no more rows than the shared rate can start before half their lease is
+out (`claim_limit`, counting the slots other senders already hold).
 
 A row whose last attempt may have reached Twilio (`unconfirmed_since`: a 5xx, a read timeout, a
-sender that died holding it) is first looked up in Twilio's Messages list (To, From, sent since
-the attempt); if the message is there the row takes its SID, and only if not is it sent again.
+sender that died holding it) is first looked up in Twilio's Messages list (To, From; created
+since the attempt); if the message is there the row takes its SID (and, if Twilio already
+reports it failed, what its error code means follows, as for a status callback), and only if
+not is it sent again.
 
 Without Twilio credentials the message is logged (phone masked) and marked SENT as `local-<id>`:
 that is what `python -m bot chat` shows a newcomer.
@@ -37,7 +46,7 @@ import httpx
 from bot.cli.deps import Deps
 from bot.clock import business_date
 from bot.content import content_variables
-from bot.messages import Reply
+from bot.messages import MessageKind, Reply
 from bot.outbox_status import OutboxStatus
 from bot.phone import mask_phone
 from bot.quiet_hours import release_at
@@ -52,11 +61,12 @@ from bot.sending import (
     Skip,
     Templated,
     Unsent,
-    after_failure,
+    gave_up,
     plan_send,
     settle,
 )
 from bot.twilio_edge import (
+    NotLookedUp,
     Outcome,
     SentMessage,
     Unconfirmed,
@@ -66,15 +76,23 @@ from bot.twilio_edge import (
     lookup_params,
     parse_message_list,
 )
-from db.outbox_callbacks import apply_early_status_callbacks, mark_twilio_opt_out
+from bot.twilio_errors import TWILIO_ERRORS
+from db.outbox_callbacks import (
+    StatusEvent,
+    apply_early_status_callbacks,
+    apply_status_callback,
+    mark_twilio_opt_out,
+)
 from db.outbox_queries import (
     OutboxRow,
     claim_due,
     get_recipient,
+    hold_claim,
     known_sids,
     mark_accepted,
     mark_reminder_sent,
     mark_unsent,
+    record_orphan_sid,
     refresh_content,
     release_claims,
     release_held,
@@ -82,20 +100,22 @@ from db.outbox_queries import (
     wait_for_quiet_end,
 )
 from db.pool import Conn
-from jobs.send_rate import SharedSendRate, send_rate_key
+from jobs.send_rate import Reservation, SharedSendRate, send_rate_key
 
 log = logging.getLogger(__name__)
 
-# A claimed row belongs to its sender this long; a round stops taking new rows after half of it,
-# so a lease never runs out under a row being sent (which would let another sender send it too).
+# A claimed row belongs to its sender this long. A round claims only rows whose send slot starts
+# within half of it and stops taking rows after half of it; the lease is renewed just before the
+# POST, so it never runs out under a row being sent (which would let another sender send it too).
 LEASE = timedelta(minutes=2)
 POLL_SECONDS = 1.0
 # A HELD row (no Content SID) is sent after all if the recipient writes in, or a template is
 # configured, within this long of it being queued; later it stays HELD (too stale to deliver).
 HELD_RELEASE_AGE = timedelta(hours=24)
 TWILIO_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-# Pages of the Messages list read when looking for an unconfirmed message (50 messages each).
-LOOKUP_PAGES = 3
+# Pages of the Messages list read when looking for an unconfirmed message (100 messages each,
+# newest first: the recipient's last 500 messages from our number).
+LOOKUP_PAGES = 5
 # A status callback that came before its SID was written waits this long for it (handlers.status).
 EARLY_CALLBACK_MAX_AGE = timedelta(days=1)
 
@@ -158,12 +178,14 @@ class LookupFailed(Exception):
 
 
 async def _look_up(deps: Deps, conn: Conn, row: OutboxRow, since: datetime) -> SentMessage | None:
-    """The message an unconfirmed attempt begun at `since` left at Twilio, if any."""
+    """The message an unconfirmed attempt begun at `since` left at Twilio, if any. The attempt
+    sent a template when the row notes its Content SID (`hold_claim`): then its variables are
+    matched, else its body."""
     s = deps.settings
     assert s.twilio_account_sid and s.twilio_auth_token and s.twilio_whatsapp_from
     to, from_ = _whatsapp(row.to_phone), _whatsapp(s.twilio_whatsapp_from)
     url: str | None = messages_url(deps)
-    params: dict[str, str] | None = lookup_params(to, from_, since)
+    params: dict[str, str] | None = lookup_params(to, from_)
     messages: list[SentMessage] = []
     for _ in range(LOOKUP_PAGES):
         if url is None:
@@ -182,21 +204,33 @@ async def _look_up(deps: Deps, conn: Conn, row: OutboxRow, since: datetime) -> S
         messages.extend(page)
         url, params = (f"{s.twilio_api_url}{next_page}" if next_page else None), None
     variables: list[str] = []
-    if deps.settings.whatsapp_templates and isinstance(row.variables, dict):
+    if row.content_sid is not None and isinstance(row.variables, dict):
         with contextlib.suppress(KeyError):
             variables = list(content_variables(row.kind, row.variables, row.language).values())
+        if not variables:
+            return None  # a template whose values cannot be rebuilt: nothing can match it
     return find_sent(
         messages,
         to=to,
         from_=from_,
         since=since,
-        body=row.body,
+        body=None if row.content_sid is not None else row.body,
         variables=variables,
         known_sids=await known_sids(conn, [m.sid for m in messages]),
     )
 
 
-async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, rate: SharedSendRate) -> str:
+@dataclasses.dataclass
+class _Round:
+    """What the rows of one round share: the send slots reserved for them, the lease, and the
+    sender's stop (a row waiting for its slot goes back at once when it is set)."""
+
+    slots: Reservation | None
+    lease: timedelta
+    stop: asyncio.Event | None = None
+
+
+async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, turn: _Round) -> str:
     """Send or settle one claimed row; return what happened (a counts key)."""
     now = deps.clock.now()
     who = mask_phone(row.to_phone)
@@ -205,27 +239,26 @@ async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, rate: SharedSendR
             found = await _look_up(deps, conn, row, row.unconfirmed_since)
         except LookupFailed as exc:
             log.warning("outbox #%d to %s: %s; trying later", row.id, who, exc)
-            retry = Unconfirmed("LOOKUP_FAILED", str(exc))
-            decision = after_failure(retry, row.attempts, now, jitter=random.random())
-            await mark_unsent(
-                conn, row, status=decision.status, error_code=retry.code,
-                error_message=decision.error_message, now=now,
-                next_attempt_at=decision.next_attempt_at, unconfirmed_since=row.unconfirmed_since,
+            settlement = settle(
+                NotLookedUp("LOOKUP_FAILED", str(exc)), attempts=row.attempts,
+                temporary_failures=row.temporary_failures, now=now, jitter=random.random(),
             )  # fmt: skip
-            return "retried" if decision.status == OutboxStatus.QUEUED else "failed"
+            return await _record(
+                deps, conn, row, settlement, content_sid=row.content_sid,
+                since=row.unconfirmed_since,
+            )  # fmt: skip
         if found is not None:
             log.info("outbox #%d to %s: Twilio had it after all (%s)", row.id, who, found.sid)
-            note = "found in Twilio's Messages list after an unconfirmed attempt"
-            handed = Handed(found.sid, found.status or OutboxStatus.ACCEPTED, note)
-            return await _record(deps, conn, row, handed, content_sid=None)
+            return await _record(deps, conn, row, _adopted(found), content_sid=row.content_sid)
     if row.attempts > MAX_ATTEMPTS:
-        # Its senders kept dying mid-send (leases expired); stop trying.
-        await mark_unsent(
-            conn, row, status=OutboxStatus.FAILED, error_code="TOO_MANY_ATTEMPTS",
-            error_message=f"gave up after {row.attempts - 1} interrupted attempts", now=now,
-            unconfirmed_since=row.unconfirmed_since,
-        )  # fmt: skip
-        return "failed"
+        # Every attempt so far ended without giving the row up (temporary failures, refusals of
+        # the window, senders that stopped or died holding it): stop trying.
+        settlement = gave_up(
+            row.attempts - 1, row.temporary_failures, unconfirmed=row.unconfirmed_since is not None
+        )
+        return await _record(
+            deps, conn, row, settlement, content_sid=row.content_sid, since=row.unconfirmed_since
+        )
     go_at = release_at(row.kind, now, deps.settings.quiet, deps.settings.tz)
     if go_at > now:
         # Inside quiet hours (queued by a path that did not hold it, or a retry falling due at
@@ -235,7 +268,7 @@ async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, rate: SharedSendR
                  who, go_at.isoformat())  # fmt: skip
         return "quiet"
     recipient = await get_recipient(conn, row, now)
-    if row.kind == "payment_reminder" and recipient.unpaid_now:
+    if row.kind == MessageKind.PAYMENT_REMINDER and recipient.unpaid_now:
         row = await _refresh_reminder(deps, conn, row, recipient.unpaid_now, now)
     plan = plan_send(
         kind=row.kind,
@@ -263,8 +296,21 @@ async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, rate: SharedSendR
         )  # fmt: skip
         log.warning("outbox #%d %s to %s held: %s", row.id, row.kind, who, plan.message)
         return "held"
-    await rate.wait()
+    if turn.slots is not None and not await turn.slots.take(turn.stop):
+        # Its slot went by while earlier rows took long, or the sender is stopping: back to the
+        # queue, not counted as an attempt.
+        await release_claims(conn, [row], deps.clock.now())
+        return "given_back"
+    content_sid = plan.content_sid if isinstance(plan, Templated) else None
     attempt_at = deps.clock.now()
+    if not await hold_claim(
+        conn, row, content_sid=content_sid, lease_until=attempt_at + turn.lease, now=attempt_at
+    ):
+        log.warning(
+            "outbox #%d %s to %s not sent: its lease passed and another sender has it",
+            row.id, row.kind, who,
+        )  # fmt: skip
+        return "lost"
     outcome = await _post(deps, row, plan)
     settlement = settle(
         outcome,
@@ -273,8 +319,23 @@ async def _deliver_one(deps: Deps, conn: Conn, row: OutboxRow, rate: SharedSendR
         now=deps.clock.now(),
         jitter=random.random(),
     )
-    content_sid = plan.content_sid if isinstance(plan, Templated) else None
     return await _record(deps, conn, row, settlement, content_sid=content_sid, since=attempt_at)
+
+
+def _adopted(found: SentMessage) -> Handed:
+    """A message found in Twilio's list, as the settlement of the attempt that left it there
+    (Twilio's list gives its error code, often without a message: the table's meaning then)."""
+    known = TWILIO_ERRORS.get(found.error_code or "")
+    return Handed(
+        found.sid,
+        found.status or OutboxStatus.ACCEPTED,
+        "found in Twilio's Messages list after an unconfirmed attempt",
+        error_code=found.error_code,
+        error_message=found.error_message or (known.meaning if known else None),
+    )
+
+
+_TWILIO_FAILED = (OutboxStatus.FAILED, OutboxStatus.UNDELIVERED)
 
 
 async def _record(
@@ -287,18 +348,31 @@ async def _record(
     since: datetime | None = None,
 ) -> str:
     """Persist a settlement, with what follows from it, in one transaction; a counts key.
-    `since`: when the attempt began (kept when Twilio may have the message)."""
+    `since`: when the attempt began (kept when Twilio may have the message). A SID Twilio gave
+    after the claim was lost is recorded all the same (`record_orphan_sid`)."""
     now = deps.clock.now()
     who = mask_phone(row.to_phone)
+    orphan = None
     async with conn.transaction():
         match settlement:
-            case Handed(sid, status, note):
+            case Handed(sid, status, note, error_code, error_message):
+                # A message Twilio already reports failed is recorded as accepted, then moved on
+                # by its status as a callback would, with what its error code means.
+                failed = status in _TWILIO_FAILED
+                first = OutboxStatus.ACCEPTED if failed else status
                 kept = await mark_accepted(
-                    conn, row, twilio_sid=sid, status=status, content_sid=content_sid, now=now,
+                    conn, row, twilio_sid=sid, status=first, content_sid=content_sid, now=now,
                     note=note,
                 )  # fmt: skip
-                if kept:
+                if not kept and sid:
+                    orphan = await record_orphan_sid(
+                        conn, row, twilio_sid=sid, status=first, content_sid=content_sid, now=now
+                    )
+                if kept or (orphan is not None and orphan.placed == "row"):
                     await mark_reminder_sent(conn, row, now)
+                if failed and sid and (kept or orphan is not None):
+                    event = StatusEvent(sid, status, error_code, error_message)
+                    await apply_status_callback(conn, event, now, jitter=random.random())
             case Unsent() as unsent:
                 kept = await mark_unsent(
                     conn, row, status=unsent.status, error_code=unsent.error_code,
@@ -314,10 +388,31 @@ async def _record(
                         reference=f"outbox:{row.id}", now=now,
                     )  # fmt: skip
     if isinstance(settlement, Handed):
-        log.info(
-            "outbox #%d %s to %s accepted by Twilio (%s)", row.id, row.kind, who, settlement.status
-        )
-        return "sent" if kept else "lost"
+        if kept:
+            log.info(
+                "outbox #%d %s to %s accepted by Twilio (%s)",
+                row.id, row.kind, who, settlement.status,
+            )  # fmt: skip
+            return "sent"
+        if orphan is not None:
+            log.warning(
+                "outbox #%d %s to %s: Twilio accepted it (%s) after this sender's lease had "
+                "passed; its SID is recorded on #%d (%s)",
+                row.id, row.kind, who, settlement.sid, orphan.row_id, orphan.placed,
+            )  # fmt: skip
+        else:
+            log.warning(
+                "outbox #%d %s to %s: Twilio accepted it without a SID after this sender's "
+                "lease had passed",
+                row.id, row.kind, who,
+            )  # fmt: skip
+        return "lost"
+    if not kept:
+        log.warning(
+            "outbox #%d %s to %s: %s %s not recorded: this sender's lease had passed",
+            row.id, row.kind, who, settlement.result, settlement.error_code,
+        )  # fmt: skip
+        return "lost"
     _log_unsent(row, settlement, who)
     return settlement.result
 
@@ -345,9 +440,9 @@ async def _refresh_reminder(
     fresh = refresh_reminder(row.variables, unpaid_now, today, REMINDER_POLICY)
     if fresh is None or fresh == row.variables:
         return row
-    body = deps.renderer.render(Reply("payment_reminder", fresh), row.language)
+    body = deps.renderer.render(Reply(MessageKind.PAYMENT_REMINDER, fresh), row.language)
     await refresh_content(conn, row, body, fresh)
-    log.info("outbox #%d payment_reminder brought up to date before sending", row.id)
+    log.info("outbox #%d %s brought up to date before sending", row.id, row.kind)
     return dataclasses.replace(row, body=body, variables=fresh)
 
 
@@ -382,10 +477,17 @@ def shared_send_rate(deps: Deps) -> SharedSendRate:
     return SharedSendRate(deps.redis, key, deps.settings.outbox_rate_per_second)
 
 
-def claim_limit(deps: Deps, limit: int) -> int:
-    """No more rows than the rate limit lets us send in half a lease."""
-    per_half_lease = int(deps.settings.outbox_rate_per_second * LEASE.total_seconds() / 2)
-    return max(1, min(limit, per_half_lease))
+def claim_limit(
+    deps: Deps, limit: int, *, backlog: float = 0.0, lease: timedelta | None = None
+) -> int:
+    """No more rows than the shared rate can start within half a lease, after the `backlog`
+    (seconds of slots that every sender together already holds, `SharedSendRate.backlog`):
+    with several senders, each claims from what the others left. 0 when the rate is taken for
+    the whole half lease; at least 1 otherwise (at a very low rate, one slot is all there is)."""
+    room = (lease or LEASE).total_seconds() / 2 - backlog
+    if room <= 0:
+        return 0
+    return max(1, min(limit, int(deps.settings.outbox_rate_per_second * room)))
 
 
 async def deliver_due(
@@ -394,11 +496,16 @@ async def deliver_due(
     limit: int = 50,
     rate: SharedSendRate | None = None,
     stop: asyncio.Event | None = None,
+    lease: timedelta | None = None,
 ) -> dict[str, int]:
-    """One round of the sender; returns counts (claimed, sent, retried, failed, held, ...)."""
+    """One round of the sender; returns counts (claimed, sent, retried, failed, held, ...).
+    `lease`: how long a claimed row is this sender's (default `LEASE`)."""
     rate = rate or shared_send_rate(deps)
+    lease = lease or LEASE
+    twilio = deps.settings.twilio_enabled
     counts: Counter[str] = Counter()
     now = deps.clock.now()
+    half_lease = lease.total_seconds() / 2
     async with deps.pool.acquire() as conn:
         async with conn.transaction():
             counts["requeued"] = await requeue_expired_leases(conn, now)
@@ -412,33 +519,58 @@ async def deliver_due(
             counts["early_callbacks"] = await apply_early_status_callbacks(
                 conn, now, EARLY_CALLBACK_MAX_AGE
             )
-            claims = await claim_due(
-                conn, now=now, lease_until=now + LEASE, limit=claim_limit(deps, limit)
-            )
+        # Printed messages (no credentials) are not rate limited.
+        backlog = await rate.backlog() if twilio else 0.0
+        most = claim_limit(deps, limit, backlog=backlog, lease=lease)
+        async with conn.transaction():
+            claims = await claim_due(conn, now=now, lease_until=now + lease, limit=most)
         counts["claimed"] = len(claims)
+        slots = None
+        if twilio and claims:
+            # Slots for the rows, only those that start within half the lease: a row left
+            # without one goes back now rather than outwait its lease (another sender would
+            # then take it and send it too). Fewer come back when other senders raced us.
+            slots = await rate.reserve_within(len(claims), half_lease)
+            if slots.count < len(claims):
+                counts["given_back"] += await release_claims(
+                    conn, claims[slots.count :], deps.clock.now()
+                )
+                claims = claims[: slots.count]
+        turn = _Round(slots, lease, stop)
         started = time.monotonic()
-        for i, row in enumerate(claims):
-            if (stop is not None and stop.is_set()) or (
-                time.monotonic() - started > LEASE.total_seconds() / 2
-            ):
-                counts["given_back"] = await release_claims(conn, claims[i:], deps.clock.now())
-                break
-            counts[await _deliver_one(deps, conn, row, rate)] += 1
+        try:
+            for i, row in enumerate(claims):
+                if (stop is not None and stop.is_set()) or (
+                    time.monotonic() - started > half_lease
+                ):
+                    counts["given_back"] += await release_claims(conn, claims[i:], deps.clock.now())
+                    break
+                counts[await _deliver_one(deps, conn, row, turn)] += 1
+        finally:
+            if slots is not None:
+                await rate.give_back(slots)
     return {k: v for k, v in counts.items() if v or k == "claimed"}
 
 
 async def run_sender(
-    deps: Deps, stop: asyncio.Event, *, poll_seconds: float = POLL_SECONDS, limit: int = 50
+    deps: Deps,
+    stop: asyncio.Event,
+    *,
+    poll_seconds: float = POLL_SECONDS,
+    limit: int = 50,
+    lease: timedelta | None = None,
 ) -> None:
     """Deliver due rows until `stop` is set: every `poll_seconds`, or at once while busy."""
     rate = shared_send_rate(deps)
     mode = "Twilio" if deps.settings.twilio_enabled else "printing (no Twilio credentials)"
-    log.info("outbox sender started: %s, %.1f messages/s in all", mode, rate.rate)
+    log.info("outbox sender started: %s, %s in all", mode, rate_text(rate.rate))
     while not stop.is_set():
         busy = False
         try:
-            counts = await deliver_due(deps, limit=limit, rate=rate, stop=stop)
-            busy = counts.get("claimed", 0) >= claim_limit(deps, limit)
+            counts = await deliver_due(deps, limit=limit, rate=rate, stop=stop, lease=lease)
+            # Rows went out (or were settled): more may be due at once. Rows given back for want
+            # of a slot, or none claimed, wait for the next poll.
+            busy = counts.get("claimed", 0) > counts.get("given_back", 0)
         except Exception:  # a database blip must not end the sender; the next round retries
             log.exception("outbox sender: round failed; retrying in %.0f s", poll_seconds)
         if busy:
@@ -446,3 +578,10 @@ async def run_sender(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), poll_seconds)
     log.info("outbox sender stopped")
+
+
+def rate_text(per_second: float) -> str:
+    """A send rate as people read it: "7 messages/s", or "1 message every 14 s" below one."""
+    if per_second >= 1:
+        return f"{per_second:g} messages/s"
+    return f"1 message every {1 / per_second:.3g} s"

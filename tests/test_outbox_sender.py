@@ -915,9 +915,9 @@ async def test_unconfirmed_attempt_is_looked_up_before_sending_again(
     counts = await deliver_due(deps)
 
     lookup = twilio_api["list"].calls.last.request
+    # No DateSent filter: a message still queued at Twilio has no date_sent (docs/decisions.md).
     assert dict(lookup.url.params) == {
-        "To": f"whatsapp:{PHONE}", "From": WHATSAPP_FROM, "DateSent>": "2026-01-15",
-        "PageSize": "50",
+        "To": f"whatsapp:{PHONE}", "From": WHATSAPP_FROM, "PageSize": "100",
     }  # fmt: skip
     r = await row(db, row_id)
     assert r["unconfirmed_since"] is None and counts["sent"] == 1
@@ -1166,3 +1166,247 @@ def test_outbox_rate_is_a_share_of_the_senders(deps: Deps) -> None:
     sandbox = with_settings(deps, send_rate_per_second=0.3)
     assert shared_send_rate(sandbox).rate == pytest.approx(0.21)
     assert claim_limit(sandbox, 50) == 12  # what it can send in half a lease (60 s)
+
+
+# --- the lookup, as Twilio lists messages (issue 16 review) --------------------------------------
+
+
+def listed_message(
+    sid: str,
+    body: str,
+    created_at: datetime,
+    *,
+    direction: str = "outbound-api",
+    status: str = "queued",
+    error_code: int | None = None,
+    date_sent: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "sid": sid, "to": f"whatsapp:{PHONE}", "from": WHATSAPP_FROM, "body": body,
+        "status": status, "direction": direction, "error_code": error_code,
+        "error_message": None,
+        "date_sent": date_sent.strftime("%a, %d %b %Y %H:%M:%S +0000") if date_sent else None,
+        "date_created": created_at.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+    }  # fmt: skip
+
+
+def as_twilio_lists(*messages: dict[str, Any]) -> Any:
+    """The Messages list as Twilio answers it: a `DateSent>` filter leaves out what has no
+    date_sent yet (a message still in Twilio's queue)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        dated = "DateSent>" in request.url.params
+        return listing(*(m for m in messages if not dated or m["date_sent"] is not None))
+
+    return answer
+
+
+async def unconfirmed_row(
+    deps: Deps, db: asyncpg.Pool, clock: FixedClock, twilio: respx.Route, **queue_args: Any
+) -> int:
+    """A row whose first attempt got a 500 (Twilio may have it): QUEUED, unconfirmed."""
+    rid = await add_retailer(db, last_inbound_at=queue_args.pop("last_inbound_at", clock.now()))
+    row_id = await queue(db, clock.now(), retailer_id=rid, **queue_args)
+    twilio.mock(side_effect=[httpx.Response(500, json={"code": 20500}), created("SM" + "9" * 32)])
+    assert (await deliver_due(deps))["unconfirmed"] == 1
+    clock.advance(minutes=1)
+    return row_id
+
+
+async def test_a_message_still_queued_at_twilio_is_found_by_the_lookup(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio_api: respx.MockRouter,
+    twilio: respx.Route,
+) -> None:
+    """Twilio's queue is long (21611/30001 days): the message our 500 left there has no
+    date_sent yet. A DateSent filter hid it and the row was sent a second time."""
+    row_id = await unconfirmed_row(deps, db, clock, twilio, body="Credit paused ₹1,250")
+    queued = listed_message("SM" + "f" * 32, "Credit paused ₹1,250", clock.now())
+    twilio_api["list"].mock(side_effect=as_twilio_lists(queued))
+
+    await deliver_due(deps)
+
+    assert twilio.call_count == 1  # not sent again
+    r = await row(db, row_id)
+    assert (r["status"], r["twilio_sid"]) == ("ACCEPTED", "SM" + "f" * 32)
+
+
+async def test_a_chat_reply_is_never_adopted_as_a_templated_send(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio_api: respx.MockRouter,
+    twilio: respx.Route,
+) -> None:
+    """The attempt went as a template; a TwiML reply ("outbound-reply", a balance answer) holds
+    every variable's value: it is not our message, and the row is sent again."""
+    deps = with_settings(deps, whatsapp_templates={"credit_paused": "HXp"})
+    row_id = await unconfirmed_row(
+        deps, db, clock, twilio, last_inbound_at=clock.now() - timedelta(days=2)
+    )
+    assert "ContentSid" in form(twilio.calls.last.request)
+    reply = listed_message(
+        "SM" + "r" * 32, "Ramesh, your credit is paused: overdue. Balance ₹0", clock.now(),
+        direction="outbound-reply", status="delivered",
+    )  # fmt: skip
+    twilio_api["list"].mock(return_value=listing(reply))
+
+    await deliver_due(deps)
+
+    assert twilio.call_count == 2 and form(twilio.calls.last.request)["ContentSid"] == "HXp"
+    r = await row(db, row_id)
+    assert (r["status"], r["twilio_sid"], r["content_sid"]) == ("ACCEPTED", "SM" + "9" * 32, "HXp")
+
+
+async def test_a_free_form_send_is_matched_by_its_body_alone(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio_api: respx.MockRouter,
+    twilio: respx.Route,
+) -> None:
+    """The attempt went free-form (inside the window): another message of ours holding every
+    variable's value (a template, say) is not it, even with a template configured."""
+    deps = with_settings(deps, whatsapp_templates={"credit_paused": "HXp"})
+    row_id = await unconfirmed_row(deps, db, clock, twilio, body="Credit paused.")
+    assert "Body" in form(twilio.calls.last.request)
+    other = listed_message("SM" + "o" * 32, "Dear Ramesh, paused: overdue", clock.now())
+    twilio_api["list"].mock(return_value=listing(other))
+
+    await deliver_due(deps)
+
+    assert twilio.call_count == 2
+    assert (await row(db, row_id))["twilio_sid"] == "SM" + "9" * 32
+
+
+async def test_an_adopted_templated_send_keeps_its_content_sid(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio_api: respx.MockRouter,
+    twilio: respx.Route,
+) -> None:
+    deps = with_settings(deps, whatsapp_templates={"credit_paused": "HXp"})
+    row_id = await unconfirmed_row(
+        deps, db, clock, twilio, last_inbound_at=clock.now() - timedelta(days=2)
+    )
+    sent = listed_message("SM" + "t" * 32, "Namaste Ramesh, credit paused: overdue", clock.now())
+    twilio_api["list"].mock(return_value=listing(sent))
+
+    await deliver_due(deps)
+
+    assert twilio.call_count == 1
+    r = await row(db, row_id)
+    assert (r["status"], r["twilio_sid"], r["content_sid"]) == ("ACCEPTED", "SM" + "t" * 32, "HXp")
+
+
+async def test_a_found_message_twilio_failed_for_a_temporary_reason_is_sent_again_later(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio_api: respx.MockRouter,
+    twilio: respx.Route,
+) -> None:
+    """Twilio lists it failed with 63018 (rate): as for that status callback, the row keeps the
+    failure and a new row sends it again after a long wait."""
+    row_id = await unconfirmed_row(deps, db, clock, twilio, key="pause:1")
+    failed = listed_message(
+        "SM" + "f" * 32, "Your credit is paused.", clock.now(), status="failed", error_code=63018
+    )
+    twilio_api["list"].mock(return_value=listing(failed))
+
+    await deliver_due(deps)
+
+    r = await row(db, row_id)
+    assert (r["status"], r["error_code"], r["twilio_sid"]) == ("FAILED", "63018", "SM" + "f" * 32)
+    assert "Rate limit exceeded" in r["error_message"]
+    again = await db.fetchrow("SELECT * FROM outbox_messages WHERE retry_of = $1", row_id)
+    assert (again["status"], again["temporary_failures"]) == ("QUEUED", 1)
+    assert again["next_attempt_at"] >= clock.now() + timedelta(hours=1)
+    assert twilio.call_count == 1
+
+
+async def test_a_found_free_form_message_failed_as_outside_the_window_goes_as_the_template(
+    deps: Deps,
+    db: asyncpg.Pool,
+    clock: FixedClock,
+    twilio_api: respx.MockRouter,
+    twilio: respx.Route,
+) -> None:
+    deps = with_settings(deps, whatsapp_templates={"credit_paused": "HXp"})
+    row_id = await unconfirmed_row(
+        deps, db, clock, twilio, last_inbound_at=clock.now() - timedelta(hours=23)
+    )
+    failed = listed_message(
+        "SM" + "f" * 32, "Your credit is paused.", clock.now(), status="undelivered",
+        error_code=63016,
+    )  # fmt: skip
+    twilio_api["list"].mock(return_value=listing(failed))
+
+    await deliver_due(deps)
+    r = await row(db, row_id)
+    assert (r["status"], r["error_code"], r["twilio_sid"]) == ("QUEUED", "63016", None)
+
+    await deliver_due(deps)
+    assert form(twilio.calls.last.request)["ContentSid"] == "HXp"
+    assert (await row(db, row_id))["status"] == "ACCEPTED"
+
+
+# --- what the sender says and records (issue 16 review) ------------------------------------------
+
+
+async def test_a_row_out_of_attempts_says_what_its_attempts_were(
+    deps: Deps, db: asyncpg.Pool, clock: FixedClock, twilio: respx.Route
+) -> None:
+    rid = await add_retailer(db, last_inbound_at=clock.now())
+    row_id = await queue(db, clock.now(), retailer_id=rid)
+    await db.execute(
+        "UPDATE outbox_messages SET attempts = $2, temporary_failures = 5 WHERE id = $1",
+        row_id,
+        MAX_ATTEMPTS,
+    )
+    assert (await deliver_due(deps))["failed"] == 1
+    r = await row(db, row_id)
+    assert (r["status"], r["error_code"]) == ("FAILED", "TOO_MANY_ATTEMPTS")
+    assert "5 temporary failures" in r["error_message"]
+    assert "interrupted attempts" not in r["error_message"]
+    assert twilio.call_count == 0
+
+
+async def test_claims_are_tried_in_the_order_they_fell_due(
+    deps: Deps, db: asyncpg.Pool, clock: FixedClock, twilio: respx.Route
+) -> None:
+    rid = await add_retailer(db, last_inbound_at=clock.now())
+    later = await queue(db, clock.now(), retailer_id=rid, body="queued first, due now")
+    earlier = await queue(db, clock.now(), retailer_id=rid, body="queued next, due an hour ago")
+    await db.execute(
+        "UPDATE outbox_messages SET next_attempt_at = $2 WHERE id = $1",
+        earlier,
+        clock.now() - timedelta(hours=1),
+    )
+    twilio.mock(side_effect=[created("SM" + "1" * 32), created("SM" + "2" * 32)])
+    await deliver_due(deps)
+    assert [form(c.request)["Body"] for c in twilio.calls] == [
+        "queued next, due an hour ago", "queued first, due now",
+    ]  # fmt: skip
+    assert (await row(db, later))["twilio_sid"] == "SM" + "2" * 32
+
+
+async def test_start_up_line_states_a_low_rate_as_people_read_it(
+    deps: Deps, caplog: pytest.LogCaptureFixture
+) -> None:
+    from jobs.outbox_sender import rate_text
+
+    assert rate_text(7.0) == "7 messages/s"
+    assert rate_text(1.5) == "1.5 messages/s"
+    assert rate_text(0.21) == "1 message every 4.76 s"
+    assert rate_text(0.014) == "1 message every 71.4 s"
+    sandbox = with_settings(deps, send_rate_per_second=0.02)
+    stop = asyncio.Event()
+    stop.set()
+    with caplog.at_level(logging.INFO, logger="jobs.outbox_sender"):
+        await run_sender(sandbox, stop)
+    assert "outbox sender started: Twilio, 1 message every 71.4 s in all" in caplog.text
+    assert "0.0 messages/s" not in caplog.text

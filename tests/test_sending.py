@@ -452,3 +452,48 @@ def test_token_bucket_rate(rate: float, n: int, seconds: float) -> None:
         last = bucket.reserve(0.0)
     # The n-th send at rate r waits (n - 1) / r: never more than `rate` in any second.
     assert last == pytest.approx(seconds)
+
+
+# --- a lookup that could not be done, and a row out of attempts (issue 16 review) ----------------
+
+
+@pytest.mark.parametrize(
+    "attempts, status, delay, result",
+    [(1, Q, 30 * SECONDS, "retried"), (3, Q, 120 * SECONDS, "retried"),
+     (MAX_ATTEMPTS, F, None, "failed")],
+)  # fmt: skip
+def test_settle_a_lookup_that_failed(
+    attempts: int, status: OutboxStatus, delay: timedelta | None, result: str
+) -> None:
+    """Nothing was sent; the earlier attempt stays unconfirmed (looked up next time)."""
+    from bot.twilio_edge import NotLookedUp
+
+    settled = settle(
+        NotLookedUp("LOOKUP_FAILED", "503"), attempts=attempts, temporary_failures=0, now=NOW
+    )
+    assert isinstance(settled, Unsent)
+    assert (settled.status, settled.error_code, settled.result) == (status, "LOOKUP_FAILED", result)
+    assert settled.next_attempt_at == (NOW + delay if delay is not None else None)
+    assert settled.unconfirmed and not settled.temporary
+
+
+@pytest.mark.parametrize(
+    "attempts, temporary, unconfirmed, says",
+    [
+        (8, 0, False, "gave up after 8 attempts: 8 retried or interrupted"),
+        (8, 5, False, "gave up after 8 attempts: 5 temporary failures reported by Twilio, "
+                      "3 retried or interrupted"),
+        (9, 5, True, "; the last may have reached Twilio"),
+    ],
+)  # fmt: skip
+def test_gave_up_says_what_the_attempts_were(
+    attempts: int, temporary: int, unconfirmed: bool, says: str
+) -> None:
+    from bot.sending import gave_up
+
+    settled = gave_up(attempts, temporary, unconfirmed=unconfirmed)
+    assert (settled.status, settled.error_code, settled.result) == (
+        F, "TOO_MANY_ATTEMPTS", "failed",
+    )  # fmt: skip
+    assert says in settled.error_message and "interrupted attempts" not in settled.error_message
+    assert settled.unconfirmed is unconfirmed

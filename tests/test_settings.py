@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,6 +57,27 @@ def test_bad_setting_stops_cli_with_one_line() -> None:
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "BUSINESS_TZ" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_procfile_web_refuses_bad_configuration_with_one_line() -> None:
+    """The Procfile's `web` (uvicorn's factory) says what `python -m bot web` says: one line
+    naming the variable, exit status 2, no traceback."""
+    web = next(
+        line.removeprefix("web:").strip()
+        for line in (Path(__file__).parent.parent / "Procfile").read_text().splitlines()
+        if line.startswith("web:")
+    )
+    result = subprocess.run(
+        ["/bin/sh", "-c", web],
+        env={"BUSINESS_TZ": "Mars/Base", "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("error: invalid configuration: BUSINESS_TZ")
     assert "Traceback" not in result.stderr
 
 

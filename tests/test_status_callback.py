@@ -220,3 +220,20 @@ async def test_signature_with_or_without_the_default_port(
     response = await client.post(PATH, data=fields, headers={"X-Twilio-Signature": signature})
     assert response.status_code == status
     assert await state(db) == (("DELIVERED", None) if status == 204 else ("ACCEPTED", None))
+
+
+async def test_a_long_error_code_and_message_are_cut(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    """A signed callback may still carry a long field: it is stored cut (as the sender cuts its
+    own messages), for a row and for a callback kept until its row has the SID."""
+    await sent_row(db)
+    long = {"ErrorCode": "6" * 500, "ErrorMessage": "x" * 5000}
+    assert (await post_signed(client, callback("failed", **long))).status_code == 204
+    stored = await db.fetchrow("SELECT error_code, error_message FROM outbox_messages")
+    assert (len(stored["error_code"]), len(stored["error_message"])) == (50, 1000)
+
+    early = "SM" + "c" * 32
+    assert (await post_signed(client, callback("failed", sid=early, **long))).status_code == 204
+    kept = await db.fetchrow("SELECT error_code, error_message FROM early_status_callbacks")
+    assert (len(kept["error_code"]), len(kept["error_message"])) == (50, 1000)

@@ -166,12 +166,42 @@ def listed(
 
 
 def test_lookup_params() -> None:
-    assert lookup_params(TO, FROM, SINCE) == {
-        "To": TO, "From": FROM, "DateSent>": "2026-01-15", "PageSize": "50",
-    }  # fmt: skip
-    # Just after midnight UTC: the skew reaches into the day before.
-    just_after = datetime(2026, 1, 15, 0, 1, tzinfo=UTC)
-    assert lookup_params(TO, FROM, just_after)["DateSent>"] == "2026-01-14"
+    # No DateSent filter (issue 16 review): a message still queued at Twilio has no date_sent,
+    # and any DateSent filter would hide it; find_sent matches date_created instead.
+    assert lookup_params(TO, FROM) == {"To": TO, "From": FROM, "PageSize": "100"}
+
+
+def test_parse_message_list_reads_twilio_s_error() -> None:
+    failed = {**listed("SM1", status="failed"), "error_code": 63018, "error_message": None}
+    [message], _ = parse_message_list({"messages": [failed]})
+    assert (message.status, message.error_code, message.error_message) == (
+        OutboxStatus.FAILED, "63018", None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "messages, body, variables, found",
+    [
+        # A TwiML chat reply is "outbound-reply": never a message our API call created.
+        ([listed("SM1", direction="outbound-reply")], "Credit paused", (), None),
+        ([listed("SM1", "Ramesh, balance ₹1,250", direction="outbound-reply")], None,
+         ("Ramesh", "₹1,250"), None),
+        # A template attempt is matched by its values, not by a free-form body that happens to
+        # be the same; a free-form attempt by its body alone.
+        ([listed("SM1", "Credit paused")], "Credit paused", ("Ramesh",), None),
+        ([listed("SM1", "Ramesh: Credit paused")], None, ("Ramesh",), "SM1"),
+        ([listed("SM1", "Dear Ramesh, paused")], "Credit paused", (), None),
+    ],
+)  # fmt: skip
+def test_find_sent_takes_only_what_our_attempt_sent(
+    messages: list[dict[str, object]],
+    body: str | None,
+    variables: tuple[str, ...],
+    found: str | None,
+) -> None:
+    parsed, _ = parse_message_list({"messages": messages})
+    match = find_sent(parsed, to=TO, from_=FROM, since=SINCE, body=body, variables=variables)
+    assert (match.sid if match else None) == found
 
 
 def test_parse_message_list() -> None:

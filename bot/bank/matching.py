@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.bank.reading import BankLine
 from bot.money import format_inr
+from bot.text import norm_key
 
 # The app's name after "@" is letters (okhdfcbank, ybl, paytm); banks glue narration parts with
 # "-" or "/", so a handle found with dashes is also tried without each dashed prefix.
@@ -105,9 +106,9 @@ def match_line(line: BankLine, facts: MatchFacts) -> Match | NoMatch:
 
 
 def reference_variants(reference: str) -> tuple[str, ...]:
-    """How an operator may have typed this UTR as a payment reference (lowercased, as the
-    ledger's reference index compares): as normalised, and a number with its padding."""
-    ref = reference.lower()
+    """How an operator may have typed this UTR as a payment reference (normalised as the
+    ledger's reference index compares, `norm_key`): as typed, and a number with its padding."""
+    ref = norm_key(reference)
     variants = [ref]
     if ref.isdigit():
         variants.extend(ref.zfill(n) for n in (12, 16, 22) if n > len(ref))

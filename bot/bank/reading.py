@@ -156,7 +156,10 @@ def _cell(row: Sequence[str], index: int | None) -> str:
 
 def read_statement(text: str, mapping: ColumnMap = ColumnMap()) -> Statement:
     """Every transaction of a CSV statement, or every problem of its bad rows."""
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    try:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    except csv.Error as exc:  # a lone carriage return in a cell, say: the file, not a row
+        raise UnreadableStatement(f"not a readable CSV file: {exc}") from None
     header_at, columns = None, None
     for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         columns = resolve(row, mapping)

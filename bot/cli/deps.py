@@ -14,6 +14,7 @@ from bot.clock import Clock, SystemClock
 from bot.messages import Renderer
 from bot.settings import Settings
 from db.catalogue import CatalogueCache
+from db.onboarding import check_admin_numbers
 from db.pool import create_pool
 
 
@@ -42,12 +43,19 @@ async def open_deps(
     pool_size: int | None = None,
 ) -> AsyncIterator[Deps]:
     """Open the pool (DATABASE_POOL_SIZE connections unless `pool_size` says), the Redis client
-    and the HTTP client; close them on exit."""
+    and the HTTP client; close them on exit. SettingsError when an admin number is a retailer's."""
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError("DATABASE_URL and REDIS_URL must be set (the run command sets them)")
     pool = await create_pool(
         settings.database_url, max_size=pool_size or settings.database_pool_size
     )
+    try:
+        # Web and worker alike refuse to start when an admin number is a retailer's (SettingsError).
+        async with pool.acquire() as conn:
+            await check_admin_numbers(conn, settings.admin_numbers)
+    except BaseException:
+        await pool.close()
+        raise
     redis = redis_client(settings.redis_url)
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
     try:

@@ -24,6 +24,7 @@ from bot.cli.run import run
 from bot.clock import SystemClock
 from bot.settings import Settings, SettingsError, load_settings
 from db.migrate import migrate_url
+from db.onboarding import check_admin_numbers
 from db.pool import connect
 from db.seed import seed_demo
 
@@ -78,7 +79,13 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     async def go() -> int:
         conn = await connect(url)
         try:
-            result = await import_csv(conn, args.kind, text, now=SystemClock().now())
+            result = await import_csv(
+                conn,
+                args.kind,
+                text,
+                now=SystemClock().now(),
+                admin_numbers=settings.admin_numbers,
+            )
         finally:
             await conn.close()
         for error in result.errors:
@@ -161,11 +168,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_database(settings: Settings) -> None:
+    """What start-up refuses that needs the database (an admin number that is a retailer's),
+    checked before a server starts so the refusal is one line, like a bad setting's."""
+    if not settings.database_url or not settings.admin_numbers:
+        return
+    url = settings.database_url
+
+    async def go() -> None:
+        try:
+            conn = await asyncpg.connect(url, timeout=5)
+        except (OSError, TimeoutError, asyncpg.PostgresError):
+            return  # the server's own start reports an unreachable database
+        try:
+            await check_admin_numbers(conn, settings.admin_numbers)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
+        if args.command in ("web", "worker"):
+            _check_database(settings)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
+from bot.money import MAX_RUPEES
 from bot.payments.provider import (
     BadEvent,
     GatewayEvent,
@@ -54,6 +55,8 @@ MAX_DESCRIPTION = 2048
 # Razorpay refuses an expiry sooner than this.
 MIN_EXPIRY_SECONDS = 15 * 60
 # A link paid through Razorpay leaves this description on its payment.
+_MAX_PAISE = int(MAX_RUPEES * 100)
+_MAX_TIMESTAMP = 253_402_300_800  # 10000-01-01: datetime cannot go further
 _LINK_DESCRIPTION = re.compile(r"^#([A-Za-z0-9]{6,32})$")
 
 PAYMENT_EVENTS = frozenset({"payment.captured", "payment_link.paid", "payment_link.partially_paid"})
@@ -158,11 +161,12 @@ def _failure(status_code: int, payload: Any) -> LinkFailed:
 
 
 def _paise(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    # Bounded like every amount typed in (a BIGINT column would refuse 2**63 with a 500).
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= _MAX_PAISE
 
 
 def _time(value: Any) -> datetime | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < _MAX_TIMESTAMP:
         return datetime.fromtimestamp(value, UTC)
     return None
 

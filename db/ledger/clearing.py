@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
+import asyncpg
+
 from bot.clock import business_date
 from bot.credit import ADJUSTMENT_REASONS, DEFAULT_OVERDUE_TOLERANCE, Direction
 from bot.limits import max_length
@@ -220,7 +222,8 @@ async def record_payment(
         if reference is not None:
             used = await conn.fetchval(
                 """SELECT id FROM credit_transactions
-                   WHERE retailer_id = $1 AND type = 'PAYMENT' AND reference = $2""",
+                   WHERE retailer_id = $1 AND type = 'PAYMENT' AND reference IS NOT NULL
+                     AND norm_key(reference) = norm_key($2)""",
                 retailer_id,
                 reference,
             )
@@ -245,19 +248,29 @@ async def record_payment(
             _require_owed(amount, debits, "this account")
         before, advance_before = await get_balance(conn, retailer_id)
         credited = await apply_credit(conn, retailer_id, amount, now, first=named)
-        payment_id = await insert_transaction(
-            conn,
-            retailer_id,
-            txn_type="PAYMENT",
-            direction=Direction.CREDIT,
-            amount=amount,
-            status="APPLIED",
-            txn_date=today,
-            related_transaction_id=named,
-            reference=reference,
-            performed_by=performed_by,
-            now=now,
-        )
+        try:
+            payment_id = await insert_transaction(
+                conn,
+                retailer_id,
+                txn_type="PAYMENT",
+                direction=Direction.CREDIT,
+                amount=amount,
+                status="APPLIED",
+                txn_date=today,
+                related_transaction_id=named,
+                reference=reference,
+                performed_by=performed_by,
+                now=now,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            # The unique index on the normalised reference (migration 0009) is the backstop for
+            # a writer that did not take the account lock before the check above.
+            if exc.constraint_name != "credit_transactions_payment_reference_key":
+                raise
+            raise Conflict(
+                "DUPLICATE_REFERENCE",
+                f"payment reference {reference} was already recorded for this retailer",
+            ) from None
         after = before - (amount - credited.to_advance)
         advance_after = advance_before + credited.to_advance
         await insert_audit(

@@ -1,5 +1,6 @@
 -- Named operators with roles, their API tokens and console sessions (issue 14, DESIGN section 10);
--- and the indexes the console's retailer search needs at 100,000 retailers.
+-- and the indexes the console's retailer search needs at 100,000 retailers. Operators are
+-- deactivated, never deleted (their names are in the audit log), so nothing cascades.
 
 CREATE TABLE operators (
     id             BIGSERIAL PRIMARY KEY,
@@ -24,7 +25,7 @@ CREATE TABLE operators (
 -- finds its token with one index lookup).
 CREATE TABLE operator_tokens (
     id            BIGSERIAL PRIMARY KEY,
-    operator_id   BIGINT NOT NULL REFERENCES operators (id) ON DELETE CASCADE,
+    operator_id   BIGINT NOT NULL REFERENCES operators (id),
     token_hash    BYTEA NOT NULL,
     label         TEXT NOT NULL DEFAULT '',
     created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
@@ -39,7 +40,7 @@ CREATE INDEX operator_tokens_operator_idx ON operator_tokens (operator_id);
 -- ends them at once. The cookie carries a random id; only its SHA-256 is kept.
 CREATE TABLE operator_sessions (
     id            BIGSERIAL PRIMARY KEY,
-    operator_id   BIGINT NOT NULL REFERENCES operators (id) ON DELETE CASCADE,
+    operator_id   BIGINT NOT NULL REFERENCES operators (id),
     session_hash  BYTEA NOT NULL,
     csrf_token    TEXT NOT NULL,
     -- A one-time message for the next page (set after a form succeeds: post, redirect, get).

@@ -60,7 +60,7 @@ async def assign(
             duplicate_of = await conn.fetchval(
                 """SELECT id FROM credit_transactions
                    WHERE retailer_id = $1 AND type = 'PAYMENT'
-                     AND lower(btrim(reference)) = lower(btrim($2))""",
+                     AND norm_key(reference) = norm_key($2)""",
                 retailer_id,
                 received.reference,
             )

@@ -26,6 +26,7 @@ from handlers.admin import (
     operators,
     order_desk,
     orders,
+    outbox,
     payments,
     statements,
     upkeep,
@@ -78,6 +79,7 @@ ADMIN_ROUTES: list[BaseRoute] = [
     AdminRoute("/audit", operations.audit, methods=GET, action=A.VIEW),
     AdminRoute("/jobs/{job}/run", operations.run_job, methods=POST, action=A.JOBS),
     AdminRoute("/whatsapp/send", operations.whatsapp_send, methods=POST, action=A.SEND_MESSAGE),
+    AdminRoute("/outbox", outbox.outbox, methods=GET, action=A.VIEW),
     AdminRoute("/operators", operators.list_operators, methods=GET, action=A.OPERATORS),
     AdminRoute("/operators", operators.add_operator, methods=POST, action=A.OPERATORS),
     AdminRoute(

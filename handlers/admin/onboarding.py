@@ -46,7 +46,11 @@ async def new_retailer(request: Request) -> Response:
     )
     async with deps.pool.acquire() as conn:
         rid = await create_retailer(
-            conn, new, performed_by=caller.performed_by, now=deps.clock.now()
+            conn,
+            new,
+            performed_by=caller.performed_by,
+            now=deps.clock.now(),
+            admin_numbers=deps.settings.admin_numbers,
         )
     log.info("retailer %s created for %s", rid, mask_phone(phone))
     return JSONResponse({"id": rid}, status_code=201)

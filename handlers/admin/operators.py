@@ -81,8 +81,8 @@ async def add_operator(request: Request) -> Response:
 async def issue_token(request: Request) -> Response:
     """`{"label"?}` -> 201 `{"id", "token"}`: the token, once."""
     deps, caller = deps_of(request), caller_of(request)
-    operator_id = fields.path_id(request, "operator")
     body = await fields.read_optional_json(request)
+    operator_id = fields.path_id(request, "operator")
     label = fields.optional_text(body, "label") or ""
     async with deps.pool.acquire() as conn:
         issued = await ops.issue_token(

@@ -95,10 +95,11 @@ def _address(request: Request) -> str:
 
 async def sign_in(request: Request) -> Response:
     deps = deps_of(request)
+    await request.body()  # first: a body over the limit is a 413 whatever else is wrong
+    form = await read_form(request)
     secret = deps.settings.session_secret
     if not secret:
         return closed_page()
-    form = await read_form(request)
     next_url = security.safe_next(form.get("next"))
     session_name, pre_name = security.cookie_names(deps.settings.secure_cookies)
     pre = request.cookies.get(pre_name)
@@ -179,12 +180,13 @@ async def sign_in(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     """POST only, with the session's CSRF token (a link elsewhere cannot sign anyone out)."""
     deps = deps_of(request)
+    await request.body()  # first: a body over the limit is a 413 whatever else is wrong
+    form = await read_form(request)
     if not deps.settings.session_secret:
         return closed_page()
     loaded = await load_session(request, deps)
     session_name, _ = security.cookie_names(deps.settings.secure_cookies)
     if loaded is not None:
-        form = await read_form(request)
         if not security.tokens_match(loaded[1].csrf_token, form.get("csrf")):
             return render(
                 "message.html",

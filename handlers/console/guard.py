@@ -145,6 +145,9 @@ def sign_in_redirect(request: Request) -> RedirectResponse:
 def guarded(handler: Handler, action: Action) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         deps = deps_of(request)
+        if request.method == "POST":
+            # Read first: a body over MAX_BODY_BYTES is a 413 whatever else is wrong.
+            await request.body()
         if not deps.settings.session_secret:
             return closed_page()
         loaded = await load_session(request, deps)
