@@ -417,3 +417,12 @@ async def test_checkouts_catalogue_and_details(
         "SELECT DISTINCT performed_by FROM audit_log WHERE performed_by LIKE 'op%'"
     )
     assert [r["performed_by"].split(":")[2] for r in who] == ["Manager One"]
+
+
+def test_console_pages_are_not_message_templates() -> None:
+    from bot.messages import TEMPLATES_DIR
+    from tests.test_templates import NAMES
+
+    pages = {p.stem for p in (TEMPLATES_DIR / "console").glob("*.html")}
+    assert {"base", "dashboard", "retailer"} <= pages
+    assert not pages & set(NAMES)
