@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.messages import MessageKind, cut_utf16, format_day, utf16_len
+from bot.messages import MessageKind, cut_utf16, format_day, format_when, utf16_len
 from bot.money import format_inr
 
 # WhatsApp's limit for a template's text and its parameters together (Twilio error 63021).
@@ -82,7 +82,14 @@ def _order_cancelled(v: Mapping[str, Any], lang: str) -> list[str]:
 
 
 def _follow_up(v: Mapping[str, Any], lang: str) -> list[str]:
-    return [_text(v["name"]), _text(v["item_count"]), format_inr(int(v["total"]))]
+    # {{4}} is the moment the checkout expires, as the free-form message says it ("28 Nov,
+    # 10 am"): the approved text promises `resume` until then.
+    return [
+        _text(v["name"]),
+        _text(v["item_count"]),
+        format_inr(int(v["total"])),
+        format_when(str(v["expires_at"]), lang),
+    ]
 
 
 def _insights(v: Mapping[str, Any], lang: str) -> list[str]:
@@ -113,7 +120,8 @@ def _payment_received(v: Mapping[str, Any], lang: str) -> list[str]:
 #   order_failed             {{1}} name, {{2}} order number, {{3}} reason
 #   order_dispatched         {{1}} name, {{2}} order number, {{3}} order total
 #   order_cancelled          {{1}} name, {{2}} order number, {{3}} reason
-#   pending_order_follow_up  {{1}} name, {{2}} item count, {{3}} cart total
+#   pending_order_follow_up  {{1}} name, {{2}} item count, {{3}} cart total, {{4}} when it
+#                            expires (day and time); the approved text says to reply *resume*
 #   insights                 {{1}} name, {{2}} orders, {{3}} spend
 #   test_message             {{1}} the message
 #   payment_received         {{1}} name, {{2}} amount received, {{3}} still owed after it,

@@ -166,6 +166,9 @@ def format_day(value: date | datetime | str, lang: str = DEFAULT_LANGUAGE) -> st
 # WhatsApp's limit, the renderer lists fewer (`Renderer.render`). None: as many as fit.
 LISTS: dict[str, tuple[str, int | None]] = {
     "payment_reminder": ("items", 8),
+    # The statement's handler loads its first items only (`bot.statements.SHOWN_ITEMS`) and the
+    # count and total of the others (`more_count`, `more_total`), which its summing line adds.
+    "statement": ("items", None),
     "cart": ("lines", None),
     "order_confirmation": ("items", None),
     "items_added": ("added", None),
@@ -224,6 +227,13 @@ def format_unit(unit: str, lang: str = DEFAULT_LANGUAGE, count: int = 1) -> str:
     return unit + ("es" if unit.endswith(("x", "s", "ch", "sh")) else "s")
 
 
+def format_count(count: int, noun: str, plural: str | None = None) -> str:
+    """A count and its English noun, plural unless the count is 1: `1 day`, `3 days`, `0 retailers`,
+    `1 more item` (`plural` for an irregular one: `2 entries`); the templates' `plural` filter.
+    Hindi nouns keep one form with a number (`1 दिन`, `3 दिन`): its templates agree the verb."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 class Renderer:
     """Renders Replies in a retailer's language, falling back to English."""
 
@@ -244,6 +254,7 @@ class Renderer:
         self.env.filters["day"] = format_day
         self.env.filters["when"] = format_when
         self.env.filters["unit"] = format_unit
+        self.env.filters["plural"] = format_count
 
     def text(self, reply: Reply, lang: str = DEFAULT_LANGUAGE, *, shown: int | None = None) -> str:
         """The template's text as written, never cut: a list template lists `shown` entries

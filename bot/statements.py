@@ -2,8 +2,8 @@
 
 `Dues` is loaded by the handler (`db.statements.get_dues`: the open debits, soonest due first, the
 first few of them and the count and total of all); `dues_vars` turns it into the variables of the
-`statement` reply, short enough for one WhatsApp message; `next_due` is the line `balance` ends
-with.
+`statement` reply (the renderer lists fewer of them, summing up the rest with the others, when the
+message would not fit one WhatsApp message); `next_due` is the line `balance` ends with.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ class DueItem:
     unpaid: int
     txn_date: date
     due_date: date
+    # A debit adjustment's reason (return, dispute, discount, correction) and the operator's
+    # note, so the retailer reads why they owe it (None for an order).
+    reason: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ def dues_vars(dues: Dues, today: date, *, shown: int = SHOWN_ITEMS) -> dict[str,
                 "date": i.txn_date,
                 "due_date": i.due_date,
                 "days_overdue": days_overdue(i.due_date, today),
+                "reason": i.reason,
+                "note": i.note,
             }
             for i in items
         ],

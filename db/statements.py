@@ -257,6 +257,7 @@ async def get_dues(conn: Conn, retailer_id: int, today: date, *, shown: int) -> 
     statement on the open-debits index."""
     rows = await conn.fetch(
         f"""SELECT id, order_id, amount, amount - cleared_amount AS unpaid, txn_date, due_date,
+                   reason, notes,
                    count(*) OVER () AS n, sum(amount - cleared_amount) OVER () AS total,
                    coalesce(sum(amount - cleared_amount) FILTER (WHERE due_date < $3) OVER (),
                             0) AS overdue
@@ -272,7 +273,16 @@ async def get_dues(conn: Conn, retailer_id: int, today: date, *, shown: int) -> 
         return Dues()
     return Dues(
         items=tuple(
-            DueItem(r["id"], r["order_id"], r["amount"], r["unpaid"], r["txn_date"], r["due_date"])
+            DueItem(
+                r["id"],
+                r["order_id"],
+                r["amount"],
+                r["unpaid"],
+                r["txn_date"],
+                r["due_date"],
+                r["reason"],
+                r["notes"],
+            )
             for r in rows
         ),
         count=rows[0]["n"],

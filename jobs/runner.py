@@ -7,6 +7,7 @@ run needs, so both answer alike.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -63,6 +64,11 @@ async def run_job_now(
         )
     try:
         counts = await job.run(deps, day)
+    except asyncio.CancelledError:
+        # The worker is stopping (SIGTERM): arq queues the job again; the record says so until
+        # the next attempt re-records it. Shielded, so the cancellation cannot cut it short.
+        await asyncio.shield(_record_interrupted(deps, run_id))
+        raise
     except Exception as exc:
         async with deps.pool.acquire() as conn:
             await sweeps.record_job_end(
@@ -73,6 +79,19 @@ async def run_job_now(
         await sweeps.record_job_end(conn, run_id, now=deps.clock.now(), counts=counts)
     log.info("job %s as of %s: %s", name, day, counts)
     return JobResult(job=name, as_of=day, counts=counts, run_id=run_id)
+
+
+INTERRUPTED = "interrupted: the worker stopped mid-run; it runs again"
+
+
+async def _record_interrupted(deps: Deps, run_id: int) -> None:
+    try:
+        async with deps.pool.acquire() as conn:
+            await sweeps.record_job_end(
+                conn, run_id, now=deps.clock.now(), counts={}, error=INTERRUPTED
+            )
+    except Exception:  # the database may be what is going away; the retry re-records anyway
+        log.warning("job run %d: could not record the interruption", run_id, exc_info=True)
 
 
 async def run_job_as_person(deps: Deps, name: str, as_of: date | None) -> JobResult:

@@ -1,20 +1,34 @@
 """The cron list, one entry per row of `jobs.registry.JOBS` (DESIGN section 7). Times are in
 BUSINESS_TZ, never the host's zone: arq's worker evaluates them in `WorkerSettings.timezone`, and
-`next_run` computes the same explicitly."""
+`next_run` computes the same explicitly.
+
+arq enqueues a cron slot only while a worker is up at that moment: a slot passed while none was
+(a deploy across 10:00) is skipped. `enqueue_missed` puts the latest such slot of the business day
+back, under the id arq's cron gives it (`cron_job_id`), so however many workers start at once it
+is queued once and its `job_runs` record stays one per slot. Only today's: a slot missed on an
+earlier day is not run late, because each job is a sweep over "due and not yet done" and its next
+slot does what the missed one would have (reminders catch up a missed reminder point, the pause
+rule and expiry are states, insights and the risk refresh are recomputed whole).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, tzinfo
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from arq.connections import ArqRedis
 from arq.cron import CronJob, cron, next_cron
 from arq.typing import WorkerCoroutine
 from arq.worker import Retry
 
+from bot.cli.deps import Deps
+from bot.clock import business_date
 from bot.settings import Settings
 from bot.text import is_digits
+from db import sweeps
 from jobs.registry import JOBS
 from jobs.runner import run_job_now
 
@@ -54,6 +68,74 @@ def next_run(job: str, after: datetime, tz: tzinfo, settings: Settings | None = 
         microsecond=0,
     )
     return nxt.astimezone(UTC)
+
+
+def slots_on(job: str, day: date, tz: tzinfo, settings: Settings | None = None) -> list[datetime]:
+    """Every slot of `job` on the business day `day` (in `tz`), in order, in UTC (a weekly job's
+    day from `settings`, as `next_run`)."""
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    slots: list[datetime] = []
+    # next_run looks from one second on, so this finds a slot at midnight itself too
+    slot = next_run(job, start - timedelta(seconds=1), tz, settings)
+    while business_date(slot, tz) == day:
+        slots.append(slot)
+        slot = next_run(job, slot, tz, settings)
+    return slots
+
+
+def missed_slot(
+    job: str,
+    now: datetime,
+    tz: tzinfo,
+    last_run: datetime | None,
+    settings: Settings | None = None,
+) -> datetime | None:
+    """The slot of `job` to run late at `now`, or None: the latest slot of today (in `tz`) at or
+    before `now`, when no run of today is recorded at or after it (`last_run`: the latest
+    `scheduled_for` of today's runs). Earlier slots of the day it missed are not run one by one:
+    the latest run does what they would have (the jobs are sweeps)."""
+    due = [s for s in slots_on(job, business_date(now, tz), tz, settings) if s <= now]
+    if not due or (last_run is not None and last_run >= due[-1]):
+        return None
+    return due[-1]
+
+
+def cron_job_id(job: str, slot: datetime) -> str:
+    """The arq job id of `job`'s run for `slot`, as arq's cron names it (`unique=True`):
+    `cron:<job>:<unix ms>`. The same id from a catch-up keeps the slot a single arq job."""
+    return f"cron:{job}:{int(slot.timestamp() * 1000)}"
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    job: str
+    slot: datetime
+    queued: bool  # False: already queued (or run) under that id by another worker
+
+
+async def enqueue_missed(deps: Deps, redis: ArqRedis, queue_name: str) -> list[CatchUp]:
+    """Queue each job's missed slot of today (`missed_slot`) under arq's own id for it, so the
+    cron and any number of workers starting together queue it once; return what was found."""
+    now = deps.clock.now()
+    tz = deps.settings.tz
+    async with deps.pool.acquire() as conn:
+        last = await sweeps.get_latest_slots(conn, as_of=business_date(now, tz))
+    found: list[CatchUp] = []
+    for name in JOBS:
+        slot = missed_slot(name, now, tz, last.get(name), deps.settings)
+        if slot is None:
+            continue
+        job = await redis.enqueue_job(
+            f"cron:{name}", _job_id=cron_job_id(name, slot), _queue_name=queue_name
+        )
+        found.append(CatchUp(name, slot, queued=job is not None))
+        if job is not None:
+            log.warning(
+                "job %s missed its slot %s (no worker was up): queued now",
+                name,
+                slot.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
+            )
+    return found
 
 
 def scheduled_time(ctx: Mapping[str, Any]) -> datetime:

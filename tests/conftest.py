@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -36,6 +37,29 @@ ACCOUNT_SID = "AC" + "0" * 32
 ADMIN_TOKEN = "test-admin-token"
 ADMIN_PHONE = "+919900000000"
 WHATSAPP_FROM = "whatsapp:+14155238886"
+
+
+_SLOW_NOT_RUN = pytest.StashKey[int]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests run only when `-m` names them (`.ci/run` runs `-m slow`); otherwise they are
+    left out, and the summary says so in one line."""
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    slow = [item for item in items if "slow" in item.keywords]
+    if slow:
+        items[:] = [item for item in items if "slow" not in item.keywords]
+        config.hook.pytest_deselected(items=slow)
+        config.stash[_SLOW_NOT_RUN] = len(slow)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    not_run = config.stash.get(_SLOW_NOT_RUN, 0)
+    if not_run:
+        terminalreporter.write_line(
+            f"{not_run} slow tests not run: `pytest -m slow` runs them (.ci/run does)"
+        )
 
 
 @pytest.fixture(scope="session")

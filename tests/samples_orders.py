@@ -98,6 +98,8 @@ SAMPLES |= {
                 "date": date(2026, 1, 15),
                 "due_date": date(2026, 1, 30),
                 "days_overdue": 21,
+                "reason": None,
+                "note": None,
             },
             {
                 "order_id": None,
@@ -107,6 +109,8 @@ SAMPLES |= {
                 "date": date(2026, 2, 10),
                 "due_date": date(2026, 2, 25),
                 "days_overdue": 0,
+                "reason": "correction",
+                "note": "weight short on invoice 88",
             },
         ],
         "more_count": 38,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from bot.messages import LISTS, MAX_MESSAGE_CHARS, Renderer, Reply, utf16_len
 from bot.payments.pay import PayOptions, pay_vars
 from bot.reminders import breakdown
+from bot.statements import SHOWN_ITEMS, DueItem, Dues, dues_vars
 
 RENDERER = Renderer()
 # A line listing one entry: a product's name, or a reminder's order or adjustment.
@@ -110,6 +112,30 @@ def added(n: int) -> dict[str, Any]:
     }
 
 
+def statement(n: int) -> dict[str, Any]:
+    """The chat `statement` as the handler builds it: the first items loaded (every other one an
+    adjustment with the longest note an operator may write), the count and total of all."""
+    today = date(2026, 2, 20)
+    items = tuple(
+        DueItem(
+            i, 100_000 + i if i % 2 else None, 12_34_567, 12_34_567 - i,
+            date(2026, 1, 1) + timedelta(days=i % 28), date(2026, 1, 16) + timedelta(days=i % 60),
+            None if i % 2 else "correction", None if i % 2 else "rate difference " * 31,
+        )
+        for i in range(n)
+    )  # fmt: skip
+    dues = Dues(items[:SHOWN_ITEMS], n, sum(i.unpaid for i in items), 0)
+    pay = pay_vars(PayOptions(upi_id="sharma.traders@okhdfcbank", payee="Sharma Traders"), 1)
+    return {
+        "name": "Ramesh Kumar Venkataraman Subramaniam",
+        "has_credit": True,
+        "today": today,
+        "advance": 0,
+        "pay": pay,
+        **dues_vars(dues, today),
+    }
+
+
 # template -> (variables for n entries, what must be in it whatever n: total and next step)
 CASES = {
     "payment_reminder": (reminder, {"en": ["Total due:", "upi://pay", "*STOP*"],
@@ -119,6 +145,8 @@ CASES = {
     "order_confirmation": (confirmation, {"en": ["Total:", "*menu*"], "hi": ["कुल:", "*menu*"]}),
     "item_problems": (problems, {"en": ["Nothing was changed."], "hi": ["कुछ नहीं बदला गया।"]}),
     "items_added": (added, {"en": ["Cart:", "*checkout*"], "hi": ["कार्ट:", "*checkout*"]}),
+    "statement": (statement, {"en": ["Total due:", "upi://pay", "*balance*"],
+                              "hi": ["कुल बकाया:", "upi://pay", "*balance*"]}),
 }  # fmt: skip
 
 

@@ -138,6 +138,7 @@ async def assert_each_row_sent_once(db: asyncpg.Pool, fake: FakeTwilio, rows: in
     assert {r["twilio_sid"] for r in recorded} == fake.sids  # no SID Twilio gave is lost
 
 
+@pytest.mark.slow  # 50 s of real waiting on the shared rate; .ci/run runs it
 async def test_three_senders_at_one_message_a_second_send_fifty_rows_once_each(
     deps: Deps, db: asyncpg.Pool, fake: FakeTwilio
 ) -> None:

@@ -112,7 +112,7 @@ OUTSIDE = Recipient(last_inbound_at=NOW - timedelta(days=2))
         (
             "pending_order_follow_up", "en", JOB_SAMPLES["pending_order_follow_up"], OUTSIDE,
             {"pending_order_follow_up": "HXf"},
-            Templated("HXf", {"1": "Ramesh", "2": "3", "3": "₹4,520"}),
+            Templated("HXf", {"1": "Ramesh", "2": "3", "3": "₹4,520", "4": "28 Nov, 10 am"}),
         ),
         (
             "insights", "en", JOB_SAMPLES["insights"], Recipient(None), {"insights": "HXi"},

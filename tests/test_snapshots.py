@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import pytest
 
 from bot.messages import LANGUAGES, Renderer, Reply
 from bot.reminders import breakdown
+from bot.statements import SHOWN_ITEMS, DueItem, Dues, dues_vars
 from tests.test_templates import NAMES, SAMPLES
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -65,6 +66,28 @@ def _cart(n: int, name: str = "Tata Salt 1kg", **extra: Any) -> dict[str, Any]:
         "lines": lines, "unavailable": [], "total": sum(x["line_total"] for x in lines),
         "reordered": False, "has_pending": False, **extra,
     }  # fmt: skip
+
+
+def _statement(n: int, *, reason: str | None = "return", **extra: Any) -> dict[str, Any]:
+    """The `statement` reply as the handler builds it for `n` open debits, every third an
+    adjustment with `reason` (the handler loads the first few only, and the rest's count and
+    total)."""
+    today = date(2026, 2, 20)
+    items = tuple(
+        DueItem(
+            i, None if i % 3 == 2 else 1000 + i, 1_250_00, 1_250_00 - i, date(2026, 1, 1 + i % 28),
+            date(2026, 1, 16) + timedelta(days=i % 40), reason if i % 3 == 2 else None,
+            "rate difference, bill 88" if i % 3 == 2 else None,
+        )
+        for i in range(n)
+    )  # fmt: skip
+    dues = Dues(
+        items=items[:SHOWN_ITEMS],
+        count=n,
+        total=sum(i.unpaid for i in items),
+        overdue=sum(i.unpaid for i in items if i.due_date < today),
+    )
+    return {"name": "Ramesh", "has_credit": True, "today": today, **dues_vars(dues, today), **extra}
 
 
 _HINT = {
@@ -148,6 +171,9 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
             **SAMPLES["order_confirmation"],
             "name": LONG_NAME,
             "items": [{"name": LONG_PRODUCT, "quantity": 999, "line_total": 999 * 450_00}] * 25,
+            "total": 25 * 999 * 450_00,
+            "from_advance": 0,
+            "available": 0,
         },
     },
     "menu": {
@@ -166,6 +192,7 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
             "heard": "kal dena",
         },
         "pick": {**_HINT, "stage": "PICK", "choices": 2},
+        "pick_of_five": {**_HINT, "stage": "PICK", "choices": 5},
         "payment_credit": {**_HINT, "stage": "PAYMENT", "credit_allowed": True},
         "confirm": {**_HINT, "stage": "CONFIRM"},
         "start": {**_HINT, "stage": "START"},
@@ -218,6 +245,54 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
             "not_placed": True,
         },
     },
+    "statement": {
+        "one_order": _statement(1),
+        "five_with_a_return": _statement(5),
+        "one_charge_without_reason": {
+            **_statement(0),
+            **dues_vars(
+                Dues(
+                    (DueItem(7, None, 300_00, 300_00, date(2026, 2, 1), date(2026, 2, 16)),),
+                    1,
+                    300_00,
+                    300_00,
+                ),
+                date(2026, 2, 20),
+            ),
+        },
+        "two_hundred": _statement(200, reason="dispute", advance=50_00),
+        "nothing_due": {**_statement(0), "has_credit": True},
+        "no_credit_line": {**_statement(0), "has_credit": False},
+    },
+    "credit_status": {
+        "nothing_due": {**SAMPLES["credit_status"], "next_due": None, "opted_out": False},
+    },
+    "admin_risk": {
+        "one_of_each": {
+            **SAMPLES["admin_risk"],
+            "buckets": [{"name": "current", "amount": 1_000_00, "retailers": 1}],
+            "total_outstanding": 1_000_00,
+            "total_limit": 50_000_00,
+            "available": 49_000_00,
+            "utilisation": 2.0,
+            "retailers": 1,
+            "active": 0,
+            "paused": 1,
+            "paused_by_system": 1,
+            "blocked": 0,
+            "overrides": 0,
+            "advances": 10_00,
+            "advance_retailers": 1,
+        },
+    },
+    "admin_guardrails": {
+        "one_day": {
+            **SAMPLES["admin_guardrails"],
+            "max_outstanding_days": 1,
+            "payment_terms_days": 1,
+        },
+    },
+    "order_dispatched": {"cod": {**SAMPLES["order_dispatched"], "mode": "COD", "due_date": None}},
     "refusal_product_unavailable": {
         "unnamed": {**SAMPLES["refusal_product_unavailable"], "names": []},
         "one_name": {**SAMPLES["refusal_product_unavailable"], "names": ["Harpic 1L"]},

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import asyncpg
 import uvicorn
-from arq.worker import run_worker
 
 from bot.cli import bank
+from bot.cli import jobs as jobs_cli
 from bot.cli.chat import add_arguments as add_chat_arguments
 from bot.cli.chat import main as chat_main
 from bot.cli.importer import import_csv
@@ -103,9 +103,9 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here, not at the top: `jobs.worker` reads the environment when it is imported (arq
     # takes WorkerSettings' class attributes), which must not happen before `main` has reported a
     # bad setting in one line, nor for the commands that never run a worker.
-    from jobs.worker import WorkerSettings
+    from jobs.worker import run
 
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    run()
     return 0
 
 
@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("import", "import retailers or products from a CSV file (all or nothing)", _cmd_import),
         ("bank", "import a bank statement (match and record payments), list unmatched", bank.main),
         (
+            "jobs",
+            "list the scheduled jobs (next run, last run, outcome) or run one now",
+            jobs_cli.main,
+        ),
+        (
             "chat",
             "chat with the local bot as a retailer (--as PHONE) or admin (--admin)",
             _cmd_chat,
@@ -161,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("file", help="CSV file with a header row (see bot/cli/importer.py)")
         if name == "bank":
             bank.add_arguments(p)
+        if name == "jobs":
+            jobs_cli.add_arguments(p)
         if name == "chat":
             add_chat_arguments(p)
         if name == "operators":
