@@ -26,6 +26,9 @@ MAX_LENGTH: Final = MappingProxyType(
         "reason": 500,
         "notes": 500,
         "reference": 100,
+        "adminId": 100,
+        # operators
+        "label": 100,
         # the test message
         "to": 40,
         "message": 1500,

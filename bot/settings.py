@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     # Largest request body the web app accepts, in bytes.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Signs the admin console's cookies and CSRF tokens (at least 32 characters); unset, the
+    # console at /admin is closed (503). `make run` generates one under the data folder.
+    session_secret: str | None = Field(default=None, min_length=32)
     arq_queue_name: str = "arq:queue"
     data_dir: str = ".data"
     # Business-initiated messages that can wait are held in this window of BUSINESS_TZ
@@ -153,7 +156,12 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
 
-    @field_validator("upi_id", "payment_provider", mode="before")
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are Secure when the public address is https."""
+        return (self.public_base_url or "").startswith("https://")
+
+    @field_validator("upi_id", "payment_provider", "session_secret", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -1,10 +1,11 @@
-"""Admin text commands from whitelisted numbers (DESIGN section 5).
+"""Admin text commands from whitelisted numbers (DESIGN sections 5 and 10).
 
 The WhatsApp webhook calls `handle_admin_text` inside its transaction for a number in
-ADMIN_NUMBERS. The text is parsed purely (`bot.admin_commands`); a wrong argument gets a one-line
+ADMIN_NUMBERS (a bootstrap owner, audited under the number) or, when the number is not a
+retailer's, of an active operator (audited as `operator:<id>:<name>`, allowed what their role
+allows: `bot.roles`, a one-line refusal otherwise). The text is parsed purely (`bot.admin_commands`); a wrong argument gets a one-line
 usage reply before anything is touched. Each change runs through the same ledger operations as the
-admin API (`db.ledger`), with `performed_by` = the admin's E.164 number so the audit entry names
-them, inside a savepoint: a refusal (`db.errors.AppError`) rolls back only that command and becomes a
+admin API (`db.ledger`), with `performed_by` naming the admin, inside a savepoint: a refusal (`db.errors.AppError`) rolls back only that command and becomes a
 one-line reply, while the webhook still stores the inbound message and its reply.
 """
 
@@ -22,6 +23,7 @@ from bot.credit import MAX_OVERRIDE_DAYS
 from bot.messages import Reply
 from bot.orders import OrderAction, OrderStatus
 from bot.phone import mask_phone
+from bot.roles import Caller, bootstrap_number, command_action, refusal
 from db import ledger, upkeep
 from db.admin_queries import get_payment_outcome, get_retailer_label
 from db.credit_queries import (
@@ -33,6 +35,7 @@ from db.credit_queries import (
     get_risk_dashboard,
 )
 from db.errors import AppError, Conflict, NotFound, RetailerNotFound, Unprocessable
+from db.operators import get_active_operator_by_phone
 from db.order_queries import list_orders
 from db.pool import Conn
 from jobs.registry import JOBS
@@ -49,31 +52,44 @@ PAISE_SUFFIX = "_paise"
 
 
 class NotAnAdmin(PermissionError):
-    """`handle_admin_text` was called for a number that is not in ADMIN_NUMBERS."""
+    """`handle_admin_text` was called for a number that is neither in ADMIN_NUMBERS nor an
+    active operator's."""
+
+
+async def chat_caller(deps: Deps, conn: Conn, phone: str) -> Caller | None:
+    """Who a WhatsApp number is as an admin: a bootstrap owner (ADMIN_NUMBERS), an active
+    operator with this number, or None (a retailer or a stranger)."""
+    if phone in deps.settings.admin_numbers:
+        return bootstrap_number(phone)
+    operator = await get_active_operator_by_phone(conn, phone)
+    return operator.caller if operator else None
 
 
 async def handle_admin_text(
     deps: Deps, conn: Conn, admin_phone: str, text: str, now: datetime
 ) -> str:
     """Run one admin command inside the webhook's transaction; return the reply text."""
-    if admin_phone not in deps.settings.admin_numbers:
-        # The webhook routes only whitelisted numbers here; anything else is a bug, never a
-        # way in.
+    caller = await chat_caller(deps, conn, admin_phone)
+    if caller is None:
+        # The webhook routes only admins' numbers here; anything else is a bug, never a way in.
         raise NotAnAdmin(mask_phone(admin_phone))
     parsed = ac.parse_command(text, tuple(JOBS))
-    reply = await run_admin_command(deps, conn, admin_phone, parsed, now)
+    reply = await run_admin_command(deps, conn, caller, parsed, now)
     log.info("admin %s: %s -> %s", mask_phone(admin_phone), type(parsed).__name__, reply.template)
     return deps.renderer.render(reply, ADMIN_LANGUAGE)
 
 
 async def run_admin_command(
-    deps: Deps, conn: Conn, admin_phone: str, parsed: ac.Parsed, now: datetime
+    deps: Deps, conn: Conn, caller: Caller, parsed: ac.Parsed, now: datetime
 ) -> Reply:
     """Execute a parsed command; every outcome, refusals included, is a Reply."""
     if isinstance(parsed, ac.Usage):
         return Reply("admin_usage", {"usage": parsed.usage, "problem": parsed.problem})
     if isinstance(parsed, ac.Unknown):
         return Reply("admin_unknown", {"word": parsed.word})
+    action = command_action(parsed)
+    if not caller.may(action):
+        return Reply("admin_error", {"code": "FORBIDDEN_ROLE", "message": refusal(action)})
     if isinstance(parsed, ac.Help):
         return Reply("admin_help", {"jobs": list(JOBS)})
     if isinstance(parsed, ac.Run):
@@ -81,8 +97,8 @@ async def run_admin_command(
     try:
         async with conn.transaction():  # a savepoint inside the webhook's transaction
             if isinstance(parsed, ac.DeskCommand):
-                return await _execute_desk(deps, conn, admin_phone, parsed, now)
-            return await _execute(deps, conn, admin_phone, parsed, now)
+                return await _execute_desk(deps, conn, caller.performed_by, parsed, now)
+            return await _execute(deps, conn, caller.performed_by, parsed, now)
     except RetailerNotFound as exc:
         return Reply("admin_not_found", {"ref": exc.ref})
     except AppError as exc:
@@ -96,12 +112,9 @@ async def _retailer_id(conn: Conn, ref: str) -> int:
     return rid
 
 
-async def _execute(
-    deps: Deps, conn: Conn, admin_phone: str, cmd: ac.Command, now: datetime
-) -> Reply:
+async def _execute(deps: Deps, conn: Conn, by: str, cmd: ac.Command, now: datetime) -> Reply:
     tz = deps.settings.tz
     today = business_date(now, tz)
-    by = admin_phone
     match cmd:
         case ac.Risk():
             return _risk_reply(await get_risk_dashboard(conn, today))
@@ -258,7 +271,7 @@ _MOVES = {
 
 
 async def _execute_desk(
-    deps: Deps, conn: Conn, admin_phone: str, cmd: ac.DeskCommand, now: datetime
+    deps: Deps, conn: Conn, by: str, cmd: ac.DeskCommand, now: datetime
 ) -> Reply:
     """The dispatch desk's commands, through the same functions as the admin API."""
     tz = deps.settings.tz
@@ -267,19 +280,19 @@ async def _execute_desk(
             return await _orders_reply(conn, which, tz)
         case ac.Dispatch(order_id=oid) | ac.Deliver(order_id=oid):
             moved = await ledger.move_order(
-                conn, oid, _MOVES[type(cmd)], performed_by=admin_phone, now=now, tz=tz,
+                conn, oid, _MOVES[type(cmd)], performed_by=by, now=now, tz=tz,
                 tolerance=deps.settings.overdue_tolerance_paise,
             )  # fmt: skip
             return await _moved_reply(conn, moved)
         case ac.Cancel(order_id=oid, reason=reason):
             moved = await ledger.move_order(
-                conn, oid, OrderAction.CANCEL, reason=reason, performed_by=admin_phone, now=now,
+                conn, oid, OrderAction.CANCEL, reason=reason, performed_by=by, now=now,
                 tz=tz, tolerance=deps.settings.overdue_tolerance_paise,
             )  # fmt: skip
             return await _moved_reply(conn, moved)
         case ac.Return(order_id=oid, amount=amount, reason=reason):
             returned = await ledger.return_goods(
-                conn, oid, amount=amount, reason=reason, performed_by=admin_phone, now=now, tz=tz,
+                conn, oid, amount=amount, reason=reason, performed_by=by, now=now, tz=tz,
                 tolerance=deps.settings.overdue_tolerance_paise,
             )  # fmt: skip
             label = await get_retailer_label(conn, returned.retailer_id)
@@ -301,7 +314,7 @@ async def _execute_desk(
             if product_id is None:
                 raise NotFound("PRODUCT_NOT_FOUND", f"no product with SKU {sku}")
             product, diff = await upkeep.update_product(
-                conn, product_id, upkeep.ProductChange(price=amount), performed_by=admin_phone,
+                conn, product_id, upkeep.ProductChange(price=amount), performed_by=by,
                 now=now,
             )  # fmt: skip
             return Reply(

@@ -19,7 +19,7 @@ from bot.cli.logs import setup_logging
 from bot.clock import Clock
 from bot.settings import Settings, SettingsError, load_settings
 from db.errors import AppError
-from handlers import admin, health, payments, status, whatsapp
+from handlers import admin, console, health, payments, status, whatsapp
 from handlers.errors import BodySizeLimit, app_error_handler, http_error_handler
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ def all_routes() -> list[BaseRoute]:
         *status.routes,
         *payments.routes,
         *admin.routes,
+        *console.routes,
     ]
 
 

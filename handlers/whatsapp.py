@@ -52,6 +52,7 @@ from bot.twilio_edge import looks_like_sid, signature_valid
 from db import conversations, payments, pending_orders
 from db.errors import BadRequest, Forbidden
 from db.ledger import place_order
+from db.operators import get_active_operator_by_phone
 from db.pool import Conn
 from db.statements import get_dues
 from handlers.admin_chat import handle_admin_text
@@ -213,6 +214,10 @@ async def handle_message(
         conn, phone=phone, message_sid=sid, body=body, payload=payload, received_at=now
     )
     if claim.retailer_id is None:
+        # Not a retailer's number: an active operator's reaches the admin commands (looked up
+        # only here, so a retailer's message costs no extra round trip).
+        if await get_active_operator_by_phone(conn, phone):
+            return await _admin_message(deps, conn, phone, sid, body, payload, now)
         # Unknown numbers leave no trace: nothing is claimed or created.
         texts = [deps.renderer.render(checkout.not_registered(), lang) for lang in ("en", "hi")]
         return twiml(pack(texts)), "not registered"

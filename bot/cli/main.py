@@ -18,6 +18,8 @@ from bot.cli.chat import add_arguments as add_chat_arguments
 from bot.cli.chat import main as chat_main
 from bot.cli.importer import import_csv
 from bot.cli.local import NO_DATABASE, with_local_servers
+from bot.cli.operators import add_arguments as add_operators_arguments
+from bot.cli.operators import main as operators_main
 from bot.cli.run import run
 from bot.clock import SystemClock
 from bot.settings import Settings, SettingsError, load_settings
@@ -111,6 +113,10 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     return chat_main(args, settings)
 
 
+def _cmd_operators(args: argparse.Namespace, settings: Settings) -> int:
+    return operators_main(args, settings)
+
+
 def _cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     uvicorn.run(
         "handlers.app:app_from_env",
@@ -148,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
             "chat with the local bot as a retailer (--as PHONE) or admin (--admin)",
             _cmd_chat,
         ),
+        ("operators", "named operators: add, list, token, revoke, passwd", _cmd_operators),
     ]
     for name, help_text, func in commands:
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -163,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
             jobs_cli.add_arguments(p)
         if name == "chat":
             add_chat_arguments(p)
+        if name == "operators":
+            add_operators_arguments(p)
     return parser
 
 

@@ -27,9 +27,12 @@ from typing import IO
 
 from bot.cli.embedded import APP_DATABASE, ensure_database, start_postgres, start_redis
 from bot.cli.local import RUN_INFO
+from bot.clock import SystemClock
+from bot.roles import Role
 from bot.settings import Settings
+from db import operators as ops
 from db.migrate import migrate
-from db.pool import connect
+from db.pool import Conn, connect
 from db.seed import DEMO_ADMIN, seed_demo
 
 PR_SET_PDEATHSIG = 1
@@ -67,6 +70,8 @@ def local_environment(settings: Settings, database_url: str, redis_url: str) -> 
         env["ADMIN_NUMBERS"] = DEMO_ADMIN
     if not settings.admin_api_token:
         env.setdefault("ADMIN_API_TOKEN", local_admin_token(data_dir))
+    if not settings.session_secret:
+        env.setdefault("SESSION_SECRET", local_session_secret(data_dir))
     return env
 
 
@@ -96,7 +101,43 @@ def local_admin_token(data_dir: Path) -> str:
     return token
 
 
-async def _prepare_database(database_url: str, seed: bool) -> None:
+def local_session_secret(data_dir: Path) -> str:
+    """The console's SESSION_SECRET for local runs, kept in the data folder across restarts."""
+    path = data_dir / "local_session_secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+DEMO_OWNER = "Owner"
+
+
+async def _demo_owner(conn: Conn, data_dir: Path) -> None:
+    """With demo data, an owner to sign in to the console as; the password is kept in the data
+    folder (shown by the run)."""
+    if await ops.list_operators(conn):
+        return
+    password = ops.new_password()
+    await ops.create_operator(
+        conn,
+        name=DEMO_OWNER,
+        role=Role.OWNER,
+        phone=None,
+        password=password,
+        performed_by="cli",
+        now=SystemClock().now(),
+    )
+    path = data_dir / "local_console_password"
+    path.write_text(password)
+    path.chmod(0o600)
+    print(f"  console owner added: {DEMO_OWNER} (password in {path})")
+
+
+async def _prepare_database(database_url: str, seed: bool, data_dir: Path | None = None) -> None:
     conn = await connect(database_url)
     try:
         applied = await migrate(conn)
@@ -104,6 +145,8 @@ async def _prepare_database(database_url: str, seed: bool) -> None:
             print(f"  migrations applied: {', '.join(applied)}")
         if seed and await seed_demo(conn):
             print("  demo data loaded (retailers, credit accounts, catalogue)")
+        if seed and data_dir is not None:
+            await _demo_owner(conn, data_dir)
     finally:
         await conn.close()
 
@@ -196,7 +239,9 @@ def run(settings: Settings) -> int:
             embedded_redis = start_redis(data_dir / "valkey")
             redis_url = embedded_redis.url
 
-        asyncio.run(_prepare_database(database_url, seed=not settings.database_url))
+        asyncio.run(
+            _prepare_database(database_url, seed=not settings.database_url, data_dir=data_dir)
+        )
         env = local_environment(settings, database_url, redis_url)
         write_run_info(data_dir, env)
         web = [sys.executable, "-m", "bot", "web", "--host", host]
@@ -225,6 +270,11 @@ def run(settings: Settings) -> int:
         print("  .venv/bin/python -m bot chat --admin               # chat as the demo admin")
         if not settings.admin_api_token:
             print(f"  admin API token: {data_dir / 'local_admin_token'}")
+        console_password = data_dir / "local_console_password"
+        if console_password.exists():
+            print(
+                f"  console: {base}/admin (sign in as {DEMO_OWNER}, password in {console_password})"
+            )
         print("Press Ctrl+C to stop.\n")
         while all(c.poll() is None for c in children):
             time.sleep(0.5)

@@ -181,8 +181,12 @@ async def record_payment(
     reference: str | None = None,
     as_advance: bool = False,
     tolerance: int = DEFAULT_OVERDUE_TOLERANCE,
+    admin_id: str | None = None,
 ) -> PaymentResult:
     """Record a payment against one named debit, or the retailer's oldest debits first.
+
+    `admin_id` (the API's `adminId`: who took the money, in the client's terms) is kept in the
+    audit entry's new value beside `performed_by`.
 
     Partial payments leave a debit PARTIAL. Unprocessable (`AMOUNT_ABOVE_OWED`, with `amountOwed`
     in paise) when the payment is more than is owed on the named debit or by the retailer,
@@ -281,6 +285,7 @@ async def record_payment(
                 "paymentReference": reference,
                 "allocations": _allocations_json(credited.allocations),
                 **({"toAdvance": credited.to_advance} if credited.to_advance else {}),
+                **({"adminId": admin_id} if admin_id is not None else {}),
             },
             performed_by=performed_by,
             at=now,

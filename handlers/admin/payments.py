@@ -36,6 +36,12 @@ async def record_payment(request: Request) -> Response:
     if body.get("transactionId") is None and retailer_ref is None:
         raise Unprocessable("INVALID_FIELD", "retailerId or transactionId is required")
     transaction_id = fields.whole_number(body, "transactionId")
+    # DESIGN 6's `adminId` (who took the money, in the client's own terms) goes into the audit
+    # entry beside the authenticated caller; a number is read as its digits.
+    raw_admin = body.get("adminId")
+    if isinstance(raw_admin, int) and not isinstance(raw_admin, bool):
+        raw_admin = str(raw_admin)
+    admin_id = fields.optional_text({"adminId": raw_admin}, "adminId")
     now = deps.clock.now()
     async with deps.pool.acquire() as conn:
         rid = None
@@ -43,16 +49,18 @@ async def record_payment(request: Request) -> Response:
             rid = await fields.retailer(conn, retailer_ref, "retailerId")
         # The request as understood, so "100", 100 and "100.00", or a retailer's id and phone,
         # are the same request for the Idempotency-Key.
-        digest = request_hash(
-            {
-                "amount": amount,
-                "reference": reference,
-                "transaction": transaction_id,
-                "retailer": rid,
-                # Only when set, so keys stored before the flag existed still match.
-                **({"asAdvance": True} if as_advance else {}),
-            }
-        )
+        understood = {
+            "amount": amount,
+            "reference": reference,
+            "transaction": transaction_id,
+            "retailer": rid,
+        }
+        # Only when set, so keys stored before these fields existed still match.
+        if as_advance:
+            understood["asAdvance"] = True
+        if admin_id is not None:
+            understood["adminId"] = admin_id
+        digest = request_hash(understood)
         # With a key, one transaction holds the key from before the ledger's checks until the
         # answer is stored; without one the ledger's own transaction is enough.
         tx: AbstractAsyncContextManager[object] = conn.transaction() if key else nullcontext()
@@ -70,6 +78,7 @@ async def record_payment(request: Request) -> Response:
                 now=now,
                 tz=deps.settings.tz,
                 tolerance=deps.settings.overdue_tolerance_paise,
+                admin_id=admin_id,
             )
             response = JSONResponse(shapes.payment_json(result), status_code=201)
             if key is not None:
