@@ -72,16 +72,27 @@ def dues_vars(dues: Dues, today: date, *, shown: int = SHOWN_ITEMS) -> dict[str,
         "more_total": dues.total - listed,
         "total": dues.total,
         "overdue_total": dues.overdue,
-        "next_due": next_due(dues),
+        "next_due": next_due(dues, today),
     }
 
 
-def next_due(dues: Dues) -> dict[str, Any] | None:
-    """The nearest due date and what is owed on that day (None when nothing is owed)."""
-    if not dues.items:
+def next_due(dues: Dues, today: date) -> dict[str, Any] | None:
+    """The nearest due date from `today` on and what is owed on that day (None when nothing is
+    owed that is not already past its date: a past date is `past_due`, never "next due")."""
+    coming = [i for i in dues.items if i.due_date >= today]
+    if not coming:
         return None
-    first = dues.items[0].due_date
+    first = coming[0].due_date
     return {
         "date": first,
-        "amount": sum(i.unpaid for i in dues.items if i.due_date == first),
+        "amount": sum(i.unpaid for i in coming if i.due_date == first),
     }
+
+
+def past_due(dues: Dues, today: date) -> dict[str, Any] | None:
+    """What is owed past its due date (all of it, `Dues.overdue`) and the oldest such date, or
+    None when nothing is late."""
+    late = [i for i in dues.items if i.due_date < today]
+    if not late or dues.overdue <= 0:
+        return None
+    return {"amount": dues.overdue, "since": late[0].due_date}

@@ -206,6 +206,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "payment_terms_days": 15,
         "opted_out": True,
         "next_due": {"date": "2026-01-30", "amount": 900000},
+        "past_due": {"since": "2026-01-02", "amount": 2_000_000},
     },
     "recent_orders": {
         "name": "Ramesh Kumar",

@@ -265,7 +265,13 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
         "no_credit_line": {**_statement(0), "has_credit": False},
     },
     "credit_status": {
-        "nothing_due": {**SAMPLES["credit_status"], "next_due": None, "opted_out": False},
+        "nothing_due": {
+            **SAMPLES["credit_status"],
+            "next_due": None,
+            "past_due": None,
+            "opted_out": False,
+        },
+        "only_late": {**SAMPLES["credit_status"], "next_due": None},
     },
     "admin_risk": {
         "one_of_each": {
