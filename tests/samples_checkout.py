@@ -8,6 +8,7 @@ from typing import Any
 _HINT = {
     "stage": "BROWSING",
     "heard": "kya haal",
+    "thanked": False,
     "categories": 0,
     "asking": "",
     "choices": 0,

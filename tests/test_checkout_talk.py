@@ -336,3 +336,27 @@ def test_insights_off_and_on(text: str, off: bool) -> None:
     assert names(d) == ["insights_switched"] and d.effects == (SetInsightsOff(off),)
     words = "no more weekly insights" if off else "Weekly insights are on"
     assert words in RENDERER.render(d.replies[0])
+
+
+# --- a thank-you is not a message the bot "didn't understand" (walk of issue 13) -------------
+
+
+@pytest.mark.parametrize(
+    "text", ["thanks", "Thank you ji", "thnx!", "shukriya", "dhanyavad", "धन्यवाद", "bahut shukriya"]
+)
+@pytest.mark.parametrize("state", [MENU, IN_CART], ids=["menu", "cart"])
+def test_a_thank_you_gets_a_namaste_and_the_next_step_not_sorry(
+    state: Conversation, text: str
+) -> None:
+    d = run(state, text)
+    assert names(d) == ["hint"] and d.effects == ()
+    assert d.conversation.cart == state.cart and d.conversation.stage == state.stage
+    english, hindi = RENDERER.render(d.replies[0]), RENDERER.render(d.replies[0], "hi")
+    assert english.startswith("🙏 You're welcome.") and "didn't understand" not in english
+    assert hindi.startswith("🙏 आपका स्वागत है।") and "समझ नहीं आया" not in hindi
+
+
+@pytest.mark.parametrize("text", ["ok", "thanks atta", "you", "very much", "kya haal"])
+def test_what_is_no_thank_you_is_not_thanked(text: str) -> None:
+    d = run(IN_CART, text)
+    assert not any(r.vars.get("thanked") for r in d.replies)

@@ -91,7 +91,7 @@ def _statement(n: int, *, reason: str | None = "return", **extra: Any) -> dict[s
 
 
 _HINT = {
-    "heard": "", "categories": 0, "asking": "", "choices": 0, "cart_count": 0,
+    "heard": "", "thanked": False, "categories": 0, "asking": "", "choices": 0, "cart_count": 0,
     "credit_allowed": False,
 }  # fmt: skip
 _INSIGHT = SAMPLES["insights"]
@@ -196,6 +196,7 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
         "payment_credit": {**_HINT, "stage": "PAYMENT", "credit_allowed": True},
         "confirm": {**_HINT, "stage": "CONFIRM"},
         "start": {**_HINT, "stage": "START"},
+        "thanked": {**_HINT, "stage": "MENU", "categories": 5, "heard": "", "thanked": True},
     },
     "checkout_cancelled": {
         "cart_only": {"had_order": False, "cleared": False},

@@ -22,7 +22,7 @@ from bot.checkout.turn import Turn
 from bot.clock import business_date
 from bot.credit import credit_standing, overdue_blocks_credit
 from bot.insights import insights_vars
-from bot.parsing import Command, is_emoji_only, normalize
+from bot.parsing import Command, is_courtesy, is_emoji_only, normalize
 from bot.payments.pay import needs_link, pay_vars
 from bot.statements import Dues, dues_vars, next_due, past_due
 
@@ -80,6 +80,9 @@ def unknown(t: Turn, said: str, fresh: bool) -> None:
     """A message nothing understood: the menu to a new conversation, else the stage hint."""
     if fresh:
         show_menu(t)
+        return
+    if is_courtesy(said):  # "thanks", "shukriya": a 🙏 and what to do next, not "sorry"
+        t.say("hint", **hint_vars(t, thanked=True))
         return
     heard = "" if is_emoji_only(said) else normalize(said)[:HEARD_CHARS]
     t.say("hint", **hint_vars(t, heard=heard))

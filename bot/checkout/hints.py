@@ -10,8 +10,9 @@ from bot.checkout.payment import payment_vars
 from bot.checkout.turn import Turn, short
 
 
-def hint_vars(t: Turn, *, heard: str = "") -> dict[str, Any]:
-    """The variables of the stage hint, echoing `heard` (what was not understood)."""
+def hint_vars(t: Turn, *, heard: str = "", thanked: bool = False) -> dict[str, Any]:
+    """The variables of the stage hint, echoing `heard` (what was not understood); `thanked`
+    when the message was a thank-you (answered with a 🙏, never "didn't understand")."""
     stage = t.conv.stage
     asking = t.facts.products.get(t.conv.asking) if t.conv.asking is not None else None
     credit_allowed = False
@@ -20,6 +21,7 @@ def hint_vars(t: Turn, *, heard: str = "") -> dict[str, Any]:
     return {
         "stage": stage.value,
         "heard": heard,
+        "thanked": thanked,
         "categories": len(categories(t)) if stage in (Stage.MENU, Stage.START) else 0,
         "asking": short(asking.name) if asking else "",
         "choices": len(t.conv.choices),

@@ -19,7 +19,7 @@ The package, each module importing only those above it:
 
 - `text`: normalising (`normalize`, `split_lines`) and the message limits.
 - `phrases`: the phrase table (`PHRASES`, `load_phrases`), `Command`, `Unit`.
-- `commands`: `parse_command`, `is_emoji_only`.
+- `commands`: `parse_command`, `is_emoji_only`, `is_courtesy`.
 - `quantities`: a quantity word and what is wrong with it; `parse_number`, `MAX_QUANTITY`.
 - `edits`: `parse_cart_edit`.
 - `items`: `parse_request`, `parse_item` and their results.
@@ -29,7 +29,7 @@ The package, each module importing only those above it:
 What the rest of the code uses is re-exported here: `from bot.parsing import X`.
 """
 
-from bot.parsing.commands import is_emoji_only, parse_command
+from bot.parsing.commands import is_courtesy, is_emoji_only, parse_command
 from bot.parsing.edits import CartEdit, parse_cart_edit
 from bot.parsing.items import (
     BadQuantity,
@@ -79,6 +79,7 @@ __all__ = [
     "Request",
     "Unit",
     "UnitKind",
+    "is_courtesy",
     "is_emoji_only",
     "load_phrases",
     "match_products",

@@ -94,6 +94,25 @@ def _near_command(words: Sequence[str]) -> Command | None:
     return best[0] if best and len(set(best)) == 1 else None
 
 
+def is_courtesy(text: str) -> bool:
+    """True for a thank-you and nothing else ("thanks", "thank you ji", "shukriya", "धन्यवाद"):
+    the `[courtesy]` words of `bot/phrases.toml` with polite ones, and at least one thank-you."""
+    words = [w for w in (w.strip(EDGE_PUNCT) for w in normalize(text).split()) if w]
+    words = [PHRASES.spellings.get(w, w) for w in words]
+    polite = PHRASES.drops[0]
+    return (
+        bool(words)
+        and all(w in PHRASES.courtesy or w in polite for w in words)
+        and any(w in PHRASES.courtesy and w not in _NOT_THANKS for w in words)
+    )
+
+
+# Courtesy words that are no thank-you by themselves ("ok", "you", "so much").
+_NOT_THANKS = frozenset(
+    {"you", "very", "much", "so", "a", "lot", "ok", "okay", "bahut", "bahot", "बहुत", "welcome"}
+)
+
+
 def is_emoji_only(text: str) -> bool:
     """True for text made only of symbols and emoji (no letters or digits)."""
     t = normalize(text)

@@ -69,6 +69,7 @@ class Phrases:
     trailing: frozenset[str]
     stopwords: frozenset[str]
     aliases: Mapping[str, str]
+    courtesy: frozenset[str] = frozenset()  # thank-you words (`is_courtesy`)
 
 
 def _strings(table: Mapping[str, Any], key: str) -> list[str]:
@@ -148,6 +149,7 @@ def load_phrases(data: Mapping[str, Any]) -> Phrases:
         trailing=frozenset(_strings(items, "trailing")),
         stopwords=frozenset(_strings(items, "stopwords")),
         aliases=_mapping(data, "aliases", str),
+        courtesy=frozenset(_strings(data.get("courtesy", {}), "words")),
     )
 
 
