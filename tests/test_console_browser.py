@@ -49,6 +49,7 @@ from db import ledger  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.pool import connect  # noqa: E402
 from db.seed import seed_demo  # noqa: E402
+from handlers.console.chart import compact_inr  # noqa: E402
 from tests.console_support import add_operator  # noqa: E402
 from tests.ledger_support import TZ  # noqa: E402
 
@@ -251,6 +252,8 @@ def test_manager_reads_the_dashboard_records_a_payment_and_signs_out(
     for key, bucket in buckets.items():
         cell = browser.find_element(By.CSS_SELECTOR, f'[data-bucket="{key}"]')
         assert cell.text == rupees(bucket["amount"])
+        bar = browser.find_element(By.CSS_SELECTOR, f"svg.chart .b-{key} text.amount")
+        assert bar.text == compact_inr(parse_rupees(str(bucket["amount"]), allow_zero=True))
     assert browser.find_elements(By.CSS_SELECTOR, "svg.chart rect")
     shoot(browser, "dashboard")
 

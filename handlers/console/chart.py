@@ -43,7 +43,9 @@ def compact_inr(paise: int) -> str:
     rupees = paise / 100
     for size, unit, digits in ((1e7, " Cr", 2), (1e5, " L", 1), (1e3, "k", 0)):
         if rupees >= size:
-            text = f"{rupees / size:.{digits}f}".rstrip("0").rstrip(".")
+            text = f"{rupees / size:.{digits}f}"
+            if digits:  # "4.50" -> "4.5", "20.0" -> "20"; never "70" -> "7"
+                text = text.rstrip("0").rstrip(".")
             return f"₹{text}{unit}"
     return f"₹{rupees:.0f}"
 
