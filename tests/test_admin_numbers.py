@@ -7,9 +7,11 @@ that is already a retailer's stops the web and worker start-up with one line.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -17,7 +19,8 @@ import pytest
 
 from bot.cli.deps import open_deps
 from bot.cli.importer import import_csv, parse_retailers
-from bot.settings import Settings, SettingsError
+from bot.cli.local import with_local_servers
+from bot.settings import Settings, SettingsError, load_settings
 from tests.conftest import ADMIN_PHONE, ADMIN_TOKEN
 from tests.ledger_support import NOW, make_retailer
 
@@ -53,6 +56,38 @@ async def test_csv_import_with_an_admin_number_writes_nothing(db: asyncpg.Pool) 
         result = await import_csv(conn, "retailers", text, now=NOW, admin_numbers=(ADMIN_PHONE,))
     assert not result.ok and [e.line for e in result.errors] == [3]
     assert await db.fetchval("SELECT count(*) FROM retailers") == 0
+
+
+def test_cli_under_make_run_knows_the_local_admin_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m bot import retailers` in a second terminal under `make run` (no ADMIN_NUMBERS in
+    its environment) took the URLs from run.json but not the demo admin's number, and imported
+    it as a retailer's: the next `make run` then refused to start (walk of issue 13)."""
+    run_info = {
+        "database_url": "postgresql://localhost/kirana",
+        "redis_url": "redis://127.0.0.1:6399/0",
+        "admin_numbers": "+919900000000",
+    }
+    (tmp_path / "run.json").write_text(json.dumps(run_info))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "REDIS_URL", "ADMIN_"))
+    }
+    monkeypatch.setattr(os, "environ", {**env, "DATA_DIR": str(tmp_path)})
+    settings = with_local_servers(load_settings())
+    assert settings.database_url == run_info["database_url"]
+    assert settings.admin_numbers == (ADMIN_PHONE,)
+    parsed = parse_retailers(
+        f"phone,name,credit_limit\n{ADMIN_PHONE},B,100\n", admin_numbers=settings.admin_numbers
+    )
+    assert parsed.rows == [] and [e.line for e in parsed.errors] == [2]
+    # Numbers set in the environment win over the local service's.
+    monkeypatch.setattr(
+        os, "environ", {**env, "DATA_DIR": str(tmp_path), "ADMIN_NUMBERS": "+919911111111"}
+    )
+    assert with_local_servers(load_settings()).admin_numbers == ("+919911111111",)
 
 
 async def test_start_up_refuses_an_admin_number_that_is_a_retailer(

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bot.phone import InvalidPhone, normalize_phone
 from bot.settings import Settings
 
 RUN_INFO = "run.json"
@@ -34,7 +35,8 @@ def load_run_info(data_dir: Path) -> dict[str, Any]:
 
 def with_local_servers(settings: Settings, data_dir: Path | None = None) -> Settings:
     """`settings` with DATABASE_URL and REDIS_URL filled in from the running local service
-    (`run.json` in DATA_DIR) where the environment leaves them unset. Exported to this process's
+    (`run.json` in DATA_DIR) where the environment leaves them unset, and then its ADMIN_NUMBERS
+    too when the environment has none. Exported to this process's
     environment too, for the commands that read it again (the worker, the web app's factory)."""
     info = load_run_info(data_dir or Path(settings.data_dir))
     found: dict[str, str] = {}
@@ -43,4 +45,17 @@ def with_local_servers(settings: Settings, data_dir: Path | None = None) -> Sett
         if getattr(settings, field) is None and isinstance(value, str) and value:
             found[field] = value
             os.environ[env] = value
-    return settings.model_copy(update=found) if found else settings
+    # The admin numbers the local service runs with (the demo admin unless ADMIN_NUMBERS was
+    # set): `import` must refuse them as retailers' numbers there too, or the next start fails.
+    numbers = info.get("admin_numbers")
+    update: dict[str, object] = dict(found)
+    if found and not settings.admin_numbers and isinstance(numbers, str) and numbers.strip():
+        try:
+            update["admin_numbers"] = tuple(
+                normalize_phone(n) for n in numbers.split(",") if n.strip()
+            )
+        except InvalidPhone:
+            pass  # the service validated them when it started; a hand-edited file is ignored
+        else:
+            os.environ["ADMIN_NUMBERS"] = numbers
+    return settings.model_copy(update=update) if update else settings
