@@ -24,6 +24,7 @@ from bot.checkout import (
 )
 from bot.checkout.units import PackQuestion, pack_question, quantity_unit
 from bot.credit import CreditStatus, PaymentMode
+from bot.messages import Reply
 from tests.test_checkout import (
     ATTA,
     CATALOGUE,
@@ -360,3 +361,18 @@ def test_a_thank_you_gets_a_namaste_and_the_next_step_not_sorry(
 def test_what_is_no_thank_you_is_not_thanked(text: str) -> None:
     d = run(IN_CART, text)
     assert not any(r.vars.get("thanked") for r in d.replies)
+
+
+@pytest.mark.parametrize("stage", [Stage.START, Stage.MENU])
+@pytest.mark.parametrize("thanked", [False, True])
+def test_the_hint_names_help_once(stage: Stage, thanked: bool) -> None:
+    """A stage hint with no categories to offer said "Reply *menu* ..., or *help*. *help* shows
+    everything." (both languages; seen after `balance` on a blocked account)."""
+    hint = Reply(
+        "hint",
+        {"stage": stage.value, "heard": "", "thanked": thanked, "categories": 0, "asking": "",
+         "choices": 0, "cart_count": 0, "credit_allowed": False},
+    )  # fmt: skip
+    for lang in ("en", "hi"):
+        text = RENDERER.render(hint, lang)
+        assert text.count("*help*") == 1, (lang, text)

@@ -196,6 +196,7 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
         "payment_credit": {**_HINT, "stage": "PAYMENT", "credit_allowed": True},
         "confirm": {**_HINT, "stage": "CONFIRM"},
         "start": {**_HINT, "stage": "START"},
+        "menu_no_categories": {**_HINT, "stage": "MENU"},
         "thanked": {**_HINT, "stage": "MENU", "categories": 5, "heard": "", "thanked": True},
     },
     "checkout_cancelled": {
