@@ -126,6 +126,7 @@ class Observe:
             ms,
             words,
             extra={
+                "request_id": REQUEST_ID.get(),
                 "method": method,
                 "route": route,
                 "status": status,

@@ -37,11 +37,11 @@ LogFormat = Literal["json", "text"]
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # E.164 as stored and as Twilio posts it (`whatsapp:+91...`), and URL-encoded in a form body.
-_PHONE = re.compile(r"(?<![\w+])(?:whatsapp:)?(?:\+|%2B)\d{7,15}(?!\d)")
+_PHONE = re.compile(r"(?:(?<![\w+])(?:whatsapp:)?\+|%2B)\d{7,15}(?!\d)")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 _KEYED = re.compile(
     r"(?i)\b([\w-]*(?:password|passwd|secret|token|authorization|cookie|session)[\w-]*)"
-    r"""(["']?\s*[:=]\s*["']?)[^\s"'&,;}]{4,}"""
+    r"""(["']?\s*[:=]\s*["']?)(?!bearer\s|basic\s|\[)[^\s"'&,;}]{4,}"""
 )
 REDACTED = "[redacted]"
 _secrets: tuple[str, ...] = ()
@@ -111,6 +111,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": scrub(record.getMessage()),
         }
+        # Read as the line is written (a StreamHandler writes at once, inside the request).
         request_id = REQUEST_ID.get()
         if request_id is not None:
             out["request_id"] = request_id
