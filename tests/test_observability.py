@@ -230,3 +230,18 @@ def test_scrub_replaces_registered_secrets() -> None:
         assert scrub("token was s3cret-value-xyz!") == "token was [redacted]!"
     finally:
         register_secrets(())
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        'login failed: password="ab\\"cd efgh" for +919800000001',
+        "Authorization: Bearer abc\\def123456 cookie=sess\\\\ion-value",
+        'token: "x\\u0000yz1234" session=\'abc"def\'',
+    ],
+)
+def test_a_scrubbed_json_line_is_still_json(message: str) -> None:
+    record = logging.LogRecord("t", logging.WARNING, "x", 1, message, None, None)
+    line = JsonFormatter().format(record)
+    assert json.loads(line)["level"] == "WARNING"
+    assert "919800000001" not in line

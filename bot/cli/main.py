@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -123,17 +124,21 @@ def _cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     # WEB_CONCURRENCY (the usual platform variable) runs several processes on one port; their
     # metrics are then shared through a directory (`bot.cli.metrics`), set before they start.
     workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
-    prepare_multiprocess(workers)
+    shared = prepare_multiprocess(workers)
     setup_logging()
-    uvicorn.run(
-        "handlers.app:app_from_env",
-        factory=True,
-        host=args.host,
-        port=settings.port,
-        access_log=False,  # one line per request is ours (handlers.observability)
-        log_config=None,  # the logging is ours (LOG_FORMAT), uvicorn's lines included
-        workers=workers,
-    )
+    try:
+        uvicorn.run(
+            "handlers.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=settings.port,
+            access_log=False,  # one line per request is ours (handlers.observability)
+            log_config=None,  # the logging is ours (LOG_FORMAT), uvicorn's lines included
+            workers=workers,
+        )
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
     return 0
 
 

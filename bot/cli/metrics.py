@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     start_http_server,
 )
@@ -47,6 +49,8 @@ from db.outbox_queries import OutboxDepth
 log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# No `_created` series: they double the scrape and no alert here reads them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # Seconds. The webhook answers in milliseconds; the console's heaviest pages in tenths.
@@ -135,20 +139,20 @@ def render() -> bytes:
     return generate_latest(REGISTRY)
 
 
-def prepare_multiprocess(workers: int) -> None:
+def prepare_multiprocess(workers: int) -> Path | None:
     """Before uvicorn starts `workers` > 1 processes: give them one empty directory to share
-    their figures in (PROMETHEUS_MULTIPROC_DIR, or a new temporary one). Must run before
-    prometheus-client is imported in those processes (they are spawned fresh)."""
+    their figures in (PROMETHEUS_MULTIPROC_DIR, or a new temporary one, returned for the caller
+    to remove at exit). Must run before prometheus-client is imported in those processes (they
+    are spawned fresh)."""
     if workers <= 1:
-        return
-    import tempfile
-
-    directory = os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="kirana-metrics-")
-    path = Path(directory)
+        return None
+    given = os.environ.get(MULTIPROC_ENV)
+    path = Path(given or tempfile.mkdtemp(prefix="kirana-metrics-"))
     path.mkdir(parents=True, exist_ok=True)
     for old in path.glob("*.db"):  # figures of an earlier run would be added to this one's
         old.unlink()
     os.environ[MULTIPROC_ENV] = str(path)
+    return None if given else path
 
 
 _worker_server_started = False
