@@ -245,3 +245,18 @@ def test_a_scrubbed_json_line_is_still_json(message: str) -> None:
     line = JsonFormatter().format(record)
     assert json.loads(line)["level"] == "WARNING"
     assert "919800000001" not in line
+
+
+def test_the_worker_serves_its_metrics_on_metrics_port() -> None:
+    import socket
+
+    from bot.cli import metrics
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    metrics.JOB_RUNS.labels("auto_pause", "error").inc()
+    metrics.serve_worker(port, "127.0.0.1")
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    assert 'kirana_job_runs_total{job="auto_pause",outcome="error"}' in text
+    assert "kirana_outbox_sends_total" in text
