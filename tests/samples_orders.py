@@ -117,7 +117,7 @@ SAMPLES |= {
         "more_total": 1_234_000,
         "total": 3_109_000,
         "overdue_total": 1_825_000,
-        "next_due": {"date": date(2026, 1, 30), "amount": 1_825_000},
+        "next_due": {"date": date(2026, 1, 30), "amount": 1_825_000, "overdue": False},
     },
     "prices_changed": {
         "changes": [{"name": "Aashirvaad Atta 5kg", "old_price": 25_000, "new_price": 27_000}],

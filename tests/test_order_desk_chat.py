@@ -140,9 +140,15 @@ async def test_statement_and_balance_in_chat(client: httpx.AsyncClient, shop: as
     assert "How to pay" in statement and "due " in statement
     assert statement == await say(client, RAMESH, "statement")
     balance = await say(client, RAMESH, "balance")
-    # The next due amount is said, and the next step ends the message (issue 13, item 4).
-    assert any(line.startswith("Next due: *") for line in balance.splitlines())
+    # The nearest due amount is said, and the next step ends the message (issue 13, item 4).
+    # Ramesh's oldest order was due six days ago: overdue since then, not "next due" on a day
+    # gone (walk of issues 11 and 12).
+    assert "Overdue: *₹21,600*, due since " in balance and "Next due" not in balance
     assert balance.splitlines()[-1].startswith("Reply *statement*")
+    sunita = await say(client, "+919800000002", "balance")
+    assert "अगली देय राशि: *₹41,850*" in sunita and "तारीख निकल चुकी" not in sunita
+    priya = await say(client, "+919800000004", "balance")
+    assert "तारीख निकल चुकी राशि: *₹24,750*" in priya and "अगली देय राशि" not in priya
     lakshmi = await say(client, "+919800000006", "khata")
     assert "Nothing is due" in lakshmi
     hindi = await say(client, "+919800000002", "हिसाब")
