@@ -128,8 +128,13 @@ async def test_a_retired_product_leaves_the_menu_at_once(
     await say(client, RAMESH, "menu")
     staples = await say(client, RAMESH, "5")
     assert "Staples" in staples and "Aashirvaad Atta 10kg" not in staples
+    # Named as before, it is said to be gone, not "didn't understand" (walk of issue 12).
     refused = await say(client, RAMESH, "atta 2")
-    assert "Aashirvaad Atta 10kg" not in refused or "no longer" in refused.lower()
+    assert "Aashirvaad Atta 10kg is no longer available" in refused, refused
+    assert "didn't understand" not in refused
+    hindi = await say(client, "+919800000002", "atta 2")
+    assert "Aashirvaad Atta 10kg" in hindi and "समझ नहीं" not in hindi, hindi
+    assert "Added" not in refused and "जोड़ दिया" not in hindi
     assert await product_number(shop, "SALT-1")
 
 

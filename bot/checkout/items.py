@@ -68,7 +68,11 @@ def add_items(t: Turn, said: str) -> bool:
         else:
             assert isinstance(req, ByName)
             ids = _matches(req.query, catalogue)
-            if not ids:
+            if not ids and (gone := _retired_match(req.query, t)) is not None:
+                # A product no longer sold, named as the retailer always has: say so, rather
+                # than "didn't understand" (`add` refuses it as unavailable, by name).
+                wanted.append((gone, req.quantity or 1, req.query))
+            elif not ids:
                 if single:
                     return False
                 problems.append(item_problem("not_found", req.query))
@@ -108,6 +112,13 @@ def _matches(query: str, catalogue: list[Product]) -> list[int]:
     return match_products(
         query, (Named(p.id, p.name, p.sku, p.category) for p in catalogue if p.active)
     )
+
+
+def _retired_match(query: str, t: Turn) -> int | None:
+    """The one retired product `query` names, when no product on sale matches it."""
+    retired = (p for p in t.facts.products.values() if not p.active)
+    ids = match_products(query, (Named(p.id, p.name, p.sku, p.category) for p in retired))
+    return ids[0] if len(ids) == 1 else None
 
 
 def bad_quantity(
