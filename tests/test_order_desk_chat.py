@@ -116,6 +116,27 @@ async def test_price_command_and_a_price_change_seen_at_checkout(
     assert audit["retailer_id"] is None and audit["performed_by"] == ADMIN_PHONE
 
 
+async def test_a_price_changed_after_the_cart_is_told_at_checkout(
+    client: httpx.AsyncClient, shop: asyncpg.Pool
+) -> None:
+    """Added at ₹450, repriced to ₹470 before checkout: the checkout says so before the payment
+    choice (walk of issue 12: the new total came with no word of which price moved)."""
+    await say(client, RAMESH, "hi")
+    assert "₹900" in await say(client, RAMESH, "atta 2")
+    await say(client, ADMIN_PHONE, "price ATTA-10 470")
+    options = await say(client, RAMESH, "checkout")
+    assert "Prices changed since you added these to your cart" in options
+    assert "Aashirvaad Atta 10kg: ₹450 → *₹470*" in options and "total *₹940*" in options
+    # Seen now: the next checkout (after going back to the cart) says nothing more.
+    await say(client, RAMESH, "cart")
+    assert "Prices changed" not in await say(client, RAMESH, "checkout")
+    hindi = "+919800000002"
+    await say(client, hindi, "hi")
+    await say(client, hindi, "salt 3")
+    await say(client, ADMIN_PHONE, "price SALT-1 30")
+    assert "दाम बदल गए हैं" in await say(client, hindi, "checkout")
+
+
 async def test_a_retired_product_leaves_the_menu_at_once(
     client: httpx.AsyncClient, api: httpx.AsyncClient, shop: asyncpg.Pool
 ) -> None:

@@ -11,7 +11,6 @@ from bot.checkout.model import Product, Stage
 from bot.checkout.numbering import number_of, product_by_number
 from bot.checkout.turn import Turn, item_problem, short
 from bot.checkout.units import PackQuestion, pack_question
-from bot.orders import OrderLine
 from bot.parsing import (
     MAX_INPUT_CHARS,
     MAX_LINES,
@@ -189,7 +188,7 @@ def edit_cart(t: Turn, said: str) -> bool:
         del cart[edit.line - 1]
         t.say("item_removed", name=name)
     else:
-        cart[edit.line - 1] = OrderLine(item.product_id, edit.quantity)
+        cart[edit.line - 1] = replace(item, quantity=edit.quantity)
         t.say("quantity_changed", name=name, quantity=edit.quantity)
     t.conv = replace(t.conv, cart=tuple(cart))
     to_cart(t, changed=True)
