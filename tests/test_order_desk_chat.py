@@ -62,6 +62,9 @@ async def test_admin_desk_commands(client: httpx.AsyncClient, shop: asyncpg.Pool
     assert "Usage: return" in await say(client, ADMIN_PHONE, f"return {oid} 10")
     delivered = await say(client, ADMIN_PHONE, "orders delivered")
     assert f"#{oid}" in delivered
+    # The next step offered is what a delivered order allows; a closed list offers none.
+    assert "Next: return <order> <amount> <reason>" in delivered and "dispatch" not in delivered
+    assert "Next:" not in await say(client, ADMIN_PHONE, "orders cancelled")
     audit = await shop.fetch(
         "SELECT action, performed_by FROM audit_log WHERE action IN "
         "('ORDER_DISPATCHED', 'ORDER_DELIVERED', 'RETURN') ORDER BY id"
