@@ -77,22 +77,18 @@ def dues_vars(dues: Dues, today: date, *, shown: int = SHOWN_ITEMS) -> dict[str,
 
 
 def next_due(dues: Dues, today: date) -> dict[str, Any] | None:
-    """The nearest due date from `today` on and what is owed on that day (None when nothing is
-    owed that is not already past its date: a past date is `past_due`, never "next due")."""
-    coming = [i for i in dues.items if i.due_date >= today]
-    if not coming:
+    """The nearest due date and what is owed on that day (None when nothing is owed).
+
+    When that date has passed (`overdue`), it is what is owed past its due date, from the oldest
+    due date on: "next due" on a day already gone would tell the retailer it can still wait."""
+    if not dues.items:
         return None
-    first = coming[0].due_date
+    first = dues.items[0].due_date
+    if first < today:
+        past_due = sum(i.unpaid for i in dues.items if i.due_date < today)
+        return {"date": first, "amount": max(dues.overdue, past_due), "overdue": True}
     return {
         "date": first,
-        "amount": sum(i.unpaid for i in coming if i.due_date == first),
+        "amount": sum(i.unpaid for i in dues.items if i.due_date == first),
+        "overdue": False,
     }
-
-
-def past_due(dues: Dues, today: date) -> dict[str, Any] | None:
-    """What is owed past its due date (all of it, `Dues.overdue`) and the oldest such date, or
-    None when nothing is late."""
-    late = [i for i in dues.items if i.due_date < today]
-    if not late or dues.overdue <= 0:
-        return None
-    return {"amount": dues.overdue, "since": late[0].due_date}

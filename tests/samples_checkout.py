@@ -206,8 +206,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         **_CREDIT,
         "payment_terms_days": 15,
         "opted_out": True,
-        "next_due": {"date": "2026-01-30", "amount": 900000},
-        "past_due": {"since": "2026-01-02", "amount": 2_000_000},
+        "next_due": {"date": "2026-01-30", "amount": 900000, "overdue": False},
     },
     "recent_orders": {
         "name": "Ramesh Kumar",

@@ -24,7 +24,7 @@ from bot.orders import (
     return_amount,
 )
 from bot.paging import BadCursor, decode_cursor, encode_cursor
-from bot.statements import DueItem, Dues, dues_vars, next_due, past_due
+from bot.statements import DueItem, Dues, dues_vars, next_due
 from db.statements import csv_cell
 
 S, A = OrderStatus, OrderAction
@@ -196,30 +196,33 @@ def test_dues_vars_lists_the_first_items_and_sums_the_rest() -> None:
     assert [i["days_overdue"] for i in v["items"]] == [19, 18, 17]
     assert (v["more_count"], v["more_total"]) == (43, 4_300_00)
     assert (v["total"], v["overdue_total"]) == (4_600_00, 1_900_00)
-    assert v["next_due"] is None  # every item is past its date on 20 Feb: none is "next due"
+    # The nearest due date (1 Feb) is past on 20 Feb: what is overdue, from that day on.
+    assert v["next_due"] == {"date": date(2026, 2, 1), "amount": 1_900_00, "overdue": True}
 
 
 @pytest.mark.parametrize(
     "name, items, expected",
     [
         ("nothing owed", (), None),
-        ("one", (_due(1, 500, date(2026, 3, 1)),), {"date": date(2026, 3, 1), "amount": 500}),
+        ("one", (_due(1, 500, date(2026, 3, 1)),),
+         {"date": date(2026, 3, 1), "amount": 500, "overdue": False}),
         ("two on the nearest day add up",
          (_due(1, 500, date(2026, 3, 1)), _due(2, 250, date(2026, 3, 1)),
           _due(3, 999, date(2026, 3, 9))),
-         {"date": date(2026, 3, 1), "amount": 750}),
+         {"date": date(2026, 3, 1), "amount": 750, "overdue": False}),
+        ("due today is not overdue", (_due(1, 500, TODAY),),
+         {"date": TODAY, "amount": 500, "overdue": False}),
+        # A day gone is not "next": what is past due, all of it, from the oldest due date.
+        ("past due dates add up, the coming one waits",
+         (_due(1, 500, date(2026, 2, 1)), _due(2, 250, date(2026, 2, 19)),
+          _due(3, 999, date(2026, 3, 9))),
+         {"date": date(2026, 2, 1), "amount": 750, "overdue": True}),
     ],
 )  # fmt: skip
 def test_next_due(name: str, items: tuple[DueItem, ...], expected: object) -> None:
-    assert next_due(Dues(items, len(items), sum(i.unpaid for i in items)), TODAY) == expected
-
-
-def test_next_due_skips_what_is_past_its_date_and_past_due_sums_it() -> None:
-    items = (_due(1, 500, date(2026, 2, 1)), _due(2, 250, date(2026, 2, 20)))
-    dues = Dues(items, 2, 750, overdue=500)
-    assert next_due(dues, TODAY) == {"date": date(2026, 2, 20), "amount": 250}  # today: not late
-    assert past_due(dues, TODAY) == {"since": date(2026, 2, 1), "amount": 500}
-    assert past_due(Dues(items[1:], 1, 250), TODAY) is None
+    overdue = sum(i.unpaid for i in items if i.due_date < TODAY)
+    dues = Dues(items, len(items), sum(i.unpaid for i in items), overdue)
+    assert next_due(dues, TODAY) == expected
 
 
 def test_a_partly_paid_item_shows_what_was_paid() -> None:

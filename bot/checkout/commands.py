@@ -24,7 +24,7 @@ from bot.credit import credit_standing, overdue_blocks_credit
 from bot.insights import insights_vars
 from bot.parsing import Command, is_courtesy, is_emoji_only, normalize
 from bot.payments.pay import needs_link, pay_vars
-from bot.statements import Dues, dues_vars, next_due, past_due
+from bot.statements import Dues, dues_vars, next_due
 
 
 def global_command(t: Turn, command: Command | None) -> bool:
@@ -135,7 +135,6 @@ def _credit_status(t: Turn) -> None:
         pay=pay_vars(t.facts.payment, owed),
         **credit_vars(t),
         next_due=next_due(t.facts.dues or Dues(), business_date(t.now, t.facts.tz)),
-        past_due=past_due(t.facts.dues or Dues(), business_date(t.now, t.facts.tz)),
     )
 
 
