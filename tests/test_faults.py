@@ -288,9 +288,10 @@ async def test_postgres_restarted_under_load_loses_no_acknowledged_webhook(
 
         failed = [(f, s) for f, s, at in answers if s != 200]
         # The service answered again this long after PostgreSQL was back: the first moment from
-        # which every answer was a 200.
-        last_failure = max((at for _, s, at in answers if s != 200), default=back_at)
-        recovered = max(0.0, last_failure - back_at)
+        # which every answer was a 200 (0 when that was before `pg_ctl` returned).
+        failed_at = [at for _, s, at in answers if s != 200]
+        recovered = max(0.0, max(failed_at, default=back_at) - back_at)
+        outage = max(failed_at, default=0.0) - min(failed_at, default=0.0)
         # Twilio retries what did not get a 200: so does the test, now.
         retry = KeepAlive(web)
         try:
@@ -315,7 +316,8 @@ async def test_postgres_restarted_under_load_loses_no_acknowledged_webhook(
             f"\nPostgreSQL restarted ({mode}) under {CLIENTS} clients: restart took "
             f"{back_at - restart_at:.1f} s; {len(answers)} webhooks, {len(failed)} not "
             f"acknowledged (status {sorted({s for _, s in failed})}, retried: all stored once); "
-            f"every answer a 200 again {recovered:.1f} s after the server was back; "
+            f"failures over {outage:.1f} s, every answer a 200 again {recovered:.2f} s after "
+            f"the server was back; "
             f"{len(acknowledged)} acknowledged, all in the database"
         )
     finally:
