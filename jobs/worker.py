@@ -15,7 +15,8 @@ the first did not (docs/decisions.md, "Jobs survive deploys and kills").
 A Redis outage does not end the worker (arq's poll loop would let the connection error end the
 process): it keeps polling until Redis answers, taking no job meanwhile, while its outbox sender,
 which needs only PostgreSQL, goes on sending under a per-process rate (`jobs.send_rate`). A slot
-of the cron passed meanwhile is caught up by `catch_up_loop` (docs/decisions.md, "Redis down").
+of the cron passed meanwhile is caught up by `catch_up_loop` (docs/decisions.md, "Faults and
+scale-out"; tests/test_faults.py).
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ class JobsWorker(Worker):
 
     async def _poll_iteration(self) -> None:
         """arq's poll (start due jobs, renew keys, run the cron), living through a Redis outage:
-        the error is logged once, and the poll tried again every `REDIS_RETRY` until it works."""
+        the error is logged once, and the poll tried again every `REDIS_RETRY` until it works.
+        (`_poll_iteration` is arq's own, not public: tests/test_faults.py notices a change.)"""
         try:
             await super()._poll_iteration()
         except (RedisError, OSError) as exc:
