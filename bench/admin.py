@@ -9,9 +9,9 @@ retailer, outbox messages and pending checkouts; VACUUM ANALYZE (the machine's P
 with autovacuum off: this stands in for it). Then starts `python -m bot web` (one uvicorn
 process) with an ADMIN_API_TOKEN and times, with a bearer token over keep-alive HTTP, every GET
 route of `handlers.admin.ADMIN_ROUTES` (enumerated, so a new route cannot be missed; path
-parameters filled with real ids, a different one each request): first with no account aged for
-today (as before the 04:00 refresh), then after `refresh_stale_aging` and a VACUUM ANALYZE of
-credit_accounts. Prints p50/p95/max per route and phase; drops the database at the end (also on
+parameters filled with real ids, a different one each request): first as before the 04:00 refresh
+(yesterday's refresh ran: the readers age from the ledger the accounts whose debits moved
+overnight), then after today's `refresh_stale_aging` and a VACUUM ANALYZE of credit_accounts. Prints p50/p95/max per route and phase; drops the database at the end (also on
 Ctrl+C).
 """
 
@@ -43,7 +43,7 @@ from webhook import Connection
 
 from bot.clock import business_date
 from bot.insights import OrderLineSummary, OrderSummary, compute_insights
-from db.aging import refresh_stale_aging
+from db.aging import STALE, refresh_stale_aging
 from db.migrate import migrate
 from db.pool import connect
 from db.seed import PRODUCTS
@@ -200,6 +200,22 @@ async def run(args: argparse.Namespace, figures: Figures) -> None:
             "retailer": list(range(1, args.retailers + 1)),
             "order": order_ids,
         }
+        # The state before today's 04:00 refresh: yesterday's ran (accounts whose debits moved
+        # overnight are aged from the ledger by the readers).
+        conn = await connect(url)
+        try:
+            t0 = time.perf_counter()
+            aged = await refresh_stale_aging(conn, today - timedelta(days=1))
+            took = time.perf_counter() - t0
+            await conn.execute("VACUUM ANALYZE credit_accounts")
+            stale = await conn.fetchval(
+                f"SELECT count(*) FROM credit_accounts ca WHERE {STALE}", today
+            )
+        finally:
+            await conn.close()
+        print(
+            f"  yesterday's aging refresh: {aged:,} accounts in {took:.1f} s; {stale:,} stale today"
+        )
         token = secrets.token_hex(16)
         phases: list[tuple[str, list[tuple[str, list[float]]]]] = []
         with web_server(url, ADMIN_API_TOKEN=token) as (base, pid):
@@ -220,9 +236,10 @@ async def run(args: argparse.Namespace, figures: Figures) -> None:
                 await conn.close()
             print(f"  aging refresh: {refreshed:,} accounts in {took:.1f} s, then VACUUM ANALYZE")
             figures.add(
-                f"{args.retailers:,} retailers, {args.transactions:,} transactions: the day's "
+                f"{args.retailers:,} retailers, {args.transactions:,} transactions; the day's "
                 f"aging refresh ({args.runs} requests per route and phase, one at a time)",
-                f"{refreshed:,} accounts in {took:.1f} s",
+                f"{stale:,} of {aged:,} accounts aged yesterday no longer hold today; "
+                f"refreshed in {took:.1f} s",
             )
             phases.append(
                 (
