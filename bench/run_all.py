@@ -119,6 +119,10 @@ def run_one(name: str, args: list[str], env: dict[str, str]) -> tuple[dict[str, 
     return result, took
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGINT to the script's whole group (it and the servers it started), SIGKILL if needed."""
     if proc.poll() is not None:
@@ -208,6 +212,11 @@ def main() -> int:
     for name in names:
         if name not in BENCHMARKS:
             parser.error(f"unknown benchmark {name!r}")
+    # Ctrl+C, or SIGTERM, stops the running script and cleans up, even where this process was
+    # started with SIGINT ignored (a background job of a shell); the scripts then inherit the
+    # default handling too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     prefix = f"kirana_bench_run{os.getpid()}"
     env = {**os.environ, "BENCH_DB_PREFIX": prefix, "PYTHONUNBUFFERED": "1"}
     started = datetime.now(UTC)
