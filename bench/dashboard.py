@@ -266,7 +266,7 @@ async def main() -> int:
         finally:
             await conn.close()
         header = f"{'query':<24}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}"
-        print(f"\nbefore the daily aging refresh (every account aged from the ledger)\n{header}")
+        print(f"\nno account aged yet (every one aged from the ledger)\n{header}")
         for label, p50, p95, worst in before:
             print(f"{label:<24}{p50:>10.1f}{p95:>10.1f}{worst:>10.1f}")
         print(
