@@ -4,7 +4,7 @@ The statement lists every ledger row of a period in date order with a running ba
 retailer owes (positive) or holds as advance (negative). DEBIT-direction rows (orders, debit
 adjustments, reversed ones included: their reversal is its own row) add their amount; PAYMENT,
 credit ADJUSTMENT (returns among them) and REVERSAL rows take theirs off. So the closing balance
-on today's date equals the account's outstanding less its advance (docs/ADVANCES.md), which the
+on today's date equals the account's outstanding less its advance (docs/decisions.md, "Advances"), which the
 property test checks. It is read in one REPEATABLE READ READ ONLY transaction: the opening sum,
 the rows and the account come from one snapshot, whatever is written meanwhile.
 """

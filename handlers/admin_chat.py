@@ -12,9 +12,7 @@ one-line reply, while the webhook still stores the inbound message and its reply
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
 
 from bot import admin_commands as ac
 from bot.cli.deps import Deps
@@ -27,9 +25,6 @@ from bot.roles import Caller, bootstrap_number, command_action, refusal
 from db import ledger, upkeep
 from db.admin_queries import get_payment_outcome, get_retailer_label
 from db.credit_queries import (
-    AtRiskList,
-    CreditProfile,
-    RiskDashboard,
     get_at_risk,
     get_credit_profile,
     get_risk_dashboard,
@@ -38,6 +33,7 @@ from db.errors import AppError, Conflict, NotFound, RetailerNotFound, Unprocessa
 from db.operators import get_active_operator_by_phone
 from db.order_queries import list_orders
 from db.pool import Conn
+from handlers.admin_replies import at_risk_reply, profile_reply, risk_reply
 from jobs.registry import JOBS
 from jobs.runner import AsOfRefused, UnknownJob, run_job_as_person
 
@@ -46,7 +42,6 @@ log = logging.getLogger(__name__)
 # Admins are staff; their replies are in English (both languages exist as templates).
 ADMIN_LANGUAGE = "en"
 AT_RISK_SHOWN = 10
-PROFILE_DEBITS_SHOWN = 5
 # Job counters that are amounts end with this (jobs record them in paise, by name).
 PAISE_SUFFIX = "_paise"
 
@@ -117,17 +112,17 @@ async def _execute(deps: Deps, conn: Conn, by: str, cmd: ac.Command, now: dateti
     today = business_date(now, tz)
     match cmd:
         case ac.Risk():
-            return _risk_reply(await get_risk_dashboard(conn, today))
+            return risk_reply(await get_risk_dashboard(conn, today))
         case ac.AtRisk():
             at_risk = await get_at_risk(
                 conn, today, tolerance=deps.settings.overdue_tolerance_paise, limit=AT_RISK_SHOWN
             )
-            return _at_risk_reply(at_risk)
+            return at_risk_reply(at_risk)
         case ac.Profile(retailer=ref):
             profile = await get_credit_profile(conn, await _retailer_id(conn, ref), today)
             if profile is None:
                 raise RetailerNotFound(ref)
-            return _profile_reply(profile, tz)
+            return profile_reply(profile, tz)
         case ac.Pause(retailer=ref, reason=reason):
             rid = await _retailer_id(conn, ref)
             change = await ledger.pause_credit(conn, rid, reason=reason, performed_by=by, now=now)
@@ -439,109 +434,3 @@ async def _run_job(deps: Deps, cmd: ac.Run) -> Reply:
         for k, v in result.counts.items()
     ]
     return Reply("admin_job_run", {"job": result.job, "as_of": result.as_of, "counts": counts})
-
-
-# --- reply variables -------------------------------------------------------------------------
-
-
-def _risk_reply(d: RiskDashboard) -> Reply:
-    counts: Mapping[Any, int] = d.status_counts
-    return Reply(
-        "admin_risk",
-        {
-            "as_of": d.as_of,
-            "buckets": [
-                {"name": str(b.value), "amount": t.amount, "retailers": t.retailers}
-                for b, t in d.buckets.items()
-            ],
-            "total_outstanding": d.total_outstanding,
-            "total_limit": d.total_limit,
-            "available": d.available,
-            "utilisation": d.utilisation,
-            "retailers": d.retailers,
-            "active": _count(counts, "ACTIVE"),
-            "paused": _count(counts, "PAUSED"),
-            "blocked": _count(counts, "BLOCKED"),
-            "paused_by_system": d.paused_by_system,
-            "overrides": d.overrides,
-            "advances": d.advances.amount,
-            "advance_retailers": d.advances.retailers,
-        },
-    )
-
-
-def _count(counts: Mapping[Any, int], status: str) -> int:
-    return sum(v for k, v in counts.items() if str(getattr(k, "value", k)) == status)
-
-
-def _at_risk_reply(at_risk: AtRiskList) -> Reply:
-    return Reply(
-        "admin_atrisk",
-        {
-            "total": at_risk.total,
-            "retailers": [
-                {
-                    "id": r.retailer_id,
-                    "name": r.name,
-                    "shop_name": r.shop_name,
-                    "phone": r.phone,
-                    "outstanding": r.outstanding,
-                    "credit_limit": r.credit_limit,
-                    "utilisation": r.utilisation,
-                    "overdue_amount": r.overdue_amount,
-                    "max_days_past_due": r.max_days_past_due,
-                    "reasons": [str(reason.value) for reason in r.reasons],
-                }
-                for r in at_risk.retailers
-            ],
-        },
-    )
-
-
-def _profile_reply(p: CreditProfile, tz: tzinfo) -> Reply:
-    last = p.recent_payments[0] if p.recent_payments else None
-    return Reply(
-        "admin_profile",
-        {
-            "id": p.retailer_id,
-            "name": p.name,
-            "shop_name": p.shop_name,
-            "phone": p.phone,
-            "status": str(p.status.value),
-            "reason": p.status_reason,
-            "paused_by": p.paused_by,
-            "credit_limit": p.credit_limit,
-            "outstanding": p.outstanding,
-            "available": p.available,
-            "advance": p.advance,
-            "override_until": p.override_until,
-            "beyond_limit_amount": p.beyond_limit_amount,
-            "utilisation": p.utilisation,
-            "overdue_amount": p.overdue_amount,
-            "max_order_value": p.max_order_value,
-            "max_outstanding_days": p.max_outstanding_days,
-            "payment_terms_days": p.payment_terms_days,
-            "open_debit_count": p.open_debit_count,
-            "open_debits": [
-                {
-                    "transaction_id": d.transaction_id,
-                    "order_id": d.order_id,
-                    "outstanding": d.outstanding,
-                    "due_date": d.due_date,
-                    "days_overdue": d.days_overdue,
-                }
-                for d in p.open_debits[:PROFILE_DEBITS_SHOWN]
-            ],
-            "last_payment": (
-                {
-                    "amount": last.amount,
-                    "at": business_date(last.created_at, tz),
-                    "reference": last.reference,
-                    "source": last.source,
-                }
-                if last
-                else None
-            ),
-            "opted_out": p.opted_out,
-        },
-    )

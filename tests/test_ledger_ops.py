@@ -513,7 +513,7 @@ async def test_fail_order_reverses_unpaid_part_once(db: asyncpg.Pool) -> None:
         assert tuple(row) == ("FAILED", NOW, "truck broke down")
         assert await _status(conn, order.transaction_id or 0) == ("REVERSED", 300_00)
         rev = await conn.fetchrow("SELECT * FROM credit_transactions WHERE type = 'REVERSAL'")
-        # The REVERSAL undoes the whole debit (docs/ADVANCES.md); the 300 paid is credited.
+        # The REVERSAL undoes the whole debit (docs/decisions.md, "Advances"); the 300 paid is credited.
         assert (rev["amount"], rev["related_transaction_id"], rev["reason"]) == (
             1_000_00, order.transaction_id, "order_failed",
         )  # fmt: skip

@@ -1,6 +1,6 @@
 """Property test: for random ledgers (orders, payments, adjustments, dispatch, delivery,
 cancels, failures, returns), every retailer's statement closes at the account's outstanding less
-its advance (docs/ADVANCES.md), its running balance adds up row by row, and a statement from any
+its advance (docs/decisions.md, "Advances"), its running balance adds up row by row, and a statement from any
 day opens where the full one stood the evening before."""
 
 from __future__ import annotations

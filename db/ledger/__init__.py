@@ -18,7 +18,8 @@ The modules, each importing only those above it:
   once its overdue is paid, and the tail every status change shares
 - `clearing`: the money primitives `apply_credit` and `apply_debit` (advances), payments and
   adjustments
-- `orders`: placing an order, its lifecycle (dispatch, deliver, cancel, fail) and returns
+- `placing`: placing an order (the checkout's credit decision) and reading it back
+- `lifecycle`: an order's lifecycle (dispatch, deliver, cancel, fail) and returns
 - `guardrails`: an account's settings, and applying the overdue rule to every account
 The SQL they share with the readers (open debit, overdue unpaid, the outstanding update) is in
 `db.fragments`. Import the names from here: `from db import ledger` or `from db.ledger import X`.
@@ -43,17 +44,15 @@ from db.ledger.clearing import (
     record_payment,
 )
 from db.ledger.guardrails import GuardrailRun, Guardrails, apply_guardrails, set_guardrails
-from db.ledger.orders import (
+from db.ledger.lifecycle import (
     FailedOrder,
     OrderMoved,
-    PlacedOrder,
-    PlaceOrderResult,
     ReturnResult,
     fail_order,
     move_order,
-    place_order,
     return_goods,
 )
+from db.ledger.placing import PlacedOrder, PlaceOrderResult, place_order
 from db.ledger.status import (
     StatusChange,
     block_credit,

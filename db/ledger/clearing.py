@@ -182,6 +182,7 @@ async def record_payment(
     as_advance: bool = False,
     tolerance: int = DEFAULT_OVERDUE_TOLERANCE,
     admin_id: str | None = None,
+    notify_resumed: bool = True,
 ) -> PaymentResult:
     """Record a payment against one named debit, or the retailer's oldest debits first.
 
@@ -193,7 +194,8 @@ async def record_payment(
     unless `as_advance`: then what clears nothing (after the named debit, the others oldest
     first) becomes the retailer's advance, paid into their next debits. Conflict when the
     retailer already has a payment with this reference. A SYSTEM pause whose overdue this pays
-    is lifted in the same transaction (`resume_if_cleared`, with `tolerance`).
+    is lifted in the same transaction (`resume_if_cleared`, with `tolerance`), and the retailer
+    told unless not `notify_resumed` (a receipt that says so is on its way).
     """
     require_positive(amount)
     reference = (reference or "").strip() or None
@@ -298,6 +300,7 @@ async def record_payment(
             now=now,
             cause=f"payment txn:{payment_id}",
             tolerance=tolerance,
+            notify=notify_resumed,
         )
     return PaymentResult(
         payment_id=payment_id,

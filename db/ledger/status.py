@@ -355,12 +355,13 @@ async def resume_if_cleared(
     now: datetime,
     cause: str,
     tolerance: int = DEFAULT_OVERDUE_TOLERANCE,
+    notify: bool = True,
 ) -> StatusChange | None:
     """After a credit to the locked account (payment, credit adjustment, return, a reversal's
     paid part), in its transaction: a SYSTEM pause whose overdue is now paid (below the
     tolerance) is lifted, audited as SYSTEM with `cause` (e.g. `payment txn:42`) and the
-    `credit_resumed` message queued. A person's pause and a block stay. None when nothing
-    changed."""
+    `credit_resumed` message queued (unless not `notify`: the caller's own message says so). A
+    person's pause and a block stay. None when nothing changed."""
     facts = await get_credit_facts(conn, retailer_id, today)
     if facts is None or facts.status != CreditStatus.PAUSED or facts.paused_by != SYSTEM:
         return None
@@ -380,6 +381,7 @@ async def resume_if_cleared(
         reason=f"overdue paid ({cause})",
         performed_by=SYSTEM,
         now=now,
+        notify=notify,
         notice_extra={"after_payment": True},
     )
 

@@ -83,6 +83,7 @@ async def take(
                 tz=tz,
                 as_advance=True,
                 tolerance=tolerance,
+                notify_resumed=False,  # the receipt says credit is active again
             )
         except Conflict as exc:
             if exc.code != "DUPLICATE_REFERENCE":

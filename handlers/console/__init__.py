@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.roles import Action
-from handlers.console import auth, forms, pages
+from handlers.console import auth, desk_forms, forms, pages
 from handlers.console.guard import ConsoleRoute
 from handlers.console.security import PREFIX, SecurityHeaders
 
@@ -55,7 +55,7 @@ CONSOLE_ROUTES: list[BaseRoute] = [
     ConsoleRoute("/retailers/{retailer}/limits", forms.limits, action=Action.LIMITS, methods=POST),
     ConsoleRoute(
         "/retailers/{retailer}/details",
-        forms.retailer_details,
+        desk_forms.retailer_details,
         action=Action.RETAILERS,
         methods=POST,
     ),
@@ -63,23 +63,33 @@ CONSOLE_ROUTES: list[BaseRoute] = [
         "/retailers/{retailer}/statement.csv", pages.statement_download, action=Action.VIEW
     ),
     ConsoleRoute("/orders", pages.orders, action=Action.VIEW),
-    ConsoleRoute("/orders/{order}/dispatch", forms.dispatch, action=Action.ORDERS, methods=POST),
-    ConsoleRoute("/orders/{order}/deliver", forms.deliver, action=Action.ORDERS, methods=POST),
-    ConsoleRoute("/orders/{order}/cancel", forms.cancel, action=Action.ORDERS, methods=POST),
-    ConsoleRoute("/orders/{order}/fail", forms.fail_order, action=Action.ORDERS, methods=POST),
-    ConsoleRoute("/orders/{order}/return", forms.return_goods, action=Action.RETURN, methods=POST),
+    ConsoleRoute(
+        "/orders/{order}/dispatch", desk_forms.dispatch, action=Action.ORDERS, methods=POST
+    ),
+    ConsoleRoute("/orders/{order}/deliver", desk_forms.deliver, action=Action.ORDERS, methods=POST),
+    ConsoleRoute("/orders/{order}/cancel", desk_forms.cancel, action=Action.ORDERS, methods=POST),
+    ConsoleRoute("/orders/{order}/fail", desk_forms.fail_order, action=Action.ORDERS, methods=POST),
+    ConsoleRoute(
+        "/orders/{order}/return", desk_forms.return_goods, action=Action.RETURN, methods=POST
+    ),
     ConsoleRoute("/checkouts", pages.checkouts, action=Action.VIEW),
     ConsoleRoute("/catalogue", pages.catalogue, action=Action.VIEW),
-    ConsoleRoute("/catalogue", forms.add_product, action=Action.CATALOGUE, methods=POST),
+    ConsoleRoute("/catalogue", desk_forms.add_product, action=Action.CATALOGUE, methods=POST),
     ConsoleRoute(
-        "/catalogue/{product}/price", forms.product_price, action=Action.CATALOGUE, methods=POST
+        "/catalogue/{product}/price",
+        desk_forms.product_price,
+        action=Action.CATALOGUE,
+        methods=POST,
     ),
     ConsoleRoute(
-        "/catalogue/{product}/retire", forms.product_retire, action=Action.CATALOGUE, methods=POST
+        "/catalogue/{product}/retire",
+        desk_forms.product_retire,
+        action=Action.CATALOGUE,
+        methods=POST,
     ),
     ConsoleRoute(
         "/catalogue/{product}/restore",
-        forms.product_restore,
+        desk_forms.product_restore,
         action=Action.CATALOGUE,
         methods=POST,
     ),

@@ -15,14 +15,12 @@ from bot.credit import Direction
 from bot.limits import max_length
 from bot.messages import format_day
 from bot.money import format_inr
-from bot.orders import OrderAction
-from db import ledger, upkeep
+from db import ledger
 from db import operators as ops
 from db.errors import AppError, Unprocessable
 from db.idempotency import get_answer, lock_key, request_hash, save_answer
-from db.onboarding import NewProduct, create_product
 from handlers.admin import fields as api_fields
-from handlers.console import pages, render, security
+from handlers.console import pages, render
 from handlers.console.guard import Console, checkbox
 from jobs.runner import run_job_as_person
 
@@ -154,11 +152,13 @@ async def new_password(console: Console) -> Response:
 # --- credit operations on a retailer ------------------------------------------------------------
 
 
-def _back(console: Console, retailer_id: int) -> str:
+def back_to_retailer(console: Console, retailer_id: int) -> str:
     return f"/admin/retailers/{retailer_id}"
 
 
-async def _refused(console: Console, retailer_id: int, form: str, exc: AppError) -> Response:
+async def refused_on_retailer(
+    console: Console, retailer_id: int, form: str, exc: AppError
+) -> Response:
     return await pages.retailer_page(
         console, retailer_id, status=exc.status, error=exc.message, error_form=form
     )
@@ -191,7 +191,8 @@ async def record_payment(console: Console) -> Response:
                 await lock_key(conn, PAYMENT_SCOPE, key)
                 if await get_answer(conn, PAYMENT_SCOPE, key) is not None:
                     return await console.done(
-                        _back(console, rid), "That payment was already recorded (sent twice)."
+                        back_to_retailer(console, rid),
+                        "That payment was already recorded (sent twice).",
                     )
             result = await ledger.record_payment(
                 conn,
@@ -211,9 +212,9 @@ async def record_payment(console: Console) -> Response:
                     body=json.dumps({"paymentId": result.payment_id}), now=now,
                 )  # fmt: skip
     except AppError as exc:
-        return await _refused(console, rid, "payment", exc)
+        return await refused_on_retailer(console, rid, "payment", exc)
     return await console.done(
-        _back(console, rid),
+        back_to_retailer(console, rid),
         f"Payment of {format_inr(result.amount)} recorded. "
         f"Outstanding now {format_inr(result.outstanding_after)}.",
     )
@@ -245,10 +246,10 @@ async def adjust(console: Console) -> Response:
                 tolerance=deps.settings.overdue_tolerance_paise,
             )
     except AppError as exc:
-        return await _refused(console, rid, "adjust", exc)
+        return await refused_on_retailer(console, rid, "adjust", exc)
     what = "added to" if result.direction is Direction.DEBIT else "taken off"
     return await console.done(
-        _back(console, rid),
+        back_to_retailer(console, rid),
         f"{format_inr(result.amount)} {what} what is owed ({result.reason}). "
         f"Outstanding now {format_inr(result.outstanding_after)}.",
     )
@@ -268,8 +269,8 @@ async def pause(console: Console) -> Response:
                 now=deps.clock.now(),
             )
     except AppError as exc:
-        return await _refused(console, rid, "pause", exc)
-    return await console.done(_back(console, rid), f"Credit paused: {reason}.")
+        return await refused_on_retailer(console, rid, "pause", exc)
+    return await console.done(back_to_retailer(console, rid), f"Credit paused: {reason}.")
 
 
 async def unpause(console: Console) -> Response:
@@ -292,13 +293,13 @@ async def unpause(console: Console) -> Response:
                 tolerance=deps.settings.overdue_tolerance_paise,
             )
     except AppError as exc:
-        return await _refused(console, rid, "unpause", exc)
+        return await refused_on_retailer(console, rid, "unpause", exc)
     until = (
         f" The overdue rule is held off until {format_day(change.override_until)}."
         if change.override_until
         else ""
     )
-    return await console.done(_back(console, rid), f"Credit resumed.{until}")
+    return await console.done(back_to_retailer(console, rid), f"Credit resumed.{until}")
 
 
 async def block(console: Console) -> Response:
@@ -317,8 +318,8 @@ async def block(console: Console) -> Response:
                 support_phone=deps.settings.support_phone,
             )
     except AppError as exc:
-        return await _refused(console, rid, "block", exc)
-    return await console.done(_back(console, rid), f"Credit blocked: {reason}.")
+        return await refused_on_retailer(console, rid, "block", exc)
+    return await console.done(back_to_retailer(console, rid), f"Credit blocked: {reason}.")
 
 
 async def unblock(console: Console) -> Response:
@@ -338,9 +339,9 @@ async def unblock(console: Console) -> Response:
                 tolerance=deps.settings.overdue_tolerance_paise,
             )
     except AppError as exc:
-        return await _refused(console, rid, "unblock", exc)
+        return await refused_on_retailer(console, rid, "unblock", exc)
     state = "active" if change.status.value == "ACTIVE" else "paused while it is overdue"
-    return await console.done(_back(console, rid), f"Block lifted: credit is {state}.")
+    return await console.done(back_to_retailer(console, rid), f"Block lifted: credit is {state}.")
 
 
 async def limits(console: Console) -> Response:
@@ -365,223 +366,10 @@ async def limits(console: Console) -> Response:
                 now=deps.clock.now(),
             )
     except AppError as exc:
-        return await _refused(console, rid, "limits", exc)
+        return await refused_on_retailer(console, rid, "limits", exc)
     return await console.done(
-        _back(console, rid),
+        back_to_retailer(console, rid),
         f"Limits saved: credit {format_inr(rails.credit_limit)}, orders up to "
         f"{format_inr(rails.max_order_value)}, pay within {rails.payment_terms_days} days, "
         f"credit stops after {rails.max_outstanding_days} days.",
     )
-
-
-# --- orders ---------------------------------------------------------------------------------------
-
-
-async def _order_refused(console: Console, order_id: int, exc: AppError) -> Response:
-    """A refused move: back on the page it came from, with the sentence."""
-    back = security.safe_next(console.form.get("back"))
-    message = f"Order #{order_id}: {exc.message}"
-    prefix = "/admin/retailers/"
-    if back.startswith(prefix) and back[len(prefix) :].isdigit():
-        return await pages.retailer_page(
-            console, int(back[len(prefix) :]), status=exc.status, error=message, error_form="order"
-        )
-    return await pages.orders(console, status=exc.status, error=message)
-
-
-async def _move(console: Console, action: OrderAction) -> Response:
-    """`POST /orders/{order}/dispatch|deliver|cancel` as a form (cancel needs a reason)."""
-    order_id = pages.path_id(console, "order")
-    back = security.safe_next(console.form.get("back"))
-    deps = console.deps
-    try:
-        reason = api_fields.text(console.form, "reason") if action is OrderAction.CANCEL else None
-        async with deps.pool.acquire() as conn:
-            moved = await ledger.move_order(
-                conn,
-                order_id,
-                action,
-                reason=reason,
-                performed_by=console.caller.performed_by,
-                now=deps.clock.now(),
-                tz=deps.settings.tz,
-                tolerance=deps.settings.overdue_tolerance_paise,
-            )
-    except AppError as exc:
-        return await _order_refused(console, order_id, exc)
-    words = {
-        OrderAction.DISPATCH: "dispatched",
-        OrderAction.DELIVER: "delivered",
-        OrderAction.CANCEL: "cancelled",
-    }
-    undone = (
-        f"; {format_inr(moved.reversed_amount)} taken off what is owed"
-        if moved.reversed_amount
-        else ""
-    )
-    return await console.done(back, f"Order #{order_id} {words[action]}{undone}.")
-
-
-async def dispatch(console: Console) -> Response:
-    return await _move(console, OrderAction.DISPATCH)
-
-
-async def deliver(console: Console) -> Response:
-    return await _move(console, OrderAction.DELIVER)
-
-
-async def cancel(console: Console) -> Response:
-    return await _move(console, OrderAction.CANCEL)
-
-
-async def fail_order(console: Console) -> Response:
-    """`POST /orders/{order}/fail` as a form, from the board or a retailer's page."""
-    order_id = pages.path_id(console, "order")
-    back = security.safe_next(console.form.get("back"))
-    deps = console.deps
-    try:
-        reason = api_fields.text(console.form, "reason")
-        async with deps.pool.acquire() as conn:
-            failed = await ledger.fail_order(
-                conn,
-                order_id,
-                reason=reason,
-                performed_by=console.caller.performed_by,
-                now=deps.clock.now(),
-                tz=deps.settings.tz,
-                tolerance=deps.settings.overdue_tolerance_paise,
-            )
-    except AppError as exc:
-        return await _order_refused(console, order_id, exc)
-    reversed_text = (
-        f"; {format_inr(failed.reversed_amount)} taken off what is owed"
-        if failed.reversed_amount
-        else ""
-    )
-    return await console.done(back, f"Order #{order_id} marked failed{reversed_text}.")
-
-
-async def return_goods(console: Console) -> Response:
-    """`POST /orders/{order}/return {"amount", "reason"}` as a form (by amount; the API also
-    takes items)."""
-    order_id = pages.path_id(console, "order")
-    back = security.safe_next(console.form.get("back"))
-    deps = console.deps
-    try:
-        reason = api_fields.text(console.form, "reason")
-        amount = api_fields.optional_amount(console.form, "amount")
-        async with deps.pool.acquire() as conn:
-            result = await ledger.return_goods(
-                conn,
-                order_id,
-                amount=amount,
-                reason=reason,
-                performed_by=console.caller.performed_by,
-                now=deps.clock.now(),
-                tz=deps.settings.tz,
-                tolerance=deps.settings.overdue_tolerance_paise,
-            )
-    except AppError as exc:
-        return await _order_refused(console, order_id, exc)
-    return await console.done(
-        back,
-        f"Return of {format_inr(result.amount)} on order #{order_id} recorded; "
-        f"{format_inr(result.returnable)} more can come back.",
-    )
-
-
-# --- catalogue and retailers' details ------------------------------------------------------------
-
-
-async def add_product(console: Console) -> Response:
-    """`POST /products` as a form."""
-    form = console.form
-    try:
-        new = NewProduct(
-            sku=api_fields.text(form, "sku"),
-            name=api_fields.text(form, "name"),
-            category=api_fields.text(form, "category"),
-            price=api_fields.amount(form, "price"),
-            unit=api_fields.optional_text(form, "unit") or "pc",
-        )
-        async with console.deps.pool.acquire() as conn:
-            await create_product(conn, new, now=console.deps.clock.now())
-    except AppError as exc:
-        return await pages.catalogue(console, status=exc.status, error=exc.message)
-    return await console.done("/admin/catalogue", f"{new.name} added at {format_inr(new.price)}.")
-
-
-async def _change_product(console: Console, change: upkeep.ProductChange) -> Response:
-    product_id = pages.path_id(console, "product")
-    back = security.safe_next(console.form.get("back"))
-    try:
-        async with console.deps.pool.acquire() as conn:
-            product, diff = await upkeep.update_product(
-                conn,
-                product_id,
-                change,
-                performed_by=console.caller.performed_by,
-                now=console.deps.clock.now(),
-            )
-    except AppError as exc:
-        return await pages.catalogue(
-            console, status=exc.status, error=exc.message, error_id=product_id
-        )
-    if not diff:
-        return await console.done(back, f"{product.name}: nothing changed.")
-    if "price" in diff:
-        return await console.done(back, f"{product.name} now {format_inr(product.price)}.")
-    return await console.done(
-        back, f"{product.name} {'back in' if product.active else 'retired from'} the catalogue."
-    )
-
-
-async def product_price(console: Console) -> Response:
-    """`PATCH /products/{id} {"price"}` as a form."""
-    try:
-        price = api_fields.amount(console.form, "price")
-    except AppError as exc:
-        return await pages.catalogue(
-            console,
-            status=exc.status,
-            error=exc.message,
-            error_id=pages.path_id(console, "product"),
-        )
-    return await _change_product(console, upkeep.ProductChange(price=price))
-
-
-async def product_retire(console: Console) -> Response:
-    """`PATCH /products/{id} {"active": false}` as a form."""
-    return await _change_product(console, upkeep.ProductChange(active=False))
-
-
-async def product_restore(console: Console) -> Response:
-    """`PATCH /products/{id} {"active": true}` as a form."""
-    return await _change_product(console, upkeep.ProductChange(active=True))
-
-
-async def retailer_details(console: Console) -> Response:
-    """`PATCH /retailers/{retailer}` as a form: name, shop, language, WhatsApp number."""
-    rid = pages.path_id(console, "retailer")
-    form = console.form
-    deps = console.deps
-    try:
-        change = upkeep.RetailerChange(
-            name=api_fields.optional_text(form, "name"),
-            shop_name=api_fields.optional_text(form, "shopName"),
-            language=form.get("language"),
-            phone=api_fields.optional_text(form, "phone"),
-        )
-        async with deps.pool.acquire() as conn:
-            _, diff = await upkeep.update_retailer(
-                conn,
-                rid,
-                change,
-                admin_numbers=deps.settings.admin_numbers,
-                performed_by=console.caller.performed_by,
-                now=deps.clock.now(),
-            )
-    except AppError as exc:
-        return await _refused(console, rid, "details", exc)
-    changed = ", ".join(name.replace("_", " ") for name in diff) or "nothing"
-    return await console.done(_back(console, rid), f"Details saved ({changed} changed).")
