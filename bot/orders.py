@@ -10,7 +10,7 @@ snapshotted when the line was priced).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -24,6 +24,10 @@ class OrderLine:
 
     product_id: int
     quantity: int
+    # A cart line's unit price (paise) when the retailer added it, so checkout can say which
+    # prices changed since (None: not known, e.g. a cart stored before this was kept). Not part
+    # of what the line is: two lines of the same product and quantity are equal.
+    seen_price: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

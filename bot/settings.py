@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     # console at /admin is closed (503). `make run` generates one under the data folder.
     session_secret: str | None = Field(default=None, min_length=32)
     arq_queue_name: str = "arq:queue"
+    # asyncpg's prepared-statement cache per connection; 0 behind PgBouncer in transaction mode
+    # (a statement prepared on one server connection is not there on the next).
+    database_statement_cache_size: int = Field(default=100, ge=0)
+    # Bearer token of the web app's GET /metrics; unset, /metrics is closed (404).
+    metrics_token: str | None = Field(default=None, min_length=16)
+    # The worker serves its metrics on this port (all interfaces unless METRICS_HOST); unset, not.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - a container's port; the README says keep it private
+    # One JSON object per log line (production), or plain text (`python -m bot run` sets it).
+    log_format: Literal["json", "text"] = "json"
     data_dir: str = ".data"
     # Business-initiated messages that can wait are held in this window of BUSINESS_TZ
     # (`bot.quiet_hours`; "off" for none). A window may cross midnight.
@@ -161,7 +171,14 @@ class Settings(BaseSettings):
         """Cookies are Secure when the public address is https."""
         return (self.public_base_url or "").startswith("https://")
 
-    @field_validator("upi_id", "payment_provider", "session_secret", mode="before")
+    @field_validator(
+        "upi_id",
+        "payment_provider",
+        "session_secret",
+        "metrics_token",
+        "metrics_port",
+        mode="before",
+    )
     @classmethod
     def _unset_when_empty(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

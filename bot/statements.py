@@ -72,16 +72,23 @@ def dues_vars(dues: Dues, today: date, *, shown: int = SHOWN_ITEMS) -> dict[str,
         "more_total": dues.total - listed,
         "total": dues.total,
         "overdue_total": dues.overdue,
-        "next_due": next_due(dues),
+        "next_due": next_due(dues, today),
     }
 
 
-def next_due(dues: Dues) -> dict[str, Any] | None:
-    """The nearest due date and what is owed on that day (None when nothing is owed)."""
+def next_due(dues: Dues, today: date) -> dict[str, Any] | None:
+    """The nearest due date and what is owed on that day (None when nothing is owed).
+
+    When that date has passed (`overdue`), it is what is owed past its due date, from the oldest
+    due date on: "next due" on a day already gone would tell the retailer it can still wait."""
     if not dues.items:
         return None
     first = dues.items[0].due_date
+    if first < today:
+        past_due = sum(i.unpaid for i in dues.items if i.due_date < today)
+        return {"date": first, "amount": max(dues.overdue, past_due), "overdue": True}
     return {
         "date": first,
         "amount": sum(i.unpaid for i in dues.items if i.due_date == first),
+        "overdue": False,
     }

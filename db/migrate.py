@@ -35,8 +35,11 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply what is pending; return the names applied (empty the second time)."""
+async def migrate(
+    conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR, *, target: int | None = None
+) -> list[str]:
+    """Apply what is pending, up to version `target` if given (tests step through them);
+    return the names applied (empty the second time)."""
     applied_now: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", ADVISORY_LOCK_ID)
     try:
@@ -51,6 +54,8 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
         for migration in load_migrations(directory):
             if migration.version in done:
                 continue
+            if target is not None and migration.version > target:
+                break
             async with conn.transaction():
                 await conn.execute(migration.sql)
                 await conn.execute(

@@ -486,3 +486,34 @@ async def list_outbox(
         limit,
     )
     return [_row(r) for r in records]
+
+
+@dataclass(frozen=True)
+class OutboxDepth:
+    """The outbox as the sender sees it: rows waiting by status (QUEUED, SENDING, HELD) and how
+    long the oldest QUEUED row has been due (0 when none is)."""
+
+    by_status: dict[str, int]
+    oldest_due_age_seconds: float
+
+
+async def get_outbox_depth(conn: Conn, now: datetime) -> OutboxDepth:
+    """One round trip, each part over a partial index of its status (never the sent history)."""
+    row = await conn.fetchrow(
+        """SELECT (SELECT count(*) FROM outbox_messages WHERE status = 'QUEUED') AS queued,
+                  (SELECT count(*) FROM outbox_messages WHERE status = 'SENDING') AS sending,
+                  (SELECT count(*) FROM outbox_messages WHERE status = 'HELD') AS held,
+                  (SELECT min(next_attempt_at) FROM outbox_messages
+                    WHERE status = 'QUEUED' AND next_attempt_at <= $1) AS oldest_due""",
+        now,
+    )
+    assert row is not None
+    oldest: datetime | None = row["oldest_due"]
+    return OutboxDepth(
+        by_status={
+            OutboxStatus.QUEUED: row["queued"],
+            OutboxStatus.SENDING: row["sending"],
+            OutboxStatus.HELD: row["held"],
+        },
+        oldest_due_age_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+    )

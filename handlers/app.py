@@ -15,12 +15,13 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from bot.cli.deps import Deps, open_deps
-from bot.cli.logs import setup_logging
+from bot.cli.logs import register_secrets, secrets_of, setup_logging
 from bot.clock import Clock
 from bot.settings import Settings, SettingsError, load_settings
 from db.errors import AppError
-from handlers import admin, console, health, payments, status, whatsapp
+from handlers import admin, console, health, observability, payments, status, whatsapp
 from handlers.errors import BodySizeLimit, app_error_handler, http_error_handler
+from handlers.observability import Observe
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 def all_routes() -> list[BaseRoute]:
     return [
         *health.routes,
+        *observability.routes,
         *whatsapp.routes,
         *status.routes,
         *payments.routes,
@@ -56,7 +58,11 @@ def create_app(
 
     return Starlette(
         routes=all_routes(),
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        # Observe first: requests refused for their size are logged and counted too.
+        middleware=[
+            Middleware(Observe),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        ],
         exception_handlers={AppError: app_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )
@@ -72,4 +78,5 @@ def app_from_env() -> Starlette:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    register_secrets(secrets_of(settings))
     return create_app(settings)

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.cli import metrics
 from bot.cli.deps import Deps
 from bot.payments.provider import BadEvent
 from bot.text import has_nul
@@ -40,6 +41,7 @@ async def gateway_webhook(request: Request) -> Response:
     body = await request.body()
     if not provider.signature_valid(body, request.headers.get(provider.headers.signature)):
         log.warning("%s webhook: bad signature; ignored", provider.name)
+        metrics.WEBHOOK_OUTCOMES.labels("payments", "bad_signature").inc()
         raise Unauthorized("BAD_SIGNATURE", "the webhook signature is not valid")
     if json_too_deep(body):  # before any parser recurses into it (issue 9, item 4)
         raise BadRequest("BAD_EVENT", "the event nests too deep")
@@ -62,6 +64,7 @@ async def gateway_webhook(request: Request) -> Response:
             tolerance=deps.settings.overdue_tolerance_paise,
             renderer=deps.renderer,
         )
+    metrics.WEBHOOK_OUTCOMES.labels("payments", outcome.status).inc()
     log.info(
         "%s webhook %s %s: %s%s",
         provider.name,

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.cli import metrics
 from bot.cli.deps import Deps
 from bot.outbox_status import twilio_status
 from bot.phone import mask_phone
@@ -51,6 +52,7 @@ async def status_callback(request: Request) -> Response:
         token, signed_url(deps, request), fields, request.headers.get("X-Twilio-Signature")
     ):
         log.warning("status callback with a bad or missing signature refused")
+        metrics.WEBHOOK_OUTCOMES.labels("status", "bad_signature").inc()
         raise Forbidden("FORBIDDEN", "invalid Twilio signature")
     values = dict(without_nul(fields))
     sid = values.get("MessageSid", "").strip()
@@ -60,6 +62,7 @@ async def status_callback(request: Request) -> Response:
     status = twilio_status(raw_status)
     if status is None:
         log.info("status callback for %s: status %r not tracked", sid, raw_status[:32])
+        metrics.WEBHOOK_OUTCOMES.labels("status", "untracked").inc()
         return Response(status_code=204)
     error_code = values.get("ErrorCode", "").strip() or None
     # Callbacks often carry the code alone: the table's meaning says what it was.
@@ -72,6 +75,8 @@ async def status_callback(request: Request) -> Response:
         if not result.found:
             # Possibly earlier than the sender's write of this SID: kept, applied when it comes.
             await keep_early_status_callback(conn, event, now)
+    counted = "kept" if not result.found else "applied" if result.changed else "unchanged"
+    metrics.WEBHOOK_OUTCOMES.labels("status", counted).inc()
     if not result.found:
         log.info(
             "status callback for a message not (yet) recorded, %s (%s to %s): kept",

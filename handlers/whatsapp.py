@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -40,6 +39,7 @@ from bot.checkout import (
     SetOptOut,
     UpdatePendingOrder,
 )
+from bot.cli import metrics
 from bot.cli.deps import Deps
 from bot.clock import business_date
 from bot.credit import CreditFacts
@@ -56,6 +56,7 @@ from db.operators import get_active_operator_by_phone
 from db.pool import Conn
 from db.statements import get_dues
 from handlers.admin_chat import handle_admin_text
+from handlers.observability import note
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +167,29 @@ def _split_long(text: str, limit: int) -> list[str]:
 
 
 async def inbound_whatsapp(request: Request) -> Response:
+    try:
+        return await _inbound(request)
+    except Forbidden:
+        metrics.WEBHOOK_OUTCOMES.labels("whatsapp", "bad_signature").inc()
+        raise
+    except BadRequest:
+        metrics.WEBHOOK_OUTCOMES.labels("whatsapp", "bad_request").inc()
+        raise
+    except Exception:
+        metrics.WEBHOOK_OUTCOMES.labels("whatsapp", "error").inc()
+        raise
+
+
+# handle_message's word for the log -> the outcome counted (a stage move is a reply).
+_OUTCOMES = {
+    "not registered": "not_registered",
+    "redelivery": "duplicate",
+    "admin command": "admin",
+}
+
+
+async def _inbound(request: Request) -> Response:
     deps: Deps = request.state.deps
-    started = time.perf_counter()
     fields = await read_form(request)
     phone = _sender(fields)
     sid = _message_sid(fields)
@@ -181,13 +203,10 @@ async def inbound_whatsapp(request: Request) -> Response:
         )
     for retailer_id, amount in link_requests:  # after the commit: no lock held meanwhile
         await request_payment_link(deps, retailer_id, amount, now)
-    log.info(
-        "whatsapp %s from %s: %s (%.1f ms)",
-        sid,
-        mask_phone(phone),
-        outcome,
-        (time.perf_counter() - started) * 1000,
-    )
+    counted = _OUTCOMES.get(outcome, "replied")
+    metrics.WEBHOOK_OUTCOMES.labels("whatsapp", counted).inc()
+    # The request's one log line (handlers.observability) carries these.
+    note(request, outcome=counted, sid=sid, sender=mask_phone(phone), detail=outcome)
     return Response(xml, media_type="text/xml; charset=utf-8")
 
 
@@ -469,6 +488,8 @@ async def _place(
         pending_order_id=effect.pending_id,
     )
     order = result.order
+    outcome = "placed" if order is not None else str(result.verdict.code or "REFUSED")
+    metrics.ORDERS.labels(str(effect.mode), outcome).inc()
     if order is None:
         return Placement(False, result.verdict.code, result.verdict.available)
     return Placement(

@@ -43,6 +43,7 @@ from typing import Any
 
 import httpx
 
+from bot.cli import metrics
 from bot.cli.deps import Deps
 from bot.clock import business_date
 from bot.content import content_variables
@@ -532,9 +533,9 @@ async def deliver_due(
             # then take it and send it too). Fewer come back when other senders raced us.
             slots = await rate.reserve_within(len(claims), half_lease)
             if slots.count < len(claims):
-                counts["given_back"] += await release_claims(
-                    conn, claims[slots.count :], deps.clock.now()
-                )
+                given_back = await release_claims(conn, claims[slots.count :], deps.clock.now())
+                counts["given_back"] += given_back
+                metrics.OUTBOX_SENDS.labels("given_back").inc(given_back)
                 claims = claims[: slots.count]
         turn = _Round(slots, lease, stop)
         started = time.monotonic()
@@ -543,9 +544,13 @@ async def deliver_due(
                 if (stop is not None and stop.is_set()) or (
                     time.monotonic() - started > half_lease
                 ):
-                    counts["given_back"] += await release_claims(conn, claims[i:], deps.clock.now())
+                    given_back = await release_claims(conn, claims[i:], deps.clock.now())
+                    counts["given_back"] += given_back
+                    metrics.OUTBOX_SENDS.labels("given_back").inc(given_back)
                     break
-                counts[await _deliver_one(deps, conn, row, turn)] += 1
+                result = await _deliver_one(deps, conn, row, turn)
+                counts[result] += 1
+                metrics.OUTBOX_SENDS.labels(result).inc()
         finally:
             if slots is not None:
                 await rate.give_back(slots)

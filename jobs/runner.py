@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from bot.cli import metrics
 from bot.cli.deps import Deps
 from bot.clock import as_of_problem, business_date
 from db import sweeps
@@ -62,14 +64,17 @@ async def run_job_now(
         run_id = await sweeps.record_job_start(
             conn, job=name, scheduled_for=scheduled_for or now, as_of=day, now=now
         )
+    started = time.perf_counter()
     try:
         counts = await job.run(deps, day)
     except asyncio.CancelledError:
+        _observe(name, day, "interrupted", started, {})
         # The worker is stopping (SIGTERM): arq queues the job again; the record says so until
         # the next attempt re-records it. Shielded, so the cancellation cannot cut it short.
         await asyncio.shield(_record_interrupted(deps, run_id))
         raise
     except Exception as exc:
+        _observe(name, day, "error", started, {}, error=f"{type(exc).__name__}: {exc}")
         async with deps.pool.acquire() as conn:
             await sweeps.record_job_end(
                 conn, run_id, now=deps.clock.now(), counts={}, error=f"{type(exc).__name__}: {exc}"
@@ -77,8 +82,43 @@ async def run_job_now(
         raise
     async with deps.pool.acquire() as conn:
         await sweeps.record_job_end(conn, run_id, now=deps.clock.now(), counts=counts)
-    log.info("job %s as of %s: %s", name, day, counts)
+    _observe(name, day, "ok", started, counts)
     return JobResult(job=name, as_of=day, counts=counts, run_id=run_id)
+
+
+def _observe(
+    name: str,
+    day: date,
+    outcome: str,
+    started: float,
+    counts: dict[str, int],
+    *,
+    error: str | None = None,
+) -> None:
+    """One log line and the metrics of a job run: ok, error or interrupted."""
+    seconds = time.perf_counter() - started
+    metrics.JOB_RUNS.labels(name, outcome).inc()
+    metrics.JOB_DURATION.labels(name, outcome).observe(seconds)
+    if outcome == "ok":
+        metrics.JOB_LAST_SUCCESS.labels(name).set_to_current_time()
+    log.log(
+        logging.ERROR if outcome == "error" else logging.INFO,
+        "job %s as of %s: %s in %.2f s %s%s",
+        name,
+        day,
+        outcome,
+        seconds,
+        counts,
+        f" ({error})" if error else "",
+        extra={
+            "job": name,
+            "as_of": day.isoformat(),
+            "outcome": outcome,
+            "duration_ms": round(seconds * 1000, 1),
+            "counts": counts,
+            **({"error": error} if error else {}),
+        },
+    )
 
 
 INTERRUPTED = "interrupted: the worker stopped mid-run; it runs again"

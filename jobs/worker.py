@@ -28,7 +28,8 @@ from arq.constants import in_progress_key_prefix
 from arq.worker import Worker, get_kwargs
 
 from bot.cli.deps import Deps, open_deps
-from bot.cli.logs import setup_logging
+from bot.cli.logs import register_secrets, secrets_of, setup_logging
+from bot.cli.metrics import serve_worker
 from bot.settings import load_settings
 from jobs.outbox_sender import run_sender
 from jobs.payment_links import create_payment_link
@@ -124,6 +125,9 @@ async def catch_up_loop(deps: Deps, redis: ArqRedis, queue_name: str, stop: asyn
 
 async def startup(ctx: dict[str, Any]) -> None:
     setup_logging()
+    register_secrets(secrets_of(settings))
+    # Its job runs and sends, for Prometheus (METRICS_PORT; the web app has its own /metrics).
+    serve_worker(settings.metrics_port, settings.metrics_host)
     stack = AsyncExitStack()
     ctx["stack"] = stack
     deps: Deps = await stack.enter_async_context(open_deps(settings, pool_size=5))

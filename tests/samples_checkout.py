@@ -205,7 +205,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         **_CREDIT,
         "payment_terms_days": 15,
         "opted_out": True,
-        "next_due": {"date": "2026-01-30", "amount": 900000},
+        "next_due": {"date": "2026-01-30", "amount": 900000, "overdue": False},
     },
     "recent_orders": {
         "name": "Ramesh Kumar",

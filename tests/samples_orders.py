@@ -117,7 +117,10 @@ SAMPLES |= {
         "more_total": 1_234_000,
         "total": 3_109_000,
         "overdue_total": 1_825_000,
-        "next_due": {"date": date(2026, 1, 30), "amount": 1_825_000},
+        "next_due": {"date": date(2026, 1, 30), "amount": 1_825_000, "overdue": False},
+    },
+    "cart_prices_changed": {
+        "changes": [{"name": "Bru Instant Coffee 200g", "old_price": 34_000, "new_price": 36_500}],
     },
     "prices_changed": {
         "changes": [{"name": "Aashirvaad Atta 5kg", "old_price": 25_000, "new_price": 27_000}],

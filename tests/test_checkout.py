@@ -44,6 +44,7 @@ from bot.checkout import (
 )
 from bot.credit import CreditFacts, CreditStatus, PaymentMode
 from bot.messages import Renderer
+from bot.money import format_inr
 from db.seed import PRODUCTS as SEED_PRODUCTS
 
 NOW = datetime(2026, 1, 15, 6, 30, tzinfo=UTC)
@@ -101,6 +102,15 @@ EXPIRED = PendingOrder(7, "PENDING", NOW - timedelta(minutes=1))
 CANCELLED = PendingOrder(7, "CANCELLED", NOW + timedelta(hours=20))
 
 CART = (OrderLine(ATTA, 2), OrderLine(SALT, 10))  # ₹900 + ₹280 = ₹1,180
+# The cart as added: atta when it cost ₹10 less than today; salt at today's price.
+CART_SEEN_CHEAPER = (
+    OrderLine(ATTA, 2, PRODUCTS[ATTA].price - 10_00),
+    OrderLine(SALT, 10, PRODUCTS[SALT].price),
+)
+CART_SEEN_SAME = (
+    OrderLine(ATTA, 2, PRODUCTS[ATTA].price),
+    OrderLine(SALT, 10, PRODUCTS[SALT].price),
+)
 # The pending order as the retailer last saw it: atta at ₹10 less than today's price.
 SEEN_CHEAPER = replace(
     LIVE,
@@ -216,6 +226,12 @@ ROWS: list[tuple[str, Conversation, str, Facts | None, list[str], Stage, list[st
      ["ExpirePendingOrder", "OpenPendingOrder"]),
     ("checkout paused", IN_CART, "checkout", facts(credit_facts=credit(CreditStatus.PAUSED)),
      ["payment_options", "refusal_credit_paused"], Stage.PAYMENT, ["OpenPendingOrder"]),
+    # A price changed since the line was added (the "Added" reply showed the old one): said at
+    # checkout, before the payment choice (walk of issue 12); unchanged, nothing is said.
+    ("checkout price changed since added", replace(IN_CART, cart=CART_SEEN_CHEAPER), "checkout",
+     None, ["cart_prices_changed", "payment_options"], Stage.PAYMENT, ["OpenPendingOrder"]),
+    ("checkout prices as added", replace(IN_CART, cart=CART_SEEN_SAME), "checkout", None,
+     ["payment_options"], Stage.PAYMENT, ["OpenPendingOrder"]),
     ("checkout inactive dropped", IN_CART, "checkout", facts(inactive=frozenset({SALT})),
      ["refusal_product_unavailable", "payment_options"], Stage.PAYMENT, ["OpenPendingOrder"]),
     ("checkout all inactive", IN_CART, "checkout", facts(inactive=frozenset({SALT, ATTA})),
@@ -686,3 +702,26 @@ def test_choices_are_shown_and_picked_by_their_catalogue_numbers() -> None:
     # A position still works when it is not one of the shown numbers.
     first = run(d.conversation, "1")
     assert first.conversation.cart == (OrderLine(d.conversation.choices[0], 2),)
+
+
+def test_checkout_says_which_prices_changed_since_they_were_added() -> None:
+    """The retailer added atta at the old price; at checkout they read the change, the new total,
+    and the cart takes today's prices as seen (a second checkout says nothing again)."""
+    conv = replace(IN_CART, cart=CART_SEEN_CHEAPER)
+    d = run(conv, "checkout", None)
+    said = RENDERER.render(d.replies[0], "en")
+    new = PRODUCTS[ATTA].price
+    assert "Prices changed since you added" in said
+    assert f"{format_inr(new - 10_00)} → *{format_inr(new)}*" in said
+    assert [c.seen_price for c in d.conversation.cart] == [new, PRODUCTS[SALT].price]
+    again = run(replace(d.conversation, stage=Stage.CART, pending_id=None), "checkout", None)
+    assert names(again) == ["payment_options"]
+
+
+def test_a_cart_keeps_the_prices_it_was_added_at_when_stored() -> None:
+    conv = replace(IN_CART, cart=CART_SEEN_CHEAPER)
+    back = Conversation.from_stored(conv.stage.value, conv.to_data())
+    assert [c.seen_price for c in back.cart] == [c.seen_price for c in CART_SEEN_CHEAPER]
+    # A cart stored before prices were kept reads as "not known": nothing to compare.
+    old = Conversation.from_stored("CART", {"cart": [[ATTA, 2]]})
+    assert old.cart == (OrderLine(ATTA, 2),) and old.cart[0].seen_price is None

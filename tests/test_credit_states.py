@@ -173,9 +173,16 @@ async def test_unblock_while_overdue_leaves_a_system_pause_that_payment_lifts(
 ) -> None:
     rid = await _retailer(db, (5_000_00, 40), language="hi")
     await api.post(f"{A}/credit/{rid}/block", json={"reason": "fraud check"})
-    r = await api.post(f"{A}/credit/{rid}/unblock")
+    r = await api.post(f"{A}/credit/{rid}/unblock", json={"reason": "owner met them"})
     assert r.status_code == 200, r.text
     assert (r.json()["creditStatus"], r.json()["pausedBy"]) == ("PAUSED", "SYSTEM")
+    # The operator's reason is kept in the audit, with why credit stays paused (walk of issue 11:
+    # it was replaced by the pause's reason and lost).
+    (entry,) = await _audit(db, "UNBLOCK")
+    assert entry["reason"].startswith("owner met them (credit stays paused: ₹5,000 unpaid")
+    assert await _status(db, rid) == ("PAUSED", "SYSTEM")
+    pause_reason = await db.fetchval("SELECT credit_pause_reason FROM retailers WHERE id = $1", rid)
+    assert pause_reason.startswith("₹5,000 unpaid for more than")
     (notice,) = await _messages(db, "credit_paused")
     # in Hindi: the block is lifted, credit stays paused until the ₹5,000 is paid
     assert "रोक हटा दी गई है" in notice["body"] and "₹5,000" in notice["body"]

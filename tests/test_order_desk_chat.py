@@ -62,6 +62,9 @@ async def test_admin_desk_commands(client: httpx.AsyncClient, shop: asyncpg.Pool
     assert "Usage: return" in await say(client, ADMIN_PHONE, f"return {oid} 10")
     delivered = await say(client, ADMIN_PHONE, "orders delivered")
     assert f"#{oid}" in delivered
+    # The next step offered is what a delivered order allows; a closed list offers none.
+    assert "Next: return <order> <amount> <reason>" in delivered and "dispatch" not in delivered
+    assert "Next:" not in await say(client, ADMIN_PHONE, "orders cancelled")
     audit = await shop.fetch(
         "SELECT action, performed_by FROM audit_log WHERE action IN "
         "('ORDER_DISPATCHED', 'ORDER_DELIVERED', 'RETURN') ORDER BY id"
@@ -116,6 +119,27 @@ async def test_price_command_and_a_price_change_seen_at_checkout(
     assert audit["retailer_id"] is None and audit["performed_by"] == ADMIN_PHONE
 
 
+async def test_a_price_changed_after_the_cart_is_told_at_checkout(
+    client: httpx.AsyncClient, shop: asyncpg.Pool
+) -> None:
+    """Added at ₹450, repriced to ₹470 before checkout: the checkout says so before the payment
+    choice (walk of issue 12: the new total came with no word of which price moved)."""
+    await say(client, RAMESH, "hi")
+    assert "₹900" in await say(client, RAMESH, "atta 2")
+    await say(client, ADMIN_PHONE, "price ATTA-10 470")
+    options = await say(client, RAMESH, "checkout")
+    assert "Prices changed since you added these to your cart" in options
+    assert "Aashirvaad Atta 10kg: ₹450 → *₹470*" in options and "total *₹940*" in options
+    # Seen now: the next checkout (after going back to the cart) says nothing more.
+    await say(client, RAMESH, "cart")
+    assert "Prices changed" not in await say(client, RAMESH, "checkout")
+    hindi = "+919800000002"
+    await say(client, hindi, "hi")
+    await say(client, hindi, "salt 3")
+    await say(client, ADMIN_PHONE, "price SALT-1 30")
+    assert "दाम बदल गए हैं" in await say(client, hindi, "checkout")
+
+
 async def test_a_retired_product_leaves_the_menu_at_once(
     client: httpx.AsyncClient, api: httpx.AsyncClient, shop: asyncpg.Pool
 ) -> None:
@@ -128,8 +152,13 @@ async def test_a_retired_product_leaves_the_menu_at_once(
     await say(client, RAMESH, "menu")
     staples = await say(client, RAMESH, "5")
     assert "Staples" in staples and "Aashirvaad Atta 10kg" not in staples
+    # Named as before, it is said to be gone, not "didn't understand" (walk of issue 12).
     refused = await say(client, RAMESH, "atta 2")
-    assert "Aashirvaad Atta 10kg" not in refused or "no longer" in refused.lower()
+    assert "Aashirvaad Atta 10kg is no longer available" in refused, refused
+    assert "didn't understand" not in refused
+    hindi = await say(client, "+919800000002", "atta 2")
+    assert "Aashirvaad Atta 10kg" in hindi and "समझ नहीं" not in hindi, hindi
+    assert "Added" not in refused and "जोड़ दिया" not in hindi
     assert await product_number(shop, "SALT-1")
 
 
@@ -140,9 +169,15 @@ async def test_statement_and_balance_in_chat(client: httpx.AsyncClient, shop: as
     assert "How to pay" in statement and "due " in statement
     assert statement == await say(client, RAMESH, "statement")
     balance = await say(client, RAMESH, "balance")
-    # The next due amount is said, and the next step ends the message (issue 13, item 4).
-    assert any(line.startswith("Next due: *") for line in balance.splitlines())
+    # The nearest due amount is said, and the next step ends the message (issue 13, item 4).
+    # Ramesh's oldest order was due six days ago: overdue since then, not "next due" on a day
+    # gone (walk of issues 11 and 12).
+    assert "Overdue: *₹21,600*, due since " in balance and "Next due" not in balance
     assert balance.splitlines()[-1].startswith("Reply *statement*")
+    sunita = await say(client, "+919800000002", "balance")
+    assert "अगली देय राशि: *₹41,850*" in sunita and "तारीख निकल चुकी" not in sunita
+    priya = await say(client, "+919800000004", "balance")
+    assert "तारीख निकल चुकी राशि: *₹24,750*" in priya and "अगली देय राशि" not in priya
     lakshmi = await say(client, "+919800000006", "khata")
     assert "Nothing is due" in lakshmi
     hindi = await say(client, "+919800000002", "हिसाब")

@@ -196,22 +196,33 @@ def test_dues_vars_lists_the_first_items_and_sums_the_rest() -> None:
     assert [i["days_overdue"] for i in v["items"]] == [19, 18, 17]
     assert (v["more_count"], v["more_total"]) == (43, 4_300_00)
     assert (v["total"], v["overdue_total"]) == (4_600_00, 1_900_00)
-    assert v["next_due"] == {"date": date(2026, 2, 1), "amount": 100_00}
+    # The nearest due date (1 Feb) is past on 20 Feb: what is overdue, from that day on.
+    assert v["next_due"] == {"date": date(2026, 2, 1), "amount": 1_900_00, "overdue": True}
 
 
 @pytest.mark.parametrize(
     "name, items, expected",
     [
         ("nothing owed", (), None),
-        ("one", (_due(1, 500, date(2026, 3, 1)),), {"date": date(2026, 3, 1), "amount": 500}),
+        ("one", (_due(1, 500, date(2026, 3, 1)),),
+         {"date": date(2026, 3, 1), "amount": 500, "overdue": False}),
         ("two on the nearest day add up",
          (_due(1, 500, date(2026, 3, 1)), _due(2, 250, date(2026, 3, 1)),
           _due(3, 999, date(2026, 3, 9))),
-         {"date": date(2026, 3, 1), "amount": 750}),
+         {"date": date(2026, 3, 1), "amount": 750, "overdue": False}),
+        ("due today is not overdue", (_due(1, 500, TODAY),),
+         {"date": TODAY, "amount": 500, "overdue": False}),
+        # A day gone is not "next": what is past due, all of it, from the oldest due date.
+        ("past due dates add up, the coming one waits",
+         (_due(1, 500, date(2026, 2, 1)), _due(2, 250, date(2026, 2, 19)),
+          _due(3, 999, date(2026, 3, 9))),
+         {"date": date(2026, 2, 1), "amount": 750, "overdue": True}),
     ],
 )  # fmt: skip
 def test_next_due(name: str, items: tuple[DueItem, ...], expected: object) -> None:
-    assert next_due(Dues(items, len(items), sum(i.unpaid for i in items))) == expected
+    overdue = sum(i.unpaid for i in items if i.due_date < TODAY)
+    dues = Dues(items, len(items), sum(i.unpaid for i in items), overdue)
+    assert next_due(dues, TODAY) == expected
 
 
 def test_a_partly_paid_item_shows_what_was_paid() -> None:

@@ -266,6 +266,12 @@ EDGES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "credit_status": {
         "nothing_due": {**SAMPLES["credit_status"], "next_due": None, "opted_out": False},
+        # The nearest due date has passed: not "next due" but overdue since then (walk of 11/12).
+        "overdue": {
+            **SAMPLES["credit_status"],
+            "next_due": {"date": "2026-01-10", "amount": 2_160_000, "overdue": True},
+            "opted_out": False,
+        },
     },
     "admin_risk": {
         "one_of_each": {

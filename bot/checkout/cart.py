@@ -123,6 +123,7 @@ def add(
     """Add (product, quantity) to the cart; quantities of a product already there add up."""
     problems = list(problems or [])
     cart = {c.product_id: c.quantity for c in t.conv.cart}
+    seen = {c.product_id: c.seen_price for c in t.conv.cart}
     added: list[dict[str, Any]] = []
     for pid, qty, ref in wanted:
         p = t.facts.products.get(pid)
@@ -136,6 +137,7 @@ def add(
             problems.append(item_problem("cart_full", ref, p, max=MAX_CART_LINES))
         else:
             cart[pid] = cart.get(pid, 0) + qty
+            seen[pid] = p.price  # the "Added" reply shows it
             added.append({"name": short(p.name), "quantity": qty, "line_total": p.price * qty})
     if not added:
         t.say("item_problems", problems=problems, unchanged=True)
@@ -148,7 +150,7 @@ def add(
     t.conv = replace(
         t.conv,
         stage=stage,
-        cart=tuple(OrderLine(pid, q) for pid, q in cart.items()),
+        cart=tuple(OrderLine(pid, q, seen.get(pid)) for pid, q in cart.items()),
         asking=None,
         choices=(),
         choice_quantity=None,
@@ -179,7 +181,7 @@ def reorder(t: Turn) -> None:
         if p is None or not p.active:
             gone.append(short(p.name) if p else "?")
         else:
-            cart.append(OrderLine(item.product_id, min(item.quantity, MAX_QUANTITY)))
+            cart.append(OrderLine(item.product_id, min(item.quantity, MAX_QUANTITY), p.price))
     if gone:
         t.say(RefusalCode.PRODUCT_UNAVAILABLE.template, names=gone)
     t.conv = replace(t.conv, cart=tuple(cart))

@@ -131,7 +131,7 @@ def _credit_status(t: Turn) -> None:
         opted_out=t.facts.retailer.opted_out,
         pay=pay_vars(t.facts.payment, owed),
         **credit_vars(t),
-        next_due=next_due(t.facts.dues or Dues()),
+        next_due=next_due(t.facts.dues or Dues(), business_date(t.now, t.facts.tz)),
     )
 
 

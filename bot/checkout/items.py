@@ -11,7 +11,6 @@ from bot.checkout.model import Product, Stage
 from bot.checkout.numbering import number_of, product_by_number
 from bot.checkout.turn import Turn, item_problem, short
 from bot.checkout.units import PackQuestion, pack_question
-from bot.orders import OrderLine
 from bot.parsing import (
     MAX_INPUT_CHARS,
     MAX_LINES,
@@ -68,7 +67,11 @@ def add_items(t: Turn, said: str) -> bool:
         else:
             assert isinstance(req, ByName)
             ids = _matches(req.query, catalogue)
-            if not ids:
+            if not ids and (gone := _retired_match(req.query, t)) is not None:
+                # A product no longer sold, named as the retailer always has: say so, rather
+                # than "didn't understand" (`add` refuses it as unavailable, by name).
+                wanted.append((gone, req.quantity or 1, req.query))
+            elif not ids:
                 if single:
                     return False
                 problems.append(item_problem("not_found", req.query))
@@ -108,6 +111,13 @@ def _matches(query: str, catalogue: list[Product]) -> list[int]:
     return match_products(
         query, (Named(p.id, p.name, p.sku, p.category) for p in catalogue if p.active)
     )
+
+
+def _retired_match(query: str, t: Turn) -> int | None:
+    """The one retired product `query` names, when no product on sale matches it."""
+    retired = (p for p in t.facts.products.values() if not p.active)
+    ids = match_products(query, (Named(p.id, p.name, p.sku, p.category) for p in retired))
+    return ids[0] if len(ids) == 1 else None
 
 
 def bad_quantity(
@@ -178,7 +188,7 @@ def edit_cart(t: Turn, said: str) -> bool:
         del cart[edit.line - 1]
         t.say("item_removed", name=name)
     else:
-        cart[edit.line - 1] = OrderLine(item.product_id, edit.quantity)
+        cart[edit.line - 1] = replace(item, quantity=edit.quantity)
         t.say("quantity_changed", name=name, quantity=edit.quantity)
     t.conv = replace(t.conv, cart=tuple(cart))
     to_cart(t, changed=True)

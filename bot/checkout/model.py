@@ -71,7 +71,10 @@ class Conversation:
     def to_data(self) -> dict[str, Any]:
         """The JSON stored in `conversations.data`."""
         return {
-            "cart": [[c.product_id, c.quantity] for c in self.cart],
+            "cart": [
+                [c.product_id, c.quantity, *([] if c.seen_price is None else [c.seen_price])]
+                for c in self.cart
+            ],
             "numbers": list(self.numbers),
             "category": self.category,
             "page": self.page,
@@ -90,7 +93,7 @@ class Conversation:
             d: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
             return cls(
                 stage=Stage(stage),
-                cart=tuple(OrderLine(int(p), int(q)) for p, q in d.get("cart", [])),
+                cart=tuple(_cart_line(c) for c in d.get("cart", [])),
                 numbers=tuple(int(n) for n in d.get("numbers", [])),
                 category=int(d.get("category") or 0),
                 page=int(d.get("page") or 0),
@@ -107,6 +110,14 @@ class Conversation:
 
 def _opt_int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _cart_line(stored: Any) -> OrderLine:
+    """[product, quantity] or [product, quantity, price seen]; ValueError for anything else."""
+    if not isinstance(stored, list) or len(stored) not in (2, 3):
+        raise ValueError("a cart line is [product, quantity, price seen?]")
+    seen = _opt_int(stored[2]) if len(stored) == 3 else None
+    return OrderLine(int(stored[0]), int(stored[1]), seen)
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,10 @@ def pending_gone(t: Turn) -> bool:
 
 
 def checkout(t: Turn) -> None:
-    """Open (or refresh) the pending order from the cart and offer the payment choice."""
+    """Open (or refresh) the pending order from the cart and offer the payment choice; first say
+    which prices changed since their lines were added to the cart."""
     lines, total = drop_unavailable(t)
+    cart_prices_moved(t, lines)
     if not lines:
         if t.conv.pending_id is not None and pending_live(t):
             t.effects.append(CancelPendingOrder(t.conv.pending_id))
@@ -66,6 +68,27 @@ def checkout(t: Turn) -> None:
         t.conv = replace(t.conv, pending_id=None)
     t.conv = replace(t.conv, stage=Stage.PAYMENT, mode=None, asking=None, choices=())
     payment_options(t)
+
+
+def cart_prices_moved(t: Turn, lines: tuple[PricedLine, ...]) -> None:
+    """Say which cart lines' prices changed since the retailer added them (the "Added" reply
+    showed the old price), and take the new prices as seen."""
+    now = {line.product_id: line for line in lines}
+    changes = [
+        {"name": short(now[c.product_id].name), "old_price": c.seen_price,
+         "new_price": now[c.product_id].unit_price}
+        for c in t.conv.cart
+        if c.seen_price is not None and c.product_id in now
+        and c.seen_price != now[c.product_id].unit_price
+    ]  # fmt: skip
+    if not changes:
+        return
+    t.say("cart_prices_changed", changes=changes)
+    cart = tuple(
+        replace(c, seen_price=now[c.product_id].unit_price) if c.product_id in now else c
+        for c in t.conv.cart
+    )
+    t.conv = replace(t.conv, cart=cart)
 
 
 def credit_verdict(t: Turn, total: int) -> tuple[bool, RefusalCode | None, int]:

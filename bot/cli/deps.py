@@ -47,7 +47,9 @@ async def open_deps(
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError("DATABASE_URL and REDIS_URL must be set (the run command sets them)")
     pool = await create_pool(
-        settings.database_url, max_size=pool_size or settings.database_pool_size
+        settings.database_url,
+        max_size=pool_size or settings.database_pool_size,
+        statement_cache_size=settings.database_statement_cache_size,
     )
     try:
         # Web and worker alike refuse to start when an admin number is a retailer's (SettingsError).

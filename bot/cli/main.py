@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,8 @@ from bot.cli.chat import add_arguments as add_chat_arguments
 from bot.cli.chat import main as chat_main
 from bot.cli.importer import import_csv
 from bot.cli.local import NO_DATABASE, with_local_servers
+from bot.cli.logs import setup_logging
+from bot.cli.metrics import prepare_multiprocess
 from bot.cli.operators import add_arguments as add_operators_arguments
 from bot.cli.operators import main as operators_main
 from bot.cli.run import run
@@ -118,15 +121,24 @@ def _cmd_operators(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_web(args: argparse.Namespace, settings: Settings) -> int:
-    uvicorn.run(
-        "handlers.app:app_from_env",
-        factory=True,
-        host=args.host,
-        port=settings.port,
-        access_log=False,
-        # WEB_CONCURRENCY (the usual platform variable) runs several processes on one port.
-        workers=int(os.environ.get("WEB_CONCURRENCY", "1")),
-    )
+    # WEB_CONCURRENCY (the usual platform variable) runs several processes on one port; their
+    # metrics are then shared through a directory (`bot.cli.metrics`), set before they start.
+    workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+    shared = prepare_multiprocess(workers)
+    setup_logging()
+    try:
+        uvicorn.run(
+            "handlers.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=settings.port,
+            access_log=False,  # one line per request is ours (handlers.observability)
+            log_config=None,  # the logging is ours (LOG_FORMAT), uvicorn's lines included
+            workers=workers,
+        )
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
     return 0
 
 

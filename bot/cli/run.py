@@ -61,6 +61,8 @@ def local_environment(settings: Settings, database_url: str, redis_url: str) -> 
     env = dict(os.environ)
     env["DATABASE_URL"] = database_url
     env["REDIS_URL"] = redis_url
+    # Text logs for a person at a terminal (production's default is JSON).
+    env.setdefault("LOG_FORMAT", "text")
     data_dir = Path(settings.data_dir)
     if not settings.twilio_auth_token:
         env["TWILIO_AUTH_TOKEN"] = local_auth_token(data_dir)

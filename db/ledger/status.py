@@ -84,10 +84,12 @@ async def set_paused(
     overdue: tuple[int, int] | None = None,
     action: str = "PAUSE",
     notice_extra: dict[str, Any] | None = None,
+    audit_reason: str | None = None,
 ) -> StatusChange:
     """Pause the locked account's credit. `overdue` (unpaid paise, allowed days) of a SYSTEM
     pause lets the notice state the reason in the retailer's language and what paying does; a
-    person's reason is sent as they wrote it."""
+    person's reason is sent as they wrote it. `audit_reason`, when the act that led here had its
+    own (an unblock's), is the audit entry's reason instead of the pause's."""
     notice: dict[str, Any] = {"name": contact.name, "reason": reason, **(notice_extra or {})}
     if overdue is not None:
         notice.update(overdue_unpaid=overdue[0], max_outstanding_days=overdue[1])
@@ -103,7 +105,7 @@ async def set_paused(
         old_value={"status": contact.status.value},
         new_value={"status": CreditStatus.PAUSED.value, "pausedBy": paused_by},
         notice=Reply("credit_paused", notice),
-        reason=reason,
+        reason=audit_reason or reason,
         performed_by=performed_by,
         now=now,
         paused_by=paused_by,
@@ -323,10 +325,14 @@ async def unblock_credit(
         facts = await get_credit_facts(conn, retailer_id, today)
         assert facts is not None
         if overdue_blocks_credit(facts.overdue_unpaid, tolerance):
+            pause_reason = auto_pause_reason(facts.overdue_unpaid, facts.max_outstanding_days)
             return await set_paused(
                 conn,
                 contact,
-                reason=auto_pause_reason(facts.overdue_unpaid, facts.max_outstanding_days),
+                reason=pause_reason,
+                # The operator's reason for lifting the block stays on record, with why credit
+                # is still paused.
+                audit_reason=f"{reason} (credit stays paused: {pause_reason})" if reason else None,
                 performed_by=performed_by,
                 now=now,
                 overdue=(facts.overdue_unpaid, facts.max_outstanding_days),
