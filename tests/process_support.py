@@ -59,7 +59,7 @@ REFUSE_500 = "500"  # a 500 before anything was created
 CREATED_502 = "502 after creating"  # the message was created, then the answer was a 502
 DROPPED = "created, connection dropped"  # created, then the connection closed without an answer
 HANG = "created, no answer in time"  # created, then no answer before the sender's timeout
-HANG_SECONDS = 11.0  # the sender's read timeout is 10 s (jobs.outbox_sender.TWILIO_TIMEOUT)
+HANG_SECONDS = 11.0  # the sender's read timeout is 10 s (jobs.twilio_api.TWILIO_TIMEOUT)
 
 
 class FakeTwilio:
