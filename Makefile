@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench-dashboard bench-webhook clean
+.PHONY: run test lint bench bench-dashboard bench-webhook clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Every benchmark against freshly started services; writes bench/RESULTS.md (under 15 minutes on
+# 2 cores). BENCH_ARGS=--quick for small sizes, --only webhook,admin,sending,insights for some.
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 bench-dashboard: $(STAMP)
 	$(BIN)/python bench/dashboard.py

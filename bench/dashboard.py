@@ -41,7 +41,7 @@ def _ms(seconds: float) -> float:
 
 
 def generate(
-    retailers: int, transactions: int, seed: int = 7
+    retailers: int, transactions: int, seed: int = 7, now: datetime = NOW
 ) -> dict[str, list[tuple[object, ...]]]:
     """Rows for retailers, credit_accounts, orders, credit_transactions and audit_log.
 
@@ -53,7 +53,7 @@ def generate(
 
     rng = random.Random(seed)
     tz = ZoneInfo(TZ_NAME)
-    today = business_date(NOW, tz)
+    today = business_date(now, tz)
     debits_per = max(1, round(transactions * 0.6 / retailers))
     payments_total = transactions - debits_per * retailers
     out: dict[str, list[tuple[object, ...]]] = {
@@ -62,21 +62,21 @@ def generate(
     }  # fmt: skip
     txn_id = 0
     order_id = 0
-    created = NOW - timedelta(days=400)
+    created = now - timedelta(days=400)
     for rid in range(1, retailers + 1):
         r = rng.random()
         status = "ACTIVE" if r < 0.93 else ("PAUSED" if r < 0.98 else "BLOCKED")
         paused = status != "ACTIVE"
         out["retailers"].append((
             rid, f"+9170{rid:08d}", f"Retailer {rid}", f"Shop {rid}",
-            "hi" if rid % 3 == 0 else "en", status, NOW - timedelta(days=5) if paused else None,
+            "hi" if rid % 3 == 0 else "en", status, now - timedelta(days=5) if paused else None,
             "seeded" if paused else None, "SYSTEM" if paused else None, created,
         ))  # fmt: skip
         limit = rng.choice([25_000_00, 50_000_00, 100_000_00, 200_000_00])
         outstanding = 0
         for _ in range(debits_per):
             age = rng.randint(0, 180)
-            at = NOW - timedelta(days=age, minutes=rng.randint(0, 600))
+            at = now - timedelta(days=age, minutes=rng.randint(0, 600))
             amount = rng.randint(500_00, 8_000_00)
             day = business_date(at, tz)
             due = day + timedelta(days=15)
@@ -107,7 +107,7 @@ def generate(
         )
     for _ in range(payments_total):
         rid = rng.randint(1, retailers)
-        at = NOW - timedelta(days=rng.randint(0, 180), minutes=rng.randint(0, 600))
+        at = now - timedelta(days=rng.randint(0, 180), minutes=rng.randint(0, 600))
         amount = rng.randint(100_00, 5_000_00)
         txn_id += 1
         out["credit_transactions"].append((
@@ -266,7 +266,7 @@ async def main() -> int:
         finally:
             await conn.close()
         header = f"{'query':<24}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}"
-        print(f"\nbefore the daily aging refresh (every account aged from the ledger)\n{header}")
+        print(f"\nno account aged yet (every one aged from the ledger)\n{header}")
         for label, p50, p95, worst in before:
             print(f"{label:<24}{p50:>10.1f}{p95:>10.1f}{worst:>10.1f}")
         print(

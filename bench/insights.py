@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
-import secrets
 import subprocess
 import sys
 import time
@@ -29,13 +27,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+from benchlib import Figures, create_database, database_name, drop_database, redis_url
 
-from bot.cli.embedded import database_url_for
 from bot.clock import FixedClock, business_date
 from db.migrate import migrate
 from db.pool import connect
 
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 NOW = datetime(2026, 1, 15, 6, 30, tzinfo=UTC)
 PRODUCTS = 500
 LINES_PER_ORDER = 5
@@ -119,10 +116,10 @@ async def run_job(url: str) -> dict[str, object]:
     from db.pool import create_pool
     from jobs.tasks import regenerate_insights
 
-    settings = Settings(database_url=url, redis_url="redis://127.0.0.1:6379/0")
+    settings = Settings(database_url=url, redis_url=redis_url())
     clock = FixedClock(NOW)
     pool = await create_pool(url, max_size=5)
-    redis = redis_client("redis://127.0.0.1:6379/0")  # the job never uses it
+    redis = redis_client(redis_url())  # the job never uses it
     http = httpx.AsyncClient()
     before = _rss_mb()
     try:
@@ -143,16 +140,19 @@ async def main() -> int:
     parser.add_argument("--lines", type=int, default=5_000_000)
     parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="leave the database in place")
+    parser.add_argument("--json", help="also write the figures to this file (bench/run_all.py)")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(await run_job(args.child)))
         return 0
 
-    server = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    name = f"kirana_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = database_url_for(server, name)
+    figures = Figures(
+        "insights",
+        args.json,
+        "python bench/insights.py " + " ".join(sys.argv[1:]),
+    )
+    name = database_name()
+    url = await create_database(name)
     print(f"database {name}: {args.retailers:,} retailers, about {args.lines:,} order lines")
     try:
         conn = await connect(url)
@@ -177,10 +177,18 @@ async def main() -> int:
         )
         ok = result["seconds"] < 60 and result["peak_mb"] < 300
         print(f"target under 60 s and 300 MB: {'met' if ok else 'MISSED'}")
+        figures.add(
+            f"regenerate_insights at {args.retailers:,} retailers, {args.lines:,} order lines, in a "
+            "process of its own: time, peak resident memory",
+            f"{result['seconds']:.1f} s, {result['peak_mb']:.0f} MB "
+            f"({result['before_mb']:.0f} MB before the job)",
+            "< 60 s, < 300 MB",
+            ok,
+        )
     finally:
         if not args.keep:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+            await drop_database(name)
+    figures.write()
     return 0
 
 

@@ -23,9 +23,6 @@ import asyncio
 import contextlib
 import os
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -33,8 +30,17 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import asyncpg
+from benchlib import (
+    Figures,
+    create_database,
+    database_name,
+    drop_database,
+    pct,
+    rss_mb,
+    server_url,
+    web_server,
+)
 
-from bot.cli.embedded import database_url_for
 from bot.twilio_edge import compute_signature
 from db.migrate import migrate
 from db.seed import PRODUCTS
@@ -42,8 +48,14 @@ from db.seed import PRODUCTS
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 PATH = "/webhooks/twilio/whatsapp"
-LEVELS = (1, 4, 16, 32)
+LEVELS = (1, 16, 64)
+# A whole checkout: add items, checkout, credit or COD, confirm (places an order).
 SCRIPT = ("hi", "5", "1 x 2", "atta 2", "salt 5", "cart", "checkout", "{pay}", "confirm")
+# Messages that read and answer but place nothing (a page of the menu, the cart, help, balance).
+READ_SCRIPT = ("menu", "5", "cart", "help", "balance", "hi")
+MIXES = {"read-only": READ_SCRIPT, "checkout": SCRIPT}
+TARGET_P99_MS = 50.0
+TARGET_LEVEL = 16
 
 
 class Connection:
@@ -103,12 +115,12 @@ def signed_form(base_url: str, token: str, phone: str, text: str) -> tuple[bytes
     return urlencode(fields).encode(), headers
 
 
-def messages(phone: str, user: int) -> Iterator[str]:
-    """One retailer's endless round of checkouts; alternately on credit and cash."""
+def messages(phone: str, user: int, script: tuple[str, ...] = SCRIPT) -> Iterator[str]:
+    """One retailer's endless round of `script`; checkouts alternately on credit and cash."""
     round_no = 0
     while True:
         pay = "credit" if (round_no + user) % 2 == 0 else "cod"
-        for text in SCRIPT:
+        for text in script:
             yield text.format(pay=pay)
         round_no += 1
 
@@ -146,11 +158,6 @@ async def drive(
     started = time.perf_counter()
     await asyncio.gather(*(user(i) for i in range(concurrency)))
     return time.perf_counter() - started, latencies, errors
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
 
 def cpu_seconds(pids: Iterable[int]) -> float:
@@ -193,16 +200,27 @@ async def bench(
     levels: tuple[int, ...] = LEVELS,
     meter: CpuMeter | None = None,
     by_message: bool = False,
+    mixes: tuple[str, ...] = tuple(MIXES),
+    figures: Figures | None = None,
 ) -> None:
+    """Each mix of messages at each level, then /health at that level; each mix has its own
+    retailers (`phones` holds max(levels) per mix), so a reader never lands in a checkout."""
     split = urlsplit(base_url)
     host, port = split.hostname or "127.0.0.1", split.port or 80
-    scripts = {i: messages(phones[i % len(phones)], i) for i in range(max(levels))}
+    users = max(levels)
+    makers: dict[str, Callable[[int], tuple[str, bytes, dict[str, str], str]]] = {}
+    for m, mix in enumerate(mixes):
+        own = [phones[(m * users + i) % len(phones)] for i in range(users)]
+        scripts = {i: messages(own[i], i, MIXES[mix]) for i in range(users)}
 
-    def webhook(i: int) -> tuple[str, bytes, dict[str, str], str]:
-        phone = phones[i % len(phones)]
-        text = next(scripts[i])
-        body, headers = signed_form(base_url, token, phone, text)
-        return PATH, body, headers, text
+        def webhook(
+            i: int, own: list[str] = own, scripts: dict[int, Iterator[str]] = scripts
+        ) -> tuple[str, bytes, dict[str, str], str]:
+            text = next(scripts[i])
+            body, headers = signed_form(base_url, token, own[i], text)
+            return PATH, body, headers, text
+
+        makers[f"webhook, {mix}"] = webhook
 
     def health(i: int) -> tuple[str, bytes, dict[str, str], str]:
         return "/health", b"", {}, "health"
@@ -210,16 +228,16 @@ async def bench(
     # Warm up at the highest level, one round per user: every pool connection opened (with its
     # type introspection), every retailer's conversation row made, templates compiled. Otherwise
     # the first level above the warm-up's pays for opening connections, a cost of start-up.
-    warm = max(levels)
-    await drive(host, port, warm, warm * len(SCRIPT), webhook)
+    for mix, make in zip(mixes, makers.values(), strict=True):
+        await drive(host, port, users, users * len(MIXES[mix]), make)
     cpu_head = f"{'app cpu':>9}{'db cpu':>8}" if meter else ""
     print(
-        f"{'target':<20}{'in flight':>10}{'requests':>9}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'target':<22}{'in flight':>10}{'requests':>9}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}"
         + cpu_head
     )
     by_label: dict[str, list[float]] = {}
     for level in levels:
-        for name, make in (("webhook (checkout)", webhook), ("/health (ceiling)", health)):
+        for name, make in (*makers.items(), ("/health (ceiling)", health)):
             before = await meter.sample() if meter else (0.0, 0.0)
             elapsed, lat, errors = await drive(host, port, level, count, make, by_label)
             cpu = ""
@@ -229,24 +247,30 @@ async def bench(
                 app, dbs = ((a - b) * 1000 / len(lat) for a, b in zip(after, before, strict=True))
                 cpu = f"{app:>9.2f}{dbs:>8.2f}"
             note = f"  {errors} errors" if errors else ""
+            rate, p50, p99 = len(lat) / elapsed, pct(lat, 50), pct(lat, 99)
             print(
-                f"{name:<20}{level:>10}{len(lat):>9}{len(lat) / elapsed:>7.0f}"
-                f"{pct(lat, 50):>8.1f}{pct(lat, 99):>8.1f}{cpu}{note}",
+                f"{name:<22}{level:>10}{len(lat):>9}{rate:>7.0f}{p50:>8.1f}{p99:>8.1f}{cpu}{note}",
                 flush=True,
             )
+            if figures is not None:
+                figure = f"{rate:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+                if errors:
+                    figure += f", {errors} non-200"
+                gated = level == TARGET_LEVEL and name.startswith("webhook")
+                figures.add(
+                    f"{name}, {level} in flight ({len(lat):,} requests)",
+                    figure,
+                    f"p99 < {TARGET_P99_MS:.0f} ms, no errors" if gated else "",
+                    (p99 < TARGET_P99_MS and not errors) if gated else None,
+                )
     if by_message:
         print("\nby message, all levels together:")
         for label, lat in sorted(by_label.items(), key=lambda kv: -pct(kv[1], 50)):
             print(f"  {label:<12}{len(lat):>6}{pct(lat, 50):>8.1f}{pct(lat, 99):>8.1f}")
 
 
-async def prepare_database(server_url: str, name: str, users: int) -> tuple[str, list[str]]:
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = database_url_for(server_url, name)
+async def prepare_database(name: str, users: int) -> tuple[str, list[str]]:
+    url = await create_database(name)
     conn = await asyncpg.connect(url)
     try:
         await migrate(conn)
@@ -269,21 +293,6 @@ async def prepare_database(server_url: str, name: str, users: int) -> tuple[str,
     finally:
         await conn.close()
     return url, phones
-
-
-async def drop_database(server_url: str, name: str) -> None:
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def wait_healthy(base_url: str, seconds: float = 30) -> None:
@@ -311,7 +320,11 @@ def main() -> int:
         default=",".join(f"+9198000000{i:02d}" for i in range(1, 7)),
         help="registered retailers to chat as (with --url)",
     )
-    parser.add_argument("--count", type=int, default=600, help="requests per level and target")
+    parser.add_argument("--count", type=int, default=2000, help="requests per level and target")
+    parser.add_argument(
+        "--mixes", default=",".join(MIXES), help=f"message mixes, of {', '.join(MIXES)}"
+    )
+    parser.add_argument("--json", help="also write the figures to this file (bench/run_all.py)")
     parser.add_argument("--by-message", action="store_true", help="p50/p99 per message too")
     parser.add_argument(
         "--levels", default=",".join(map(str, LEVELS)), help="concurrency levels (comma-separated)"
@@ -335,37 +348,30 @@ def main() -> int:
         )
         return 0
 
-    server_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
-    name = f"kirana_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    db_url, phones = asyncio.run(prepare_database(server_url, name, max(levels)))
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    figures = Figures("webhook", args.json, "python bench/webhook.py " + " ".join(sys.argv[1:]))
+    mixes = tuple(m for m in args.mixes.split(",") if m)
+    name = database_name()
+    db_url, phones = asyncio.run(prepare_database(name, max(levels) * len(mixes)))
     token = secrets.token_hex(16)
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS),
-        "TWILIO_AUTH_TOKEN": token,
-        "PUBLIC_BASE_URL": base_url,
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-        "ADMIN_NUMBERS": "",
-    }
-    server = subprocess.Popen([sys.executable, "-m", "bot", "web", "--host", "127.0.0.1"], env=env)
     try:
-        asyncio.run(wait_healthy(base_url))
-        print(f"server: one uvicorn process on {base_url}, {len(phones)} retailers\n")
-        meter = CpuMeter(server.pid, server_url, name)
-        asyncio.run(
-            bench(base_url, token, phones, args.count, levels, meter, by_message=args.by_message)
-        )
+        with web_server(db_url, TWILIO_AUTH_TOKEN=token) as (base_url, pid):
+            idle = rss_mb(pid)
+            print(f"server: one uvicorn process on {base_url}, {len(phones)} retailers, "
+                  f"{idle:.0f} MB resident\n")  # fmt: skip
+            meter = CpuMeter(pid, server_url(), name)
+            asyncio.run(
+                bench(
+                    base_url, token, phones, args.count, levels, meter,
+                    by_message=args.by_message, mixes=mixes, figures=figures,
+                )
+            )  # fmt: skip
+            loaded = rss_mb(pid)
+            print(f"\nweb process resident memory: {idle:.0f} MB idle, {loaded:.0f} MB after")
+            figures.add("web process resident memory, idle / after the load",
+                        f"{idle:.0f} MB / {loaded:.0f} MB")  # fmt: skip
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        asyncio.run(drop_database(server_url, name))
+        asyncio.run(drop_database(name))
+    figures.write()
     return 0
 
 

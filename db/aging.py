@@ -1,10 +1,15 @@
-"""Per-retailer aging kept on `credit_accounts` (migration 0002), and its recomputation.
+"""Per-retailer aging kept on `credit_accounts` (migrations 0002, 0021), and its recomputation.
 
-A row's `aged_*`, `oldest_due_date` and `beyond_unpaid` are exact for the business day in
-`aging_as_of`. The ledger operations recompute a retailer's row after each change (in the same
-transaction), the daily guardrails evaluation recomputes every row for its day, and a trigger
-marks a row stale when a debit changes behind the ledger's back. Readers use fresh rows as they
-are and compute stale ones from the open debits (`AGING_SELECT`), so answers are always exact.
+A row's `aged_*`, `oldest_due_date` and `beyond_unpaid` were computed for the business day in
+`aging_as_of` and stay exact through `aging_valid_until`: the day before the first of its open
+debits crosses a boundary (falls due, passes 30, 60 or 90 days past due, or passes the account's
+allowed days). Between those days nothing they sum changes bucket, so the figures are the same
+for each of them. The ledger operations recompute a retailer's row after each change (in the
+same transaction), the daily guardrails evaluation recomputes every row not exact for its day
+(about one in twenty on a day: those whose debits crossed a boundary), and a trigger marks a row
+stale when a debit changes behind the ledger's back. Readers use fresh rows (`FRESH`) as they
+are and compute stale ones (`STALE`) from the open debits (`AGING_SELECT`), so answers are always
+exact, before the day's refresh as after it.
 
 Bucket boundaries match `bot.credit.aging_bucket`: days past due = today - due date; current
 when not yet past due, then 1-30, 31-60, 61-90 and over 90 days.
@@ -17,6 +22,18 @@ from datetime import date
 
 from db.fragments import beyond_allowed_days, open_debit
 from db.pool import Conn
+
+# The first day after $1 on which open debit `t` of account `ca` moves: from current to 1-30 days
+# past due (due date + 1), to 31-60 (+ 31), to 61-90 (+ 61), to over 90 (+ 91), or into "beyond
+# the allowed days" (txn_date + max_outstanding_days + 1); NULL when it has no move left.
+# `least` ignores NULLs.
+_NEXT_CROSSING = """least(
+    CASE WHEN t.due_date + 1 > $1::date THEN t.due_date + 1
+         WHEN t.due_date + 31 > $1::date THEN t.due_date + 31
+         WHEN t.due_date + 61 > $1::date THEN t.due_date + 61
+         WHEN t.due_date + 91 > $1::date THEN t.due_date + 91 END,
+    CASE WHEN t.txn_date + ca.max_outstanding_days + 1 > $1::date
+         THEN t.txn_date + ca.max_outstanding_days + 1 END)"""
 
 # Columns per retailer from its open debits, as of $1 (the business day). `{where}` filters
 # credit_accounts (alias ca).
@@ -38,7 +55,10 @@ AGING_SELECT = f"""
            min(t.due_date) AS oldest_due_date,
            coalesce(sum(t.amount - t.cleared_amount)
                     FILTER (WHERE {beyond_allowed_days("$1")}),
-                    0)::bigint AS beyond_unpaid
+                    0)::bigint AS beyond_unpaid,
+           -- the last day these figures hold: the day before the first boundary an open debit
+           -- crosses after $1 (no open debit: until a change, which recomputes the row)
+           coalesce(min({_NEXT_CROSSING}) - 1, DATE 'infinity') AS valid_until
     FROM credit_accounts ca
     LEFT JOIN credit_transactions t
            ON t.retailer_id = ca.retailer_id
@@ -47,19 +67,23 @@ AGING_SELECT = f"""
     GROUP BY ca.retailer_id
 """
 
-# Accounts whose stored aging cannot be used for day $1 (written so the partial index
-# credit_accounts_aging_idx finds them).
-STALE = (
-    "ca.outstanding > 0 AND (ca.aging_as_of IS NULL OR ca.aging_as_of < $1::date"
-    " OR ca.aging_as_of > $1::date)"
-)
+# Accounts owing something whose stored aging holds for day $1, and those whose does not (few
+# on any day). Each is the other's complement: `aging_valid_until` is '-infinity' while
+# `aging_as_of` is NULL (until the row is first aged, and whenever it is marked stale; a trigger
+# of migration 0021 keeps it so). Written on the expression of credit_accounts_aging_valid_idx,
+# which is NULL for accounts owing nothing, so the planner's estimates count only accounts owing
+# something (a partial index's predicate would not inform them) and both read that index alone.
+VALID_UNTIL = "(CASE WHEN ca.outstanding > 0 THEN ca.aging_valid_until END)"
+FRESH = f"{VALID_UNTIL} >= $1::date AND ca.aging_as_of <= $1::date"
+STALE = f"({VALID_UNTIL} < $1::date OR (ca.outstanding > 0 AND ca.aging_as_of > $1::date))"
 
 _REFRESH = f"""
     WITH s AS ({AGING_SELECT.format(where="ca.retailer_id = any($2::bigint[])")})
     UPDATE credit_accounts ca
     SET aging_as_of = $1, aged_current = s.aged_current, aged_1_30 = s.aged_1_30,
         aged_31_60 = s.aged_31_60, aged_61_90 = s.aged_61_90, aged_90_plus = s.aged_90_plus,
-        oldest_due_date = s.oldest_due_date, beyond_unpaid = s.beyond_unpaid
+        oldest_due_date = s.oldest_due_date, beyond_unpaid = s.beyond_unpaid,
+        aging_valid_until = s.valid_until
     FROM s WHERE ca.retailer_id = s.retailer_id
 """
 
@@ -84,7 +108,7 @@ _LOCK_STALE = f"""
 
 
 async def refresh_stale_aging(conn: Conn, today: date) -> int:
-    """Recompute every account not yet aged for `today`, in batches of their own transactions
+    """Recompute every account whose stored aging does not hold for `today`, in batches of their own transactions
     (so accounts are locked briefly); return how many were recomputed.
 
     Lock, then compute: each batch first locks its accounts (as the ledger operations do), and

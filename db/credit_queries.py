@@ -31,7 +31,7 @@ from bot.credit import (
     risk_reasons,
     utilisation_percent,
 )
-from db.aging import AGING_SELECT, STALE
+from db.aging import AGING_SELECT, FRESH, STALE
 from db.audit import AuditEntry
 from db.fragments import live_override, open_debit
 from db.pool import Conn
@@ -65,7 +65,7 @@ _BUCKET_COLUMNS = {
 
 _DASHBOARD = f"""
     WITH accounts AS (
-        SELECT ca.*, ca.outstanding > 0 AND ca.aging_as_of = $1::date AS fresh
+        SELECT ca.*, coalesce({FRESH}, false) AS fresh
         FROM credit_accounts ca
     ),
     stored AS (
@@ -86,7 +86,7 @@ _DASHBOARD = f"""
 }
         FROM accounts
     ),
-    -- accounts not aged for $1 (few, found by credit_accounts_aging_idx), aged here
+    -- accounts whose stored aging does not hold for $1 (few, found by their indexes), aged here
     live AS (
         SELECT {
     ", ".join(
@@ -166,12 +166,12 @@ class AtRiskList:
     retailers: tuple[AtRiskRetailer, ...]
 
 
-_FRESH_AGING = """
+_FRESH_AGING = f"""
     SELECT retailer_id, credit_limit, outstanding,
            aged_1_30 + aged_31_60 + aged_61_90 + aged_90_plus AS overdue,
            oldest_due_date, beyond_unpaid
     FROM credit_accounts ca
-    WHERE ca.outstanding > 0 AND ca.aging_as_of = $1::date
+    WHERE {FRESH}
 """
 
 _LIVE_AGING = f"""

@@ -11,6 +11,12 @@ stopped with SIGTERM (or Ctrl+C) cancels its jobs at once and deletes their keys
 again on the next poll of any worker; its outbox sender finishes the row in hand and gives back
 the rest. The jobs are sweeps over "due and not yet done", so the second attempt does only what
 the first did not (docs/decisions.md, "Jobs survive deploys and kills").
+
+A Redis outage does not end the worker (arq's poll loop would let the connection error end the
+process): it keeps polling until Redis answers, taking no job meanwhile, while its outbox sender,
+which needs only PostgreSQL, goes on sending under a per-process rate (`jobs.send_rate`). A slot
+of the cron passed meanwhile is caught up by `catch_up_loop` (docs/decisions.md, "Faults and
+scale-out"; tests/test_faults.py).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any, ClassVar
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import in_progress_key_prefix
 from arq.worker import Worker, get_kwargs
+from redis.exceptions import RedisError
 
 from bot.cli.deps import Deps, open_deps
 from bot.cli.logs import register_secrets, secrets_of, setup_logging
@@ -48,6 +55,8 @@ RENEW_EVERY = timedelta(seconds=5)
 # Besides at start-up, missed slots of the day are looked for this often (a worker that was up
 # but could not reach Redis at a slot's moment skipped it too).
 CATCH_UP_EVERY = timedelta(minutes=5)
+# While Redis does not answer, the poll loop tries it again this often.
+REDIS_RETRY = timedelta(seconds=1)
 
 
 class JobsWorker(Worker):
@@ -58,6 +67,40 @@ class JobsWorker(Worker):
         # arq sets each started job's key for this long (its default: the longest timeout + 10 s).
         self.in_progress_timeout_s = IN_PROGRESS_LEASE.total_seconds()
         self._renewed_at = 0.0
+        self._redis_down_since: float | None = None
+
+    async def _poll_iteration(self) -> None:
+        """arq's poll (start due jobs, renew keys, run the cron), living through a Redis outage:
+        the error is logged once, and the poll tried again every `REDIS_RETRY` until it works.
+        (`_poll_iteration` is arq's own, not public: tests/test_faults.py notices a change.)"""
+        try:
+            await super()._poll_iteration()
+        except (RedisError, OSError) as exc:
+            if self._redis_down_since is None:
+                self._redis_down_since = time.monotonic()
+                log.warning(
+                    "worker: Redis unavailable (%s); no job starts until it answers, the "
+                    "outbox sender goes on",
+                    type(exc).__name__,
+                )
+            await asyncio.sleep(REDIS_RETRY.total_seconds())
+            return
+        if self._redis_down_since is not None:
+            log.warning(
+                "worker: Redis answers again after %.0f s; taking jobs",
+                time.monotonic() - self._redis_down_since,
+            )
+            self._redis_down_since = None
+
+    async def close(self) -> None:
+        """arq's close deletes the health key first, and raised before `on_shutdown` (which
+        stops the outbox sender, giving its rows back) when Redis was away: then stop it here."""
+        try:
+            await super().close()
+        except (RedisError, OSError):
+            log.warning("worker: Redis unavailable while stopping; stopping without it")
+            if self.on_shutdown and "stack" in self.ctx:
+                await self.on_shutdown(self.ctx)
 
     async def heart_beat(self) -> None:
         await self.renew_in_progress()

@@ -7,7 +7,7 @@ import random
 import asyncpg
 
 from bot.credit import Bucket, CreditStatus, RiskFacts, risk_rank_key
-from db.aging import refresh_stale_aging
+from db.aging import FRESH, STALE, refresh_stale_aging
 from db.credit_queries import get_at_risk, get_risk_dashboard
 from db.ledger import apply_guardrails, record_payment
 from tests.ledger_support import (
@@ -127,3 +127,38 @@ async def test_changes_keep_the_stored_aging_exact(db: asyncpg.Pool) -> None:
         await refresh_stale_aging(conn, TODAY)
         await conn.execute("UPDATE credit_transactions SET reminder_count = reminder_count + 1")
         assert await conn.fetchval("SELECT aging_as_of FROM credit_accounts") == TODAY
+
+
+async def test_stored_aging_holds_through_its_valid_days_and_no_further(db: asyncpg.Pool) -> None:
+    """Aged once, a row is used as it is on each later day its debits cross no boundary
+    (migration 0021), and aged from the ledger from the day one does: on each day of 130 the
+    figures equal those aged from the ledger alone, and the refresh recomputes exactly the rows
+    whose valid days ran out."""
+    async with db.acquire() as conn:
+        await _varied_ledger(conn)
+        start = TODAY - days(40)
+        await refresh_stale_aging(conn, start)
+        for ahead in range(0, 130, 3):
+            day = start + days(ahead)
+            stored_dash = await get_risk_dashboard(conn, day)
+            stored_risk = await get_at_risk(conn, day, tolerance=TOL, limit=1000)
+            stale = await conn.fetchval(
+                f"SELECT count(*) FROM credit_accounts ca WHERE {STALE}", day
+            )
+            if 0 < ahead < 30:
+                fresh = await conn.fetchval(
+                    f"SELECT count(*) FROM credit_accounts ca WHERE {FRESH}", day
+                )
+                assert fresh > 0  # some rows hold beyond the day they were aged for
+            tx = conn.transaction()
+            await tx.start()
+            # every row marked stale: the readers age all of them from the ledger
+            await conn.execute("UPDATE credit_accounts SET aging_as_of = NULL")
+            assert not await conn.fetchval(
+                "SELECT count(*) FROM credit_accounts WHERE aging_valid_until <> '-infinity'"
+            )  # the trigger keeps a row marked stale valid for no day
+            assert await get_risk_dashboard(conn, day) == stored_dash, day
+            assert await get_at_risk(conn, day, tolerance=TOL, limit=1000) == stored_risk, day
+            await tx.rollback()
+            assert await refresh_stale_aging(conn, day) == stale
+            await refresh_stale_aging(conn, start)  # back to the rows aged on the first day
