@@ -19,6 +19,7 @@ from bot.cli.deps import Deps
 from bot.content import content_variables
 from bot.settings import Settings
 from db import ledger
+from db.payments.refunds import refund_detail
 from jobs.runner import run_job_now
 from tests.ledger_support import (
     NOW,
@@ -371,18 +372,13 @@ async def test_a_refund_takes_back_the_advance_then_is_owed_again(
         gw, refund_processed("rfnd_1", "pay_A", 100_000, payment_amount=1_500_000), "e2"
     )
     assert r.json()["status"] == "refunded"
-    assert (
-        r.json()["detail"]
-        == "₹0 of what was never recorded, ₹1,000 from the advance, ₹0 owed again"
-    )
+    assert r.json()["detail"] == "₹1,000 from the advance"
     assert await _balance(db, retailer) == (0, 150_000)
     # More: the rest of the advance, then owed again.
     r = await _post(
         gw, refund_processed("rfnd_2", "pay_A", 400_000, payment_amount=1_500_000), "e3"
     )
-    assert r.json()["detail"] == (
-        "₹0 of what was never recorded, ₹1,500 from the advance, ₹2,500 owed again"
-    )
+    assert r.json()["detail"] == ("₹1,500 from the advance, ₹2,500 owed again")
     assert await _balance(db, retailer) == (250_000, 0)
     adj = await db.fetch(
         """SELECT amount, cleared_amount, status FROM credit_transactions
@@ -415,9 +411,7 @@ async def test_a_row_held_as_excess_before_advances_is_listed_and_refunded_from_
     r = await _post(
         gw, refund_processed("rfnd_1", "pay_A", 300_000, payment_amount=1_500_000), "e2"
     )
-    assert r.json()["detail"] == (
-        "₹2,500 of what was never recorded, ₹0 from the advance, ₹500 owed again"
-    )
+    assert r.json()["detail"] == ("₹2,500 of what was never recorded, ₹500 owed again")
     row = await db.fetchrow("SELECT status, excess, refunded FROM received_payments")
     assert tuple(row) == ("RECORDED", 0, 300_000)
     assert await _balance(db, retailer) == (50_000, 0)
@@ -529,3 +523,18 @@ async def test_without_a_gateway_the_webhook_is_closed(
 
 def test_payload_helpers_are_json() -> None:
     assert json.loads(body_of(payment_captured("pay_A", 5)))["event"] == "payment.captured"
+
+
+@pytest.mark.parametrize(
+    ("unrecorded", "advance", "owed", "detail"),
+    [
+        (0, 100_000, 0, "₹1,000 from the advance"),
+        (250_000, 0, 50_000, "₹2,500 of what was never recorded, ₹500 owed again"),
+        (100, 200, 300, "₹1 of what was never recorded, ₹2 from the advance, ₹3 owed again"),
+        (0, 0, 0, "nothing recorded to take back"),
+    ],
+)
+def test_a_refund_names_only_the_parts_it_took_from(
+    unrecorded: int, advance: int, owed: int, detail: str
+) -> None:
+    assert refund_detail(unrecorded, advance, owed) == detail

@@ -120,9 +120,16 @@ async def apply_refund(
     )
     return EventOutcome(
         "refunded", received.id, received.retailer_id, adjustment_id,
-        detail=(
-            f"{format_inr(from_unrecorded)} of what was never recorded, "
-            f"{format_inr(from_advance)} from the advance, "
-            f"{format_inr(taken_back - from_advance)} owed again"
-        ),
+        detail=refund_detail(from_unrecorded, from_advance, taken_back - from_advance),
     )  # fmt: skip
+
+
+def refund_detail(from_unrecorded: int, from_advance: int, owed_again: int) -> str:
+    """Where a refund came from, naming only the parts it took something from."""
+    parts = [
+        (from_unrecorded, "of what was never recorded"),
+        (from_advance, "from the advance"),
+        (owed_again, "owed again"),
+    ]
+    named = [f"{format_inr(amount)} {what}" for amount, what in parts if amount]
+    return ", ".join(named) or "nothing recorded to take back"
