@@ -29,13 +29,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start(data_dir: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("DATABASE_URL", "REDIS_URL", "TWILIO_", "ADMIN_", "PUBLIC_BASE_URL"))
     }
-    env.update({"DATA_DIR": str(data_dir), "PORT": str(port), "LOG_LEVEL": "WARNING"})
+    env.update({"DATA_DIR": str(data_dir), "PORT": str(port), "LOG_LEVEL": "WARNING", **extra})
     data_dir.mkdir(parents=True, exist_ok=True)
     # A file, not a pipe: a pipe nobody reads fills up and blocks the processes writing to it.
     with open(data_dir.parent / "run.log", "ab") as log:
@@ -159,6 +159,24 @@ def test_run_starts_stops_and_survives_kill_9(tmp_path: Path, data_dir: Path) ->
         stop(proc, signal.SIGTERM)
     time.sleep(1)
     assert servers_of(data_dir) == [], (tmp_path / "run.log").read_text()[-3000:]
+
+
+def test_run_that_cannot_serve_says_so_and_never_says_serving(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # A demo retailer's number as an admin's: the web and worker refuse to start.
+    proc = start(data_dir, free_port(), ADMIN_NUMBERS="+919800000001")
+    try:
+        assert proc.wait(timeout=120) == 1
+    finally:
+        if proc.poll() is None:
+            stop(proc)
+    log = (tmp_path / "run.log").read_text()
+    assert "an admin number cannot be a retailer's number" in log
+    assert "error: the service did not start (see above); stopping" in log
+    assert "Serving on" not in log
+    time.sleep(1)
+    assert servers_of(data_dir) == [], log[-3000:]
 
 
 def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -211,6 +211,23 @@ def _wait_for_port(port: int, host: str, timeout: float = 15.0) -> bool:
     return True
 
 
+def _wait_until_serving(
+    port: int, host: str, children: list[subprocess.Popen[bytes]], timeout: float = 60.0
+) -> bool:
+    """True once the web process answers on its port; False as soon as a child has stopped
+    (it said why above), or after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(c.poll() is not None for c in children):
+            return False
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0:  # noqa: S104
+                return True
+        time.sleep(0.2)
+    return False
+
+
 def run(settings: Settings) -> int:
     # Ctrl+C and a plain `kill` both stop everything cleanly (a background shell may ignore SIGINT).
     signal.signal(signal.SIGINT, _stop_on_signal)
@@ -265,6 +282,9 @@ def run(settings: Settings) -> int:
                 target=_relay, args=(child.stdout, stopping), daemon=True, name="relay"
             ).start()
             children.append(child)
+        if not _wait_until_serving(settings.port, host, children):
+            print("error: the service did not start (see above); stopping", file=sys.stderr)
+            return 1
         base = env["PUBLIC_BASE_URL"]
         print(f"\nServing on {base} (an arq worker runs beside it). Try:")
         print(f"  curl {base}/health")
