@@ -304,6 +304,7 @@ class OpenDebitView:
     days_overdue: int
     reminder_count: int
     reminder_sent_at: datetime | None
+    details: str | None = None  # an adjustment's reason and notes ("damaged: 2 bags torn")
 
 
 @dataclass(frozen=True)
@@ -384,7 +385,9 @@ _PROFILE = """
            ca.payment_terms_days, {max_reminders} AS max_reminders, ca.advance,
            {override} AS override_until,
            ARRAY(SELECT ROW(t.id, t.order_id, t.type, t.amount, t.amount - t.cleared_amount,
-                            t.txn_date, t.due_date, t.reminder_count, t.reminder_sent_at)
+                            t.txn_date, t.due_date, t.reminder_count, t.reminder_sent_at,
+                            CASE WHEN t.type = 'ADJUSTMENT'
+                                 THEN concat_ws(': ', t.reason, nullif(t.notes, '')) END)
                  FROM credit_transactions t
                  WHERE t.retailer_id = r.id AND {open_debit}
                  ORDER BY t.due_date, t.id) AS debits,
@@ -436,9 +439,10 @@ async def get_credit_profile(conn: Conn, retailer_id: int, today: date) -> Credi
             days_overdue=days_past_due(due_date, today),
             reminder_count=reminders,
             reminder_sent_at=sent_at,
+            details=details,
         )
         for (
-            tid, order_id, kind, amount, unpaid, txn_date, due_date, reminders, sent_at,
+            tid, order_id, kind, amount, unpaid, txn_date, due_date, reminders, sent_at, details,
         ) in head["debits"]
     ]  # fmt: skip
     sent_times = [d.reminder_sent_at for d in debits if d.reminder_sent_at is not None]

@@ -100,6 +100,7 @@ def profile_reply(p: CreditProfile, tz: tzinfo) -> Reply:
                 {
                     "transaction_id": d.transaction_id,
                     "order_id": d.order_id,
+                    "details": d.details,
                     "outstanding": d.outstanding,
                     "due_date": d.due_date,
                     "days_overdue": d.days_overdue,

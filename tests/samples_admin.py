@@ -94,6 +94,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
             {
                 "transaction_id": 12,
                 "order_id": None,
+                "details": "damaged: 2 bags torn",
                 "outstanding": 1850000,
                 "due_date": "2026-01-25",
                 "days_overdue": 0,

@@ -14,9 +14,9 @@ import pytest
 
 from bot.cli.deps import Deps
 from bot.clock import FixedClock
-from bot.credit import PaymentMode
+from bot.credit import Direction, PaymentMode
 from bot.orders import OrderLine
-from db.ledger import place_order
+from db.ledger import adjust, place_order
 from db.onboarding import NewProduct, NewRetailer, create_product, create_retailer
 from handlers.admin_chat import NotAnAdmin, handle_admin_text
 from tests.conftest import ADMIN_PHONE
@@ -189,6 +189,19 @@ async def test_profile_shows_a_recorded_payment(deps: Deps, db: asyncpg.Pool, wo
     reply = await say(deps, f"profile {world.retailer_id}")
     assert "Owes ₹5,000 of ₹1,00,000" in reply
     assert "Last payment: ₹4,000 on 15 Jan 2026 (CASH-1)" in reply
+
+
+async def test_profile_names_an_open_adjustment_s_reason(
+    deps: Deps, db: asyncpg.Pool, world: World
+) -> None:
+    async with db.acquire() as conn:
+        await adjust(
+            conn, world.retailer_id, direction=Direction.DEBIT, amount=150_000,
+            reason="correction", notes="short-billed on #1", performed_by=ADMIN_PHONE,
+            now=deps.clock.now(), tz=deps.settings.tz,
+        )  # fmt: skip
+    reply = await say(deps, f"profile {world.retailer_id}")
+    assert "• Adjustment (correction: short-billed on #1; txn " in reply
 
 
 async def test_run_job_replies_with_counts(deps: Deps, db: asyncpg.Pool, world: World) -> None:
