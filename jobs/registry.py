@@ -73,9 +73,12 @@ JOBS: dict[str, Job] = {
         today_only=True,
         description="pause accounts overdue beyond their days; resume those cleared",
     ),
+    # At midnight too: the new day's aging is stored as the day begins, so the dashboard and the
+    # at-risk list read stored figures at any hour (before it, the accounts whose debits crossed
+    # a boundary overnight are aged from the ledger in each read: exact, but slower).
     "evaluate_guardrails": Job(
         tasks.evaluate_guardrails_job,
-        _at(4),
+        _at(0, 4),
         today_only=False,
         description="refresh every account's aging, the risk dashboard and the at-risk count",
     ),
