@@ -63,9 +63,11 @@ HANG_SECONDS = 11.0  # the sender's read timeout is 10 s (jobs.twilio_api.TWILIO
 
 
 class FakeTwilio:
-    """Twilio's Messages API (create and list) on a local port."""
+    """Twilio's Messages API (create and list) on a local port. `delay`: how long each POST takes
+    before the message is created (a send in flight, for a test to kill a sender in)."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
         self.lock = threading.Lock()
         self.created: list[dict[str, Any]] = []
         self.posts = 0
@@ -98,6 +100,8 @@ class FakeTwilio:
                 if what == REFUSE_500:
                     self._answer(500, {"code": 20500, "message": "Internal Server Error"})
                     return
+                if fake.delay:
+                    time.sleep(fake.delay)
                 message = fake.create(fields)
                 if what == CREATED_502:
                     self._answer(502, {"code": 20500, "message": "Bad Gateway"})
@@ -140,6 +144,11 @@ class FakeTwilio:
         with self.lock:
             self.created.append(message)
         return message
+
+    def bodies(self) -> Counter[str]:
+        """Messages created, by body."""
+        with self.lock:
+            return Counter(m["body"] for m in self.created)
 
     def deliveries(self) -> Counter[tuple[str, str]]:
         """Messages created, by (To, Body)."""

@@ -11,22 +11,15 @@ runs them.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -39,6 +32,7 @@ from jobs.registry import JOBS
 from jobs.runner import INTERRUPTED
 from jobs.schedule import cron_job_id, slots_on
 from jobs.worker import IN_PROGRESS_LEASE
+from tests.process_support import FakeTwilio
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -47,71 +41,6 @@ ACCOUNT_SID = "AC" + "1" * 32
 FROM = "+14155238886"
 # Start-up of a worker process on a busy 2-core machine, on top of the bounds under test.
 START_MARGIN = timedelta(seconds=45)
-
-
-# --- a fake Twilio that counts --------------------------------------------------------------------
-
-
-class FakeTwilio:
-    """Twilio's Messages API (create and list) on a local port; each POST is kept."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self.lock = threading.Lock()
-        self.sent: list[dict[str, Any]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _answer(self, status: int, payload: Any) -> None:
-                body = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                fields = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                time.sleep(fake.delay)
-                message = {
-                    "sid": "SM" + secrets.token_hex(16),
-                    "to": fields.get("To", ""),
-                    "from": fields.get("From", ""),
-                    "body": fields.get("Body", ""),
-                    "status": "queued",
-                    "direction": "outbound-api",
-                    "date_created": format_datetime(datetime.now(UTC), usegmt=True),
-                }
-                with fake.lock:
-                    fake.sent.append(message)
-                self._answer(201, message)
-
-            def do_GET(self) -> None:
-                query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
-                with fake.lock:
-                    found = [
-                        m
-                        for m in reversed(fake.sent)
-                        if m["to"] == query.get("To") and m["from"] == query.get("From")
-                    ]
-                self._answer(200, {"messages": found, "next_page_uri": None})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def bodies(self) -> Counter[str]:
-        with self.lock:
-            return Counter(m["body"] for m in self.sent)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
